@@ -1,0 +1,5 @@
+"""Entry point for `python -m ocodex`."""
+
+from ocodex.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The agent core: the turn loop, prompt assembly and conversation history."""

@@ -1,0 +1,66 @@
+"""User-facing errors: each says what happened in one line and, where it can, what to do about it.
+
+Everything that can go wrong for a reason the user can fix is raised as an `OcodexError`; the CLI prints
+`error: <message>` plus an optional hint and exits with `exit_code`. Nothing else should reach the
+top level, so a traceback always means a bug in ocodex.
+"""
+
+from __future__ import annotations
+
+
+class OcodexError(Exception):
+    """A failure with a message a person can act on."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(OcodexError):
+    """Bad flags or arguments (exit code 2, as argument parsers do)."""
+
+    exit_code = 2
+
+
+class ConfigError(OcodexError):
+    """A config file, profile or `-c` override that cannot be used."""
+
+
+class ServerUnavailable(OcodexError):
+    """The model server could not be reached at all."""
+
+
+class ProviderError(OcodexError):
+    """The model server answered with an error, or a response we cannot use."""
+
+    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None,
+                 retryable: bool = False) -> None:
+        super().__init__(message, hint)
+        self.status = status
+        self.retryable = retryable
+
+
+class StreamError(ProviderError):
+    """A streamed response that broke off or could not be parsed."""
+
+
+class PullError(OcodexError):
+    """Pulling a model onto the Ollama server failed."""
+
+
+class SandboxUnavailable(OcodexError):
+    """A sandboxed mode was asked for but cannot be enforced on this host."""
+
+
+class Interrupted(OcodexError):
+    """The user pressed Ctrl-C."""
+
+    exit_code = 130

@@ -1,0 +1,1 @@
+"""Ollama's native API: probe, version, tags, show, ps, pull, name rules, default model."""

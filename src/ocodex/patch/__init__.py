@@ -1,0 +1,1 @@
+"""The Codex patch format: a parser and an atomic applier, usable as a library."""

@@ -1,0 +1,1 @@
+"""Model providers: one streaming interface, one adapter per wire format."""

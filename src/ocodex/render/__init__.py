@@ -1,0 +1,1 @@
+"""Faces that only read events: human text, JSONL, progress bars."""

@@ -1,0 +1,1 @@
+"""Tools the model can call: each declared once (schema + handler) in its own module."""
