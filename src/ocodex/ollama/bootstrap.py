@@ -1,0 +1,79 @@
+"""Getting an Ollama server ready for an `--oss` run, in Codex's order.
+
+Owns the readiness sequence: probe (`/v1/models`), version, tags and model lookup, an optional
+pull with progress, then `show` for the model's capabilities and context. It decides nothing about
+chat; it only reports what it found in an `OssReady`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ocodex.errors import Interrupted, OcodexError
+from ocodex.ollama.client import ModelDetails, OllamaClient, version_at_least
+from ocodex.ollama.names import display_name, find_model
+from ocodex.render.progress import PullDisplay
+
+USAGE_VERSION = "0.5.2"
+"""First Ollama version that reports token usage on streamed /v1/chat/completions."""
+
+
+@dataclass(slots=True)
+class OssReady:
+    """The result of a successful readiness sequence."""
+
+    model: str  # the server's spelling of the model
+    version: str | None  # None when the server has no /api/version
+    details: ModelDetails | None  # None when /api/show failed
+    pulled: bool  # whether this run pulled the model
+
+
+def _check_version(client: OllamaClient, notify: Callable[[str], None]) -> str | None:
+    version = client.version()
+    if version is not None and not version_at_least(version, USAGE_VERSION):
+        notify(f"Ollama {version} is older than {USAGE_VERSION}: token usage will not be reported; "
+               "consider upgrading Ollama")
+    return version
+
+
+def pull_with_progress(client: OllamaClient, model: str, progress: PullDisplay) -> None:
+    """Pull `model`, feeding every update to `progress`. Ctrl-C stops the download cleanly."""
+    updates = client.pull(model)
+    try:
+        for update in updates:
+            progress.update(update)
+    except KeyboardInterrupt:
+        updates.close()  # closes the HTTP response, which stops the server-side download
+        progress.abort()
+        raise Interrupted(f"Pull of {model} interrupted; run the command again to resume "
+                          "(Ollama keeps partial downloads)") from None
+    except BaseException:
+        updates.close()
+        progress.abort()
+        raise
+    progress.finish()
+
+
+def _show(client: OllamaClient, model: str) -> ModelDetails | None:
+    try:
+        return client.show(model)
+    except OcodexError:
+        return None
+
+
+def prepare_oss(*, client: OllamaClient, model: str, auto_pull: bool, notify: Callable[[str], None],
+                progress: PullDisplay) -> OssReady:
+    """Probe the server, check the version, find (or pull) `model`, then read its details."""
+    client.probe()
+    version = _check_version(client, notify)
+    found = find_model(model, (entry.name for entry in client.tags()))
+    pulled = False
+    if found is None:
+        if not auto_pull:
+            raise OcodexError(f"Model '{model}' is not available on the Ollama server at {client.root}",
+                              hint=f"pull it first: `ollama pull {model}` or `ocodex pull {model}`")
+        notify(f"Pulling model {model}...")
+        pull_with_progress(client, model, progress)
+        found, pulled = display_name(model), True
+    return OssReady(model=found, version=version, details=_show(client, found), pulled=pulled)

@@ -1,0 +1,504 @@
+"""A small client for Ollama's native API: probe, version, tags, show, ps and streamed pull.
+
+Owns the wire details of those endpoints and turns every transport or HTTP failure into an
+`OcodexError` subclass with a one-line message; no httpx exception escapes this module. Chat does
+not live here (providers own it). Only imported when ocodex actually talks to a server, so httpx is
+imported at module top.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NoReturn
+
+import httpx
+
+from ocodex.errors import OcodexError, ProviderError, PullError, ServerUnavailable
+from ocodex.http import Transport
+from ocodex.ollama.urls import BASE_URL_VAR, endpoint_hint
+
+PROBE_TIMEOUT = 10.0
+"""Read timeout (seconds) for the readiness probe."""
+INSTALL_URL = "https://github.com/ollama/ollama?tab=readme-ov-file#ollama"
+META_TIMEOUT = 60.0
+"""Read timeout (seconds) for the small JSON endpoints (version, tags, show, ps)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Data returned by the client
+
+
+@dataclass(slots=True)
+class ModelEntry:
+    """One local model from `GET /api/tags`."""
+
+    name: str
+    size: int | None = None
+    digest: str | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
+    context_length: int | None = None  # only servers >= 0.30 list it
+    capabilities: list[str] = field(default_factory=list)  # only servers >= 0.30 list it
+    remote_host: str | None = None  # set for cloud stub models
+
+
+@dataclass(slots=True)
+class ModelDetails:
+    """What `POST /api/show` says about one model."""
+
+    name: str
+    capabilities: list[str] = field(default_factory=list)
+    context_length: int | None = None  # trained context, from model_info
+    num_ctx: int | None = None  # Modelfile `PARAMETER num_ctx`, if set
+    temperature: float | None = None  # Modelfile `PARAMETER temperature`, if set
+    top_p: float | None = None  # Modelfile `PARAMETER top_p`, if set
+    family: str | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
+    architecture: str | None = None
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+
+@dataclass(slots=True)
+class LoadedModel:
+    """One model loaded in memory, from `GET /api/ps`."""
+
+    name: str
+    size: int | None = None
+    size_vram: int | None = None
+    context_length: int | None = None  # the context the runner actually allocated (>= 0.10)
+    expires_at: datetime | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class PullUpdate:
+    """One NDJSON progress line of `POST /api/pull`."""
+
+    status: str
+    digest: str | None = None
+    total: int | None = None
+    completed: int | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Versions
+
+_VERSION_RE = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?([-+].*)?$")
+
+
+def _parse_version(text: str) -> tuple[tuple[int, int, int], bool] | None:
+    """((major, minor, patch), is_prerelease) or None when `text` is not a version."""
+    match = _VERSION_RE.match(text.strip())
+    if not match:
+        return None
+    major, minor, patch, suffix = match.groups()
+    return (int(major), int(minor or 0), int(patch or 0)), (suffix or "").startswith("-")
+
+
+def version_at_least(version: str | None, minimum: str) -> bool:
+    """Semver-style `version >= minimum`. `0.0.0` (dev builds) and unparseable versions count as latest.
+
+    A pre-release (`0.13.4-rc1`) sorts below its release, as in semver.
+    """
+    if version is None:
+        return True
+    have, want = _parse_version(version), _parse_version(minimum)
+    if have is None or want is None or have[0] == (0, 0, 0):
+        return True
+    if have[0] != want[0]:
+        return have[0] > want[0]
+    return not have[1] or want[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Small parsing helpers
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _str_list(value: Any) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)  # Go writes nanoseconds
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def context_length_from(model_info: Mapping[str, Any]) -> int | None:
+    """`<arch>.context_length` from `/api/show` model_info, else any key ending in `.context_length`."""
+    arch = model_info.get("general.architecture")
+    if isinstance(arch, str):
+        found = _int(model_info.get(f"{arch}.context_length"))
+        if found:
+            return found
+    for key, value in model_info.items():
+        if key == "context_length" or key.endswith(".context_length"):
+            found = _int(value)
+            if found:
+                return found
+    return None
+
+
+def parameters_from(parameters: Any) -> dict[str, str]:
+    """`/api/show` `parameters` text (`key   value` lines) as a dict; the first value of a key wins."""
+    if not isinstance(parameters, str):
+        return {}
+    found: dict[str, str] = {}
+    for line in parameters.splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key and value.strip():
+            found.setdefault(key, value.strip().strip("\"'"))
+    return found
+
+
+def _number(text: str | None, kind: type[int] | type[float]) -> Any:
+    if text is None:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        return None
+
+
+def num_ctx_from(parameters: Any) -> int | None:
+    """`num_ctx` from `/api/show` `parameters` text (`num_ctx    32768` lines), if set."""
+    return _number(parameters_from(parameters).get("num_ctx"), int)
+
+
+def _model_entry(raw: dict[str, Any]) -> ModelEntry:
+    details = _dict(raw.get("details"))
+    return ModelEntry(
+        name=_str(raw.get("name")) or _str(raw.get("model")) or "",
+        size=_int(raw.get("size")),
+        digest=_str(raw.get("digest")),
+        parameter_size=_str(details.get("parameter_size")),
+        quantization=_str(details.get("quantization_level")),
+        context_length=_int(details.get("context_length")),
+        capabilities=_str_list(raw.get("capabilities")),
+        remote_host=_str(raw.get("remote_host")),
+    )
+
+
+def _model_details(name: str, raw: dict[str, Any]) -> ModelDetails:
+    details = _dict(raw.get("details"))
+    model_info = _dict(raw.get("model_info"))
+    parameters = parameters_from(raw.get("parameters"))
+    return ModelDetails(
+        name=name,
+        capabilities=_str_list(raw.get("capabilities")),
+        context_length=context_length_from(model_info) or _int(details.get("context_length")),
+        num_ctx=_number(parameters.get("num_ctx"), int),
+        temperature=_number(parameters.get("temperature"), float),
+        top_p=_number(parameters.get("top_p"), float),
+        family=_str(details.get("family")),
+        parameter_size=_str(details.get("parameter_size")),
+        quantization=_str(details.get("quantization_level")),
+        architecture=_str(model_info.get("general.architecture")),
+    )
+
+
+def _loaded_model(raw: dict[str, Any]) -> LoadedModel:
+    return LoadedModel(
+        name=_str(raw.get("name")) or _str(raw.get("model")) or "",
+        size=_int(raw.get("size")),
+        size_vram=_int(raw.get("size_vram")),
+        context_length=_int(raw.get("context_length")),
+        expires_at=_timestamp(raw.get("expires_at")),
+    )
+
+
+def _pull_update(raw: dict[str, Any]) -> PullUpdate:
+    return PullUpdate(status=_str(raw.get("status")) or "", digest=_str(raw.get("digest")),
+                      total=_int(raw.get("total")), completed=_int(raw.get("completed")))
+
+
+def error_message(response: httpx.Response) -> str:
+    """The server's error text: native `{"error": "..."}`, OpenAI `{"error": {"message"}}`, or the body."""
+    try:
+        text = response.text.strip()
+    except (httpx.StreamError, UnicodeDecodeError):  # body never read (connection broke)
+        text = ""
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            error = error.get("message")
+        if isinstance(error, str) and error.strip():
+            return error.strip()
+    if text:
+        return text.splitlines()[0].strip()[:200]
+    return response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return text or type(exc).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# The client
+
+
+class OllamaClient:
+    """Ollama's native API at `root` (the server root, e.g. `http://localhost:11434`, no `/v1`)."""
+
+    def __init__(self, root: str, transport: Transport | None = None, *, base_url: str | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.root = root.strip().rstrip("/")
+        self.base_url = base_url or f"{self.root}/v1"
+        self._transport = transport or Transport()
+        self._env = env
+        self._http: httpx.Client | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def _client(self) -> httpx.Client:
+        if self._http is None:
+            try:
+                self._http = self._transport.client()
+            except OSError as exc:  # a CA bundle that cannot be read, an unusable TLS setup
+                raise OcodexError(f"Cannot set up the HTTP client for {self.root}: {_reason(exc)}",
+                                  hint="check the provider's TLS settings (ca_cert / verify_tls)") from None
+        return self._http
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def __enter__(self) -> OllamaClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- error mapping ----------------------------------------------------------------------
+
+    def _start_hint(self, url: str, reason: str | None = None) -> str:
+        env = os.environ if self._env is None else self._env
+        configured = env.get(BASE_URL_VAR, "").strip() or "unset"
+        tried = f"tried GET {url}" + (f" ({reason})" if reason else "")
+        return ("Start it with `ollama serve` (or `docker compose up -d` using deploy/docker-compose.yml; "
+                f"install: {INSTALL_URL}); check {BASE_URL_VAR} (currently: {configured}); {tried}.")
+
+    def _unreachable(self, method: str, path: str, exc: Exception) -> ServerUnavailable:
+        url = f"{self.root}{path}"
+        if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+            return ServerUnavailable(f"Ollama at {self.root} did not answer {method} {path} in time",
+                                     hint="The server accepted the connection but sent nothing back; "
+                                          "is it overloaded or is a proxy in the way?")
+        return ServerUnavailable(f"Cannot reach Ollama at {self.root} ({_reason(exc)})",
+                                 hint=self._start_hint(url))
+
+    def _transport_error(self, method: str, path: str, exc: Exception) -> OcodexError:
+        if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+            return OcodexError(f"Invalid Ollama URL {self.root}{path}: {_reason(exc)}",
+                               hint="the base URL should look like http://host:11434/v1")
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.TimeoutException):
+            return self._unreachable(method, path, exc)
+        return ProviderError(f"{method} {path} to Ollama at {self.root} failed: {_reason(exc)}",
+                             retryable=True)
+
+    def _status_error(self, method: str, path: str, response: httpx.Response) -> ProviderError:
+        status = response.status_code
+        message = error_message(response)
+        if status in (401, 403):
+            return ProviderError(
+                f"Ollama at {self.root} refused {method} {path} with HTTP {status} ({message})",
+                hint="Authentication failed at a proxy in front of Ollama: configure the headers it "
+                     "needs (http_headers / env_http_headers on the provider). A bare Ollama also "
+                     "answers 403 when the Host header is not local (see OLLAMA_HOST/OLLAMA_ORIGINS).",
+                status=status)
+        return ProviderError(f"Ollama at {self.root} answered {method} {path} with HTTP {status}: {message}",
+                             status=status, retryable=status in (429, 502, 503, 504))
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, *, body: dict[str, Any] | None = None,
+              timeout: float = META_TIMEOUT) -> httpx.Response:
+        """One request; raises httpx's own exceptions (callers map them)."""
+        content = None if body is None else json.dumps(body, separators=(",", ":"))
+        headers = {"content-type": "application/json"} if body is not None else None
+        limit = httpx.Timeout(min(timeout, self._transport.read_timeout),
+                              connect=self._transport.connect_timeout)
+        return self._client().request(method, f"{self.root}{path}", content=content, headers=headers,
+                                      timeout=limit)
+
+    def _request(self, method: str, path: str, *, body: dict[str, Any] | None = None,
+                 timeout: float = META_TIMEOUT) -> httpx.Response:
+        try:
+            return self._send(method, path, body=body, timeout=timeout)
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise self._transport_error(method, path, exc) from None
+
+    def _json(self, method: str, path: str, response: httpx.Response) -> dict[str, Any]:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise ProviderError(f"Ollama at {self.root} sent a response to {method} {path} that is not "
+                                "a JSON object; is this really an Ollama server?")
+        return data
+
+    def _call(self, method: str, path: str, *, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self._request(method, path, body=body)
+        if not response.is_success:
+            raise self._status_error(method, path, response)
+        return self._json(method, path, response)
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    def probe(self) -> None:
+        """Codex's readiness probe: `GET {root}/v1/models` must answer 2xx."""
+        path = "/v1/models"
+        url = f"{self.root}{path}"
+        try:
+            response = self._send("GET", path, timeout=PROBE_TIMEOUT)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise self._transport_error("GET", path, exc) from None
+        except (httpx.HTTPError, httpx.StreamError) as exc:
+            raise ServerUnavailable(f"No running Ollama server detected at {self.root}",
+                                    hint=self._start_hint(url, _reason(exc))) from None
+        if response.is_success:
+            return
+        if response.status_code == 404:
+            raise ProviderError(f"No Ollama API at {url} (HTTP 404)", hint=self._wrong_endpoint_hint(),
+                                status=404)
+        raise self._status_error("GET", path, response)
+
+    def _wrong_endpoint_hint(self) -> str:
+        hint = endpoint_hint(self.base_url)
+        return hint or ("Wrong endpoint used: for OSS via Ollama the base URL should look like "
+                        f"http://host:11434/v1 (got {self.base_url}); is something other than Ollama "
+                        "listening there?")
+
+    def version(self) -> str | None:
+        """`GET /api/version`; None when the server has no such route (404) or sends no version."""
+        response = self._request("GET", "/api/version")
+        if response.status_code == 404:
+            return None
+        if not response.is_success:
+            raise self._status_error("GET", "/api/version", response)
+        return _str(self._json("GET", "/api/version", response).get("version"))
+
+    def tags(self) -> list[ModelEntry]:
+        """Local models (`GET /api/tags`), newest first as the server sorts them."""
+        data = self._call("GET", "/api/tags")
+        models = data.get("models") or []
+        return [_model_entry(item) for item in models if isinstance(item, dict)]
+
+    def show(self, model: str) -> ModelDetails:
+        """`POST /api/show` for one model; a missing model is a ProviderError (status 404)."""
+        response = self._request("POST", "/api/show", body={"model": model})
+        if response.status_code == 404:
+            raise ProviderError(f"model '{model}' not found on the Ollama server at {self.root}",
+                                hint=f"pull it with `ollama pull {model}` or `ocodex pull {model}`",
+                                status=404)
+        if not response.is_success:
+            raise self._status_error("POST", "/api/show", response)
+        return _model_details(model, self._json("POST", "/api/show", response))
+
+    def ps(self) -> list[LoadedModel]:
+        """Models loaded in memory now (`GET /api/ps`)."""
+        data = self._call("GET", "/api/ps")
+        models = data.get("models") or []
+        return [_loaded_model(item) for item in models if isinstance(item, dict)]
+
+    def pull(self, model: str) -> Iterator[PullUpdate]:
+        """Stream `POST /api/pull` progress. Ends after `success`; raises PullError otherwise.
+
+        Closing the iterator (or an exception inside it) closes the HTTP response, which makes
+        Ollama stop the download; partial blobs are resumed by the next pull.
+        """
+        path = "/api/pull"
+        body = json.dumps({"model": model, "stream": True}, separators=(",", ":"))
+        client = self._client()
+        try:
+            request = client.build_request(
+                "POST", f"{self.root}{path}", content=body, headers={"content-type": "application/json"})
+            response = client.send(request, stream=True)
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise self._transport_error("POST", path, exc) from None
+        try:
+            if not response.is_success:
+                self._read_quietly(response)
+                raise PullError(f"Pull failed: {error_message(response)}")
+            yield from self._pull_lines(response)
+        finally:
+            response.close()
+
+    @staticmethod
+    def _read_quietly(response: httpx.Response) -> None:
+        with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
+            response.read()
+
+    def _pull_lines(self, response: httpx.Response) -> Iterator[PullUpdate]:
+        try:
+            for line in response.iter_lines():
+                update = self._pull_line(line)
+                if update is None:
+                    continue
+                yield update
+                if update.status == "success":
+                    return
+        except httpx.TimeoutException:
+            self._pull_failed(f"Ollama sent no progress for {self._transport.read_timeout:g}s")
+        except (httpx.HTTPError, httpx.StreamError) as exc:
+            self._pull_failed(f"connection to Ollama at {self.root} broke ({_reason(exc)})")
+        raise PullError("Pull stream ended unexpectedly without success")
+
+    @staticmethod
+    def _pull_failed(reason: str) -> NoReturn:
+        raise PullError(f"Pull failed: {reason}")
+
+    @staticmethod
+    def _pull_line(line: str) -> PullUpdate | None:
+        text = line.strip()
+        if not text:
+            return None
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            raise PullError(f"Pull failed: unexpected progress line from the server: {text[:120]}") from None
+        if not isinstance(raw, dict):
+            raise PullError(f"Pull failed: unexpected progress line from the server: {text[:120]}")
+        if "error" in raw:
+            error = raw["error"]
+            message = error.get("message") if isinstance(error, dict) else error
+            raise PullError(f"Pull failed: {message}")
+        return _pull_update(raw)

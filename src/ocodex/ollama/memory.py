@@ -1,0 +1,77 @@
+"""Host memory and the memory-based default oss model (>= 64 GiB RAM -> gpt-oss:120b, else 20b).
+
+Owns reading total physical memory without third-party packages (`/proc/meminfo` on Linux,
+`sysconf` elsewhere) and the `OCODEX_HOST_MEMORY_GIB` override, a documented hook for tests and
+benchmarks that pretends the host has that many GiB.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from ocodex.errors import ConfigError
+
+GIB = 1024**3
+MEMORY_OVERRIDE_VAR = "OCODEX_HOST_MEMORY_GIB"
+MEMINFO = "/proc/meminfo"
+
+
+def _override(env: Mapping[str, str]) -> int | None:
+    text = env.get(MEMORY_OVERRIDE_VAR, "").strip()
+    if not text:
+        return None
+    try:
+        gib = float(text)
+    except ValueError:
+        gib = -1.0
+    if not gib > 0 or gib == float("inf"):
+        raise ConfigError(f"{MEMORY_OVERRIDE_VAR} must be a positive number of GiB (got {text!r})")
+    return int(gib * GIB)
+
+
+def _from_meminfo(path: str = MEMINFO) -> int | None:
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("MemTotal:"):
+                    fields = line.split()
+                    unit = fields[2].lower() if len(fields) > 2 else "kb"
+                    return int(fields[1]) * (1024 if unit == "kb" else 1)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _from_sysconf() -> int | None:
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES")
+        page_size = os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+    if pages <= 0 or page_size <= 0:
+        return None
+    return pages * page_size
+
+
+def host_memory_bytes(env: Mapping[str, str] | None = None) -> int | None:
+    """Total physical memory in bytes, or None when it cannot be determined."""
+    override = _override(os.environ if env is None else env)
+    if override is not None:
+        return override
+    return _from_meminfo() or _from_sysconf()
+
+
+def format_gib(memory_bytes: int) -> str:
+    return f"{memory_bytes / GIB:.1f} GiB"
+
+
+def choose_default_model(memory_bytes: int | None, *, small: str = "gpt-oss:20b",
+                         large: str = "gpt-oss:120b", threshold_gib: float = 64) -> tuple[str, str]:
+    """Pick the oss default model for this much RAM; returns (model, reason)."""
+    if memory_bytes is None or memory_bytes <= 0:
+        return small, "host memory unknown"
+    threshold = f"{threshold_gib:g} GiB"
+    if memory_bytes >= threshold_gib * GIB:
+        return large, f"host has {format_gib(memory_bytes)} RAM (>= {threshold})"
+    return small, f"host has {format_gib(memory_bytes)} RAM (< {threshold})"

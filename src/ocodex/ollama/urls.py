@@ -1,0 +1,81 @@
+"""Where the oss provider's Ollama server lives: base URL from the environment, server root, hints.
+
+Owns Codex's rule for the oss base URL (`CODEX_OSS_BASE_URL` if non-blank, else
+`http://localhost:${CODEX_OSS_PORT:-11434}/v1`), deriving the native-API root from it, the
+"wrong endpoint" hint, and loopback detection. Pure functions; no network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from ocodex.errors import ConfigError
+
+DEFAULT_OSS_PORT = 11434
+BASE_URL_VAR = "CODEX_OSS_BASE_URL"
+PORT_VAR = "CODEX_OSS_PORT"
+
+
+def _port_from(value: str) -> int:
+    text = value.strip()
+    if text.isdigit() and 1 <= int(text) <= 65535:
+        return int(text)
+    raise ConfigError(f"{PORT_VAR} must be a port number between 1 and 65535 (got {value!r})",
+                      hint=f"unset {PORT_VAR} to use the default port {DEFAULT_OSS_PORT}")
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{BASE_URL_VAR} must be an http:// or https:// URL (got {url!r})",
+                          hint="for example CODEX_OSS_BASE_URL=http://localhost:11434/v1")
+    return url
+
+
+def oss_base_url(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The oss base URL and how it was chosen: "CODEX_OSS_BASE_URL", "CODEX_OSS_PORT" or "default"."""
+    env = os.environ if env is None else env
+    explicit = env.get(BASE_URL_VAR, "").strip()
+    if explicit:
+        return _check_url(explicit), BASE_URL_VAR
+    port_text = env.get(PORT_VAR, "").strip()
+    if port_text:
+        return f"http://localhost:{_port_from(port_text)}/v1", PORT_VAR
+    return f"http://localhost:{DEFAULT_OSS_PORT}/v1", "default"
+
+
+def server_root(base_url: str) -> str:
+    """The native-API root: `http://h:11434/v1/` -> `http://h:11434` (one trailing `/v1` removed)."""
+    root = base_url.strip().rstrip("/")
+    if root.endswith("/v1"):
+        root = root[: -len("/v1")].rstrip("/")
+    return root
+
+
+def endpoint_hint(base_url: str) -> str | None:
+    """A hint when the base URL's path does not end in `/v1`, else None."""
+    path = urlsplit(base_url.strip()).path.rstrip("/")
+    if path.endswith("/v1"):
+        return None
+    return ("Wrong endpoint used: for OSS via Ollama the base URL should look like "
+            f"http://host:11434/v1 (got {base_url})")
+
+
+def is_loopback(url: str) -> bool:
+    """Whether `url` (or a bare host) points at this machine: localhost, 127.0.0.0/8 or ::1."""
+    text = url.strip()
+    host = urlsplit(text if "://" in text else f"//{text}").hostname
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback

@@ -1,0 +1,171 @@
+"""Pull progress: per-digest sums, sparse plain lines on a pipe, a rich bar on a terminal."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+
+from ocodex.ollama.client import PullUpdate
+from ocodex.render.progress import (
+    PlainPullDisplay,
+    PullTracker,
+    RichPullDisplay,
+    format_bytes,
+    make_pull_display,
+)
+
+MIB = 1024**2
+GIB = 1024**3
+BIG = "sha256:" + "a" * 64
+SMALL = "sha256:" + "b" * 64
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def layer(digest: str, total: int, completed: int | None = None) -> PullUpdate:
+    return PullUpdate(f"pulling {digest[7:19]}", digest, total, completed)
+
+
+@pytest.mark.parametrize(("count", "text"), [
+    (0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (512 * MIB, "512.0 MiB"),
+    (int(12.8 * GIB), "12.8 GiB"), (3 * 1024 * GIB, "3.0 TiB"), (5000 * 1024 * GIB, "5000.0 TiB"),
+])
+def test_format_bytes(count: int, text: str) -> None:
+    assert format_bytes(count) == text
+
+
+def test_tracker_sums_layers_by_digest() -> None:
+    tracker = PullTracker(Clock())
+    tracker.add(layer(BIG, 1000))
+    tracker.add(layer(BIG, 1000, 400))
+    tracker.add(layer(BIG, 1000, 600))  # same digest again: replaces, does not add
+    tracker.add(layer(SMALL, 10, 10))
+    assert (tracker.total, tracker.completed) == (1010, 610)
+    assert tracker.percent == pytest.approx(100 * 610 / 1010)
+    tracker.add(PullUpdate("verifying sha256 digest"))
+    assert tracker.status == "verifying sha256 digest" and tracker.total == 1010
+
+
+def test_tracker_speed() -> None:
+    clock = Clock()
+    tracker = PullTracker(clock)
+    tracker.add(layer(BIG, 100 * MIB, 0))
+    assert tracker.speed is None
+    clock.now += 2
+    tracker.add(layer(BIG, 100 * MIB, 20 * MIB))
+    assert tracker.speed == pytest.approx(10 * MIB)
+
+
+def test_plain_lines_are_sparse_and_sum_per_digest() -> None:
+    clock = Clock()
+    out = io.StringIO()
+    display = PlainPullDisplay(out, model="gpt-oss:20b", clock=clock)
+    total = int(12.8 * GIB)
+    display.update(PullUpdate("pulling manifest"))
+    display.update(layer(BIG, total - 10 * MIB))
+    display.update(layer(SMALL, 10 * MIB, 10 * MIB))  # a small layer already on disk
+    for step in range(1, 11):  # 10 updates within one second and under 10%: no new line
+        clock.now += 0.1
+        display.update(layer(BIG, total - 10 * MIB, step * 10 * MIB))
+    clock.now += 2.0  # interval passed: one line with the summed numbers and a speed
+    display.update(layer(BIG, total - 10 * MIB, 502 * MIB))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "pulling manifest"
+    assert lines[1] == "pulling gpt-oss:20b: 0 B / 12.8 GiB (0.0%)"  # first total known
+    assert lines[2].startswith("pulling gpt-oss:20b: 512.0 MiB / 12.8 GiB (3.9%) ")
+    assert lines[2].endswith(" MiB/s")
+    assert len(lines) == 3
+
+
+def test_plain_writes_a_line_every_ten_percent() -> None:
+    clock = Clock()
+    out = io.StringIO()
+    display = PlainPullDisplay(out, model="m", clock=clock)
+    for done in range(0, 1001, 5):  # no time passes at all
+        display.update(layer(BIG, 1000, done))
+    progress = [line for line in out.getvalue().splitlines() if line.startswith("pulling m:")]
+    assert len(progress) == 11  # 0%, 10%, ..., 100%
+    assert progress[-1] == "pulling m: 1000 B / 1000 B (100.0%)"
+
+
+def test_plain_full_pull_never_uses_carriage_returns() -> None:
+    clock = Clock()
+    out = io.StringIO()
+    assert isinstance(make_pull_display(out, model="gpt-oss:20b"), PlainPullDisplay)  # a pipe
+    display = PlainPullDisplay(out, model="gpt-oss:20b", clock=clock)
+    updates = [PullUpdate("pulling manifest"), layer(BIG, 2000), layer(BIG, 2000, 1000),
+               layer(BIG, 2000, 1999), layer(SMALL, 48, 48), PullUpdate("verifying sha256 digest"),
+               PullUpdate("writing manifest"), PullUpdate("success")]
+    for update in updates:
+        clock.now += 0.01
+        display.update(update)
+    display.finish()
+    text = out.getvalue()
+    assert "\r" not in text and "\x1b" not in text
+    lines = text.splitlines()
+    assert lines[-4].startswith("pulling gpt-oss:20b: 2.0 KiB / 2.0 KiB (100.0%) ")
+    assert lines[-3:] == ["verifying sha256 digest", "writing manifest", "success"]
+    assert lines.count("success") == 1
+
+
+def test_plain_finish_without_success_status_still_says_success() -> None:
+    out = io.StringIO()
+    display = PlainPullDisplay(out, model="m", clock=Clock())
+    display.update(layer(BIG, 10, 10))
+    display.finish()
+    assert out.getvalue().splitlines()[-1] == "success"
+
+
+def test_plain_abort_writes_no_success() -> None:
+    out = io.StringIO()
+    display = PlainPullDisplay(out, model="m", clock=Clock())
+    display.update(PullUpdate("pulling manifest"))
+    display.abort()
+    assert out.getvalue() == "pulling manifest\n"
+
+
+def test_tty_gets_a_rich_bar() -> None:
+    out = io.StringIO()
+    display = make_pull_display(out, tty=True, model="gpt-oss:20b")
+    assert isinstance(display, RichPullDisplay)
+    display.update(PullUpdate("pulling manifest"))
+    display.update(layer(BIG, 4 * MIB, 1 * MIB))
+    display.update(layer(SMALL, 1 * MIB, 1 * MIB))
+    display.update(PullUpdate("verifying sha256 digest"))
+    display.finish()
+    text = out.getvalue()
+    assert "success" in text
+    assert "5.0 MiB" in text  # the summed total over both digests
+
+
+def test_rich_abort_before_any_update_is_harmless() -> None:
+    display = make_pull_display(io.StringIO(), tty=True)
+    display.abort()
+    display.finish()
+
+
+def test_importing_progress_does_not_import_rich() -> None:
+    code = "import sys, ocodex.render.progress; assert 'rich' not in sys.modules, 'rich imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plain_stall_repeats_nothing() -> None:
+    clock = Clock()
+    out = io.StringIO()
+    display = PlainPullDisplay(out, model="m", clock=clock)
+    display.update(layer(BIG, 100 * MIB, 10 * MIB))
+    for _ in range(5):  # the server keeps reporting the same numbers every few seconds
+        clock.now += 3
+        display.update(layer(BIG, 100 * MIB, 10 * MIB))
+    display.update(PullUpdate("verifying sha256 digest"))
+    assert out.getvalue().splitlines() == ["pulling m: 10.0 MiB / 100.0 MiB (10.0%)",
+                                           "verifying sha256 digest"]
