@@ -9,11 +9,11 @@ the loop turns into an error result the model can correct.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ocodex.events import Event, ItemIds
+from ocodex.events import Event, ItemIds, TodoList
 
 if TYPE_CHECKING:
     from ocodex.providers.base import ToolSpec
@@ -34,7 +34,8 @@ class ToolContext:
     ids: ItemIds
     output_limit_bytes: int = 10_000
     default_timeout_ms: int = 120_000
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] | None = None
+    plan: TodoList | None = None  # the turn's todo_list item, once update_plan has been called
 
 
 @dataclass(slots=True)

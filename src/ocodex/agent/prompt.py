@@ -1,0 +1,118 @@
+"""Prompt assembly: the system prompt, AGENTS.md instructions and the environment context.
+
+The opening messages are built once per session and never rewritten, so the server can reuse its KV
+cache for the whole prefix on every later request.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+AGENTS_FILENAMES = ("AGENTS.override.md", "AGENTS.md")
+PROJECT_ROOT_MARKERS = (".git",)
+
+
+def system_prompt(permissions: str) -> str:
+    base = resources.files("ocodex").joinpath("prompts/system.md").read_text("utf-8").strip()
+    return f"{base}\n\n# Sandbox\n{permissions}"
+
+
+def project_root(cwd: Path) -> Path:
+    """The nearest ancestor of `cwd` (itself included) holding a `.git`, else `cwd`."""
+    for directory in (cwd, *cwd.parents):
+        if any((directory / marker).exists() for marker in PROJECT_ROOT_MARKERS):
+            return directory
+    return cwd
+
+
+@dataclass(slots=True)
+class ProjectDocs:
+    text: str
+    files: list[Path]
+    truncated: bool
+
+
+def _first_existing(directory: Path, names: tuple[str, ...]) -> Path | None:
+    for name in names:
+        candidate = directory / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_agents_md(cwd: Path, home: Path, *, max_bytes: int = 32768,
+                   fallback_filenames: tuple[str, ...] = ()) -> ProjectDocs | None:
+    """`$OCODEX_HOME/AGENTS.md`, then one file per directory from the project root down to `cwd`.
+
+    In each directory `AGENTS.override.md` wins over `AGENTS.md` (then the fallback names). The project
+    part is capped at `max_bytes`, as Codex does; 0 disables project docs.
+    """
+    names = AGENTS_FILENAMES + tuple(fallback_filenames)
+    files: list[Path] = []
+    global_doc = _first_existing(home, ("AGENTS.override.md", "AGENTS.md"))
+    global_text = global_doc.read_text("utf-8", "replace").strip() if global_doc else ""
+    if global_doc and global_text:
+        files.append(global_doc)
+
+    root = project_root(cwd)
+    chain = [cwd, *cwd.parents]
+    chain = list(reversed(chain[: chain.index(root) + 1])) if root in chain else [cwd]
+    project_parts: list[str] = []
+    budget = max_bytes
+    truncated = False
+    for directory in chain:
+        if budget <= 0:
+            truncated = truncated or _first_existing(directory, names) is not None
+            continue
+        doc = _first_existing(directory, names)
+        if doc is None:
+            continue
+        data = doc.read_bytes()
+        if len(data) > budget:
+            data, truncated = data[:budget], True
+        budget -= len(data)
+        text = data.decode("utf-8", "ignore").strip()
+        if text:
+            project_parts.append(text)
+            files.append(doc)
+
+    sections = [global_text] if global_text else []
+    if project_parts:
+        sections.append("\n\n".join(project_parts))
+    if not sections:
+        return None
+    body = "\n\n--- project-doc ---\n\n".join(sections)
+    text = f"# AGENTS.md instructions for {cwd}\n\n<INSTRUCTIONS>\n{body}\n</INSTRUCTIONS>"
+    return ProjectDocs(text, files, truncated)
+
+
+def environment_context(cwd: Path, *, sandbox_mode: str, network_access: bool,
+                        writable_roots: list[Path]) -> str:
+    now = _dt.datetime.now().astimezone()
+    shell = Path(os.environ.get("SHELL") or "/bin/bash").name
+    lines = [
+        "<environment_context>",
+        f"  <cwd>{cwd}</cwd>",
+        f"  <shell>{shell}</shell>",
+        f"  <current_date>{now.date().isoformat()}</current_date>",
+        f"  <timezone>{now.tzname()}</timezone>",
+        f"  <sandbox_mode>{sandbox_mode}</sandbox_mode>",
+        f"  <network_access>{'enabled' if network_access else 'restricted'}</network_access>",
+    ]
+    if writable_roots:
+        lines.append(f"  <writable_roots>{', '.join(str(p) for p in writable_roots)}</writable_roots>")
+    lines.append("</environment_context>")
+    return "\n".join(lines)
+
+
+def initial_messages(*, system: str, agents_md: ProjectDocs | None, environment: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
+    if agents_md is not None:
+        messages.append({"role": "user", "content": agents_md.text})
+    messages.append({"role": "user", "content": environment})
+    return messages

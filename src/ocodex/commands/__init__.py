@@ -1,0 +1,1 @@
+"""One module per command: the wiring from parsed arguments to the core."""

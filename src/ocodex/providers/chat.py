@@ -1,0 +1,180 @@
+"""The chat-completions adapter: `POST {base_url}/chat/completions` with streaming SSE.
+
+This is how ocodex talks to Ollama's OpenAI-compatible /v1 API (and any /v1 server). It handles both
+of Ollama's SSE formats (before and after v0.32.6), `reasoning`/`reasoning_content` deltas, tool
+calls that arrive whole or in OpenAI-style fragments (a new call starts at a new `id`, never at a new
+`index`, because Ollama sends every call with index 0), and usage from `stream_options`. A stream
+that ends without a `finish_reason` raises `StreamError`: a partial answer is never passed off as a
+whole one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import httpx
+
+from ocodex.errors import ProviderError, ServerUnavailable, StreamError
+from ocodex.http import Transport
+from ocodex.providers.base import (
+    Completed,
+    ModelEvent,
+    ModelRequest,
+    ReasoningDelta,
+    TextDelta,
+    TokenUsage,
+    ToolCall,
+)
+from ocodex.providers.errors import http_error
+from ocodex.providers.sse import iter_sse
+
+
+def build_body(request: ModelRequest) -> dict[str, Any]:
+    """The JSON body for one streaming chat-completions request."""
+    body: dict[str, Any] = {
+        "model": request.model,
+        "messages": request.messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.tools:
+        body["tools"] = [tool.to_chat() for tool in request.tools]
+    if request.reasoning_effort:
+        body["reasoning_effort"] = request.reasoning_effort
+    if request.response_format is not None:
+        body["response_format"] = request.response_format
+    if request.max_output_tokens is not None:
+        body["max_tokens"] = request.max_output_tokens
+    return body
+
+
+class _ToolCallAssembler:
+    """Collects tool calls; a delta with a new `id` starts a new call, one without extends the last."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, str]] = []
+
+    def add(self, delta: dict[str, Any]) -> None:
+        call_id = delta.get("id")
+        function = delta.get("function") or {}
+        name = function.get("name") or ""
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict | list):  # some servers send an object, not a string
+            arguments = json.dumps(arguments)
+        arguments = arguments or ""
+        if self._starts_new_call(call_id, name):
+            self.calls.append({"id": call_id or f"call_{len(self.calls)}", "name": name,
+                               "arguments": arguments})
+            return
+        current = self.calls[-1]
+        current["name"] = current["name"] or name
+        current["arguments"] += arguments
+
+    def _starts_new_call(self, call_id: str | None, name: str) -> bool:
+        if not self.calls:
+            return True
+        last = self.calls[-1]
+        if call_id:
+            return call_id != last["id"]
+        # No id: an OpenAI-style fragment of the last call, unless a server without ids sent a
+        # second whole call after a complete one.
+        return bool(name and last["name"] and self._complete(last))
+
+    @staticmethod
+    def _complete(call: dict[str, str]) -> bool:
+        try:
+            json.loads(call["arguments"])
+        except ValueError:
+            return False
+        return True
+
+    def finish(self) -> list[ToolCall]:
+        return [ToolCall(c["id"], c["name"], c["arguments"]) for c in self.calls]
+
+
+def _usage(data: dict[str, Any]) -> TokenUsage:
+    prompt_details = data.get("prompt_tokens_details") or {}
+    completion_details = data.get("completion_tokens_details") or {}
+    return TokenUsage(
+        input_tokens=int(data.get("prompt_tokens") or 0),
+        cached_input_tokens=int(prompt_details.get("cached_tokens") or 0),
+        output_tokens=int(data.get("completion_tokens") or 0),
+        reasoning_output_tokens=int(completion_details.get("reasoning_tokens") or 0),
+    )
+
+
+def parse_chat_stream(lines: Iterable[str]) -> Iterator[ModelEvent]:
+    """Model events from the text lines of a chat-completions SSE response."""
+    calls = _ToolCallAssembler()
+    finish_reason: str | None = None
+    usage: TokenUsage | None = None
+    for event in iter_sse(lines):
+        if event.data.strip() == "[DONE]":
+            break
+        try:
+            chunk = json.loads(event.data)
+        except ValueError as exc:
+            raise StreamError(f"model stream sent invalid JSON: {event.data[:200]!r}") from exc
+        if not isinstance(chunk, dict):
+            raise StreamError(f"model stream sent an unexpected chunk: {event.data[:200]!r}")
+        if "error" in chunk:
+            err = chunk["error"]
+            message = err.get("message") if isinstance(err, dict) else err
+            raise StreamError(f"model server reported an error mid-stream: {message}", retryable=True)
+        if chunk.get("usage"):
+            usage = _usage(chunk["usage"])
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            reasoning = delta.get("reasoning") or delta.get("reasoning_content")
+            if reasoning:
+                yield ReasoningDelta(reasoning)
+            content = delta.get("content")
+            if content:
+                yield TextDelta(content)
+            for tool_delta in delta.get("tool_calls") or ():
+                calls.add(tool_delta)
+            if choice.get("finish_reason"):
+                finish_reason = choice["finish_reason"]
+    if finish_reason is None:
+        raise StreamError("the model stream ended before the answer was complete (no finish_reason); "
+                          "the server may have hit an error, check its log", retryable=True)
+    yield from calls.finish()
+    yield Completed(finish_reason, usage)
+
+
+class ChatCompletionsProvider:
+    """Streams from `{base_url}/chat/completions`."""
+
+    def __init__(self, base_url: str, transport: Transport) -> None:
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self._transport = transport
+
+    def stream(self, request: ModelRequest) -> Iterator[ModelEvent]:
+        body = build_body(request)
+        try:
+            with self._transport.client().stream("POST", self.url, json=body,
+                                     headers={"accept": "text/event-stream"}) as response:
+                if response.status_code >= 400:
+                    raise http_error(response.status_code, response.read(), model=request.model,
+                                     url=self.url)
+                yield from parse_chat_stream(response.iter_lines())
+        except httpx.ConnectError as exc:
+            raise ServerUnavailable(f"cannot connect to the model server at {self.url}: {exc}",
+                                    "check that the server is running and the base URL is right") from exc
+        except httpx.TimeoutException as exc:
+            raise StreamError(f"the model server stopped responding ({type(exc).__name__})",
+                              retryable=True) from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise StreamError("the model stream broke off before the answer was complete "
+                              f"(no finish_reason): {exc}", retryable=True) from exc
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"model request failed: {exc}") from exc
+
+    def close(self) -> None:
+        self._transport.close()

@@ -1,0 +1,39 @@
+"""Server-sent events: turning a stream of text lines into `data:` payloads.
+
+Only the `data` field matters to the wire formats ocodex speaks; `event:` names are returned too for
+formats that need them (the Responses API). Comments (`:`) and unknown fields are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class SseEvent:
+    event: str | None
+    data: str
+
+
+def iter_sse(lines: Iterable[str]) -> Iterator[SseEvent]:
+    """Yield one `SseEvent` per blank-line-terminated block that carries data."""
+    event: str | None = None
+    data: list[str] = []
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if not line:
+            if data:
+                yield SseEvent(event, "\n".join(data))
+            event, data = None, []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            event = value
+    if data:
+        yield SseEvent(event, "\n".join(data))

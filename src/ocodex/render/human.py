@@ -1,0 +1,119 @@
+"""The human face of `ocodex exec`: progress on stderr, the final answer alone on stdout.
+
+Colours are plain ANSI escapes, used only when the stream is a terminal (or `--color always`), so
+piping stdout into a file or another program gets exactly the answer text.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from ocodex.events import (
+    AgentMessage,
+    CommandExecution,
+    ErrorItem,
+    Event,
+    FileChange,
+    ItemCompleted,
+    ItemStarted,
+    ItemUpdated,
+    Notice,
+    Reasoning,
+    StreamErrorEvent,
+    ThreadStarted,
+    TodoList,
+    TurnCompleted,
+    TurnFailed,
+)
+
+_STYLES = {"bold": "1", "dim": "2", "italic": "3", "red": "31", "green": "32", "yellow": "33",
+           "blue": "34", "magenta": "35", "cyan": "36"}
+_KIND = {"add": "A", "update": "M", "delete": "D"}
+_PREVIEW_LINES = 6
+
+
+class HumanRenderer:
+    def __init__(self, out: TextIO, err: TextIO, *, color: bool) -> None:
+        self.out = out
+        self.err = err
+        self.color = color
+        # An agent message is held back until we know whether it is the final answer (which goes
+        # to stdout only) or a remark between tool calls (shown here on stderr).
+        self._pending_message: str | None = None
+
+    def style(self, text: str, *names: str) -> str:
+        if not self.color or not names:
+            return text
+        codes = ";".join(_STYLES[n] for n in names)
+        return f"\x1b[{codes}m{text}\x1b[0m"
+
+    def line(self, text: str = "") -> None:
+        self.err.write(text + "\n")
+        self.err.flush()
+
+    def __call__(self, event: Event) -> None:
+        ends_turn = isinstance(event, TurnCompleted) or (
+            isinstance(event, ItemCompleted) and isinstance(event.item, TodoList))
+        if self._pending_message is not None and not ends_turn:
+            self.line(self.style("ocodex", "magenta", "bold"))
+            self.line(self._pending_message)
+            self._pending_message = None
+        match event:
+            case Notice(message=message, level=level):
+                prefix = self.style("warning: ", "yellow", "bold") if level == "warning" else ""
+                self.line(prefix + (message if level == "warning" else self.style(message, "dim")))
+            case ThreadStarted(thread_id=thread_id):
+                self.line(self.style(f"session id: {thread_id}", "dim"))
+            case ItemStarted(item=CommandExecution() as item):
+                self.line(self.style("exec ", "magenta", "bold") + self.style(item.command, "bold"))
+            case ItemCompleted(item=item):
+                self._completed(item)
+            case ItemStarted(item=TodoList() as item) | ItemUpdated(item=TodoList() as item):
+                self._plan(item)
+            case StreamErrorEvent(message=message):
+                self.line(self.style(message, "yellow"))
+            case TurnCompleted(usage=usage):
+                total = usage.input_tokens + usage.output_tokens
+                self.line(self.style("tokens used", "magenta", "bold") + self.style(
+                    f" {total:,} (in {usage.input_tokens:,}, cached {usage.cached_input_tokens:,}, "
+                    f"out {usage.output_tokens:,})", "dim"))
+            case TurnFailed(message=message):
+                self.line(self.style("error: ", "red", "bold") + message)
+            case _:
+                pass
+
+    def _completed(self, item: object) -> None:
+        match item:
+            case AgentMessage(text=text):
+                self._pending_message = text
+            case Reasoning(text=text):
+                self.line(self.style("thinking", "magenta", "italic"))
+                self.line(self.style(text, "dim", "italic"))
+            case CommandExecution() as command:
+                ok = command.exit_code == 0
+                mark = self.style("✓", "green") if ok else self.style("✗", "red")
+                self.line(f"{mark} exit {command.exit_code}")
+                lines = command.aggregated_output.rstrip("\n").splitlines()
+                for text in lines[:_PREVIEW_LINES]:
+                    self.line(self.style("  " + text, "dim"))
+                if len(lines) > _PREVIEW_LINES:
+                    self.line(self.style(f"  … {len(lines) - _PREVIEW_LINES} more lines", "dim"))
+            case FileChange() as change:
+                self.line(self.style("apply_patch", "magenta", "bold") + f" {change.status}")
+                for update in change.changes:
+                    self.line(f"  {self.style(_KIND[update.kind], 'cyan')} {update.path}")
+            case TodoList() as plan:
+                self._plan(plan)
+            case ErrorItem(message=message):
+                self.line(self.style("error: ", "red", "bold") + message)
+
+    def _plan(self, plan: TodoList) -> None:
+        self.line(self.style("plan", "magenta", "bold"))
+        for entry in plan.items:
+            box = "[x]" if entry.completed else "[ ]"
+            self.line(f"  {box} {entry.text}")
+
+    def final_message(self, text: str) -> None:
+        self._pending_message = None
+        self.out.write(text.rstrip("\n") + "\n")
+        self.out.flush()

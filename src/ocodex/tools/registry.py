@@ -1,0 +1,47 @@
+"""The tool set offered to the model, and dispatch of a model's tool call to its handler.
+
+Dispatch is the one gate every call goes through: unknown names, arguments that are not a JSON
+object and `ToolError`s all become error results the model can read and correct.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from ocodex.providers.base import ToolSpec
+from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
+
+
+class ToolRegistry:
+    def __init__(self, tools: Iterable[Tool]) -> None:
+        self._tools = {tool.name: tool for tool in tools}
+
+    @classmethod
+    def default(cls) -> ToolRegistry:
+        from ocodex.tools import apply_patch, plan, shell
+
+        return cls([shell.TOOL, apply_patch.TOOL, plan.TOOL])
+
+    def specs(self) -> list[ToolSpec]:
+        return [tool.spec() for tool in self._tools.values()]
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def call(self, name: str, arguments: str, ctx: ToolContext) -> ToolResult:
+        tool = self._tools.get(name)
+        if tool is None:
+            return ToolResult(f"error: unknown tool {name!r}; available tools: {', '.join(self._tools)}",
+                              success=False)
+        try:
+            args = json.loads(arguments) if arguments.strip() else {}
+        except ValueError as exc:
+            return ToolResult(f"error: the arguments for {name} are not valid JSON ({exc}); "
+                              f"send one JSON object matching the tool's schema", success=False)
+        if not isinstance(args, dict):
+            return ToolResult(f"error: the arguments for {name} must be a JSON object", success=False)
+        try:
+            return tool.handler(args, ctx)
+        except ToolError as exc:
+            return ToolResult(f"error: {exc}", success=False)

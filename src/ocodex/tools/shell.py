@@ -1,0 +1,110 @@
+"""The `shell` tool: run a command in the sandbox and report its exit code and (capped) output.
+
+Codex's classic arguments: `command` (argv list, or a string run with `bash -lc`), `workdir`,
+`timeout_ms`. A command that is really `apply_patch <<'EOF' ... EOF` is applied in-process instead.
+The JSONL item keeps the whole output; the model gets head + tail within `output_limit_bytes`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Any
+
+from ocodex.events import CommandExecution, ItemCompleted, ItemStarted
+from ocodex.patch.heredoc import extract_patch_from_command
+from ocodex.sandbox import ExecResult, run_command
+from ocodex.tools.apply_patch import run_patch
+from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
+from ocodex.tools.truncate import truncate_middle
+
+DESCRIPTION = "Run a shell command and return its exit code and output."
+
+PARAMETERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "command": {
+            "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}],
+            "description": 'argv list, e.g. ["bash", "-lc", "ls -la"]',
+        },
+        "workdir": {"type": "string", "description": "directory to run in (default: cwd)"},
+        "timeout_ms": {"type": "integer", "description": "time limit in milliseconds"},
+    },
+    "required": ["command"],
+}
+
+_SHAPE = '{"command": ["bash", "-lc", "ls -la"], "workdir": "src", "timeout_ms": 10000}'
+
+# Variables that look like credentials never reach the model's commands (Codex's default excludes).
+_SECRET_MARKERS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL")
+
+
+def command_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    source = os.environ if base is None else base
+    return {k: v for k, v in source.items() if not any(m in k.upper() for m in _SECRET_MARKERS)}
+
+
+def _argv(command: Any) -> list[str]:
+    if isinstance(command, str) and command.strip():
+        return ["bash", "-lc", command]
+    if isinstance(command, list) and command and all(isinstance(a, str) for a in command):
+        return list(command)
+    raise ToolError(f"shell: `command` must be a list of strings or a string, e.g. {_SHAPE}")
+
+
+def _workdir(value: Any, ctx: ToolContext) -> Path:
+    if value is None or value == "":
+        return ctx.cwd
+    if not isinstance(value, str):
+        raise ToolError(f"shell: `workdir` must be a string path, e.g. {_SHAPE}")
+    path = (ctx.cwd / value).resolve()
+    if not path.is_dir():
+        raise ToolError(f"shell: workdir {value!r} is not a directory")
+    return path
+
+
+def _timeout_s(value: Any, ctx: ToolContext) -> float:
+    if value is None:
+        return ctx.default_timeout_ms / 1000
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ToolError(f"shell: `timeout_ms` must be a positive integer, e.g. {_SHAPE}")
+    return float(value) / 1000
+
+
+def _report(result: ExecResult, ctx: ToolContext) -> str:
+    body = truncate_middle(result.output, ctx.output_limit_bytes)
+    text = f"Exit code: {result.exit_code}\nWall time: {result.duration_s:.1f} seconds\nOutput:\n{body}"
+    if result.sandbox_denied:
+        text += (f"\n\nNote: the {ctx.policy.mode} sandbox blocked this command. "
+                 "Do not try to work around it; tell the user what you could not do.")
+    return text
+
+
+def handle(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    command = args.get("command")
+    argv = _argv(command)
+    workdir = _workdir(args.get("workdir"), ctx)
+    timeout_s = _timeout_s(args.get("timeout_ms"), ctx)
+
+    shell_patch = extract_patch_from_command(command)
+    if shell_patch is not None:
+        target = (workdir / shell_patch.workdir).resolve() if shell_patch.workdir else workdir
+        return run_patch(shell_patch.patch, target, ctx)
+
+    item = CommandExecution(ctx.ids.next(), shlex.join(argv))
+    ctx.emit(ItemStarted(item))
+    try:
+        result = run_command(argv, cwd=workdir, policy=ctx.policy, timeout_s=timeout_s,
+                             env=command_env(ctx.env))
+    except OSError as exc:
+        result = ExecResult(exit_code=127, output=f"{argv[0]}: {exc.strerror or exc}\n", timed_out=False,
+                            duration_s=0.0, sandbox_denied=False)
+    item.aggregated_output = result.output
+    item.exit_code = result.exit_code
+    item.status = "completed" if result.exit_code == 0 else "failed"
+    ctx.emit(ItemCompleted(item))
+    return ToolResult(_report(result, ctx), success=result.exit_code == 0)
+
+
+TOOL = Tool("shell", DESCRIPTION, PARAMETERS, handle)

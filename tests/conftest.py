@@ -1,0 +1,79 @@
+"""Shared fixtures: a fake Ollama server, a temp git repo, an isolated OCODEX_HOME, and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ocodex.testing.fake_ollama import FakeOllama
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def events(self) -> list[dict]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+    def items(self, kind: str, phase: str = "item.completed") -> list[dict]:
+        return [e["item"] for e in self.events() if e["type"] == phase and e["item"]["type"] == kind]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOllama]:
+    with FakeOllama(models=["gpt-oss:20b"]) as server:
+        yield server
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "ocodex-home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    path.mkdir()
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    return path
+
+
+def base_env(home: Path, base_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CODEX_", "OCODEX_", "OPENAI_", "OLLAMA_"))}
+    env["OCODEX_HOME"] = str(home)
+    env["OCODEX_HOST_MEMORY_GIB"] = "16"
+    env["NO_COLOR"] = "1"
+    if base_url is not None:
+        env["CODEX_OSS_BASE_URL"] = base_url
+    return env
+
+
+@pytest.fixture
+def ocodex(home: Path, repo: Path, fake: FakeOllama):
+    """Run the real CLI in a subprocess, in `repo`, against `fake`."""
+
+    def run(*args: str, cwd: Path | None = None, input: str | None = None,
+            env: dict[str, str] | None = None, timeout: float = 60) -> Run:
+        full_env = base_env(home, fake.base_url)
+        if env:
+            full_env.update(env)
+        proc = subprocess.run([sys.executable, "-m", "ocodex", *args], cwd=cwd or repo,
+                              input=input, stdin=None if input is not None else subprocess.DEVNULL,
+                              capture_output=True, text=True, env=full_env, timeout=timeout)
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    return run
