@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ocodex.events import FileChange, FileUpdate, ItemCompleted, ItemStarted
-from ocodex.patch.apply import apply_patch
+from ocodex.patch.apply import apply_patch, format_summary
 from ocodex.patch.parser import PatchError, parse_patch
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
 
@@ -23,9 +23,6 @@ PARAMETERS: dict[str, Any] = {
     "properties": {"input": {"type": "string", "description": "The whole patch text."}},
     "required": ["input"],
 }
-
-_LETTER = {"add": "A", "update": "M", "delete": "D"}
-
 
 def run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
     """Verify and apply `text`, emitting a file_change item on success."""
@@ -40,7 +37,9 @@ def run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
         message = str(exc)
         if not message.startswith("apply_patch"):
             message = f"apply_patch verification failed: {message}"
-        return ToolResult(message + "\nNo files were changed.", success=False)
+        if "files were changed" not in message and "left changed" not in message:
+            message += "\nNo files were changed."
+        return ToolResult(message, success=False)
     except OSError as exc:
         return ToolResult(f"apply_patch failed while writing: {exc}", success=False)
     updates = [FileUpdate(str(change.path), change.kind) for change in changes]
@@ -48,8 +47,7 @@ def run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
     ctx.emit(ItemStarted(item))
     item.status = "completed"
     ctx.emit(ItemCompleted(item))
-    lines = [f"{_LETTER[change.kind]} {_relative(change.path, root)}" for change in changes]
-    return ToolResult("Success. Updated the following files:\n" + "\n".join(lines))
+    return ToolResult(format_summary(changes, root))
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -58,13 +56,6 @@ def _inside(path: Path, root: Path) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
 
 
 def handle(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
