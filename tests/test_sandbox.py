@@ -159,15 +159,12 @@ def test_bwrap_argv_for_workspace_write(workspace: Path, monkeypatch: pytest.Mon
     assert "--unshare-net" not in with_net
 
 
-def test_bwrap_argv_for_read_only_keeps_cwd_visible(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bwrap_argv_for_read_only_binds_nothing_writable(workspace: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "linux")
     argv = build_argv(["ls"], SandboxPolicy("read-only", workspace))
-    assert "--bind" not in argv
-    tmp = str(Path("/tmp").resolve())
-    assert argv[argv.index("--tmpfs") + 1] == tmp
-    ws = str(workspace.resolve())
-    if ws.startswith(tmp + "/"):
-        assert f"--ro-bind {ws} {ws}" in " ".join(argv)
+    assert "--bind" not in argv and "--tmpfs" not in argv
+    assert argv[argv.index("--ro-bind"):argv.index("--ro-bind") + 3] == ["--ro-bind", "/", "/"]
 
 
 def test_seatbelt_argv_on_macos(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -242,11 +239,16 @@ def test_read_only_allows_reading_but_blocks_writes(workspace: Path) -> None:
 
 
 @needs_bwrap
-def test_read_only_has_a_private_scratch_tmp(workspace: Path) -> None:
+def test_read_only_cannot_write_to_tmp_but_sees_it(workspace: Path) -> None:
     scratch = Path("/tmp") / f"ocodex-test-{uuid.uuid4().hex}"
-    result = run(f"echo scratch > {scratch} && cat {scratch}", SandboxPolicy("read-only", workspace))
-    assert result.exit_code == 0 and result.output == "scratch\n"
-    assert not scratch.exists()
+    visible = Path("/tmp") / f"ocodex-test-{uuid.uuid4().hex}"
+    visible.write_text("seen\n")
+    try:
+        result = run(f"cat {visible} && echo scratch > {scratch}", SandboxPolicy("read-only", workspace))
+        assert result.exit_code != 0 and result.output.startswith("seen\n") and result.sandbox_denied
+        assert not scratch.exists()
+    finally:
+        visible.unlink()
 
 
 @needs_bwrap

@@ -14,10 +14,9 @@ This module owns three things:
   timeout that kills the whole group, stdout and stderr interleaved as they arrive, streaming to an
   optional callback, and a memory cap on what is kept.
 
-Read-only mode on Linux gives each command a private, empty tmpfs at `/tmp` that is discarded when it
-exits, so tools that need scratch files keep working while nothing persists. The working directory
-and policy cwd stay visible (read-only) even when they live under `/tmp`; other files in the real
-`/tmp` are hidden from read-only commands. On macOS read-only commands cannot write to `/tmp`.
+Read-only mode means exactly that: the whole filesystem, `/tmp` included, is visible and nothing can
+be written. (A private tmpfs on `/tmp` would hide projects, virtualenvs and tools that live there;
+bubblewrap 0.8, Debian 12's, has no overlay to show them and still discard writes.)
 """
 
 from __future__ import annotations
@@ -95,9 +94,8 @@ class SandboxPolicy:
             return f"{intro} `sandbox_mode` is `danger-full-access`: No filesystem sandboxing - all " \
                    f"commands are permitted. {network}"
         if self.mode == "read-only":
-            return (f"{intro} `sandbox_mode` is `read-only`: The sandbox only permits reading files. "
-                    "Commands get a private, empty /tmp for scratch files that is discarded when they "
-                    f"exit. {network}")
+            return (f"{intro} `sandbox_mode` is `read-only`: The sandbox only permits reading files; "
+                    f"commands cannot write anywhere, /tmp included. {network}")
         roots = ", ".join(f"`{p}`" for p in self.writable())
         protected = ", ".join(f"`{name}`" for name in PROTECTED_SUBPATHS)
         return (f"{intro} `sandbox_mode` is `workspace-write`: The sandbox permits reading files, and "
@@ -206,21 +204,9 @@ def _bwrap_args(bwrap: str, policy: SandboxPolicy, workdir: Path) -> list[str]:
             "--proc", "/proc", "--unshare-pid"]
     if not policy.network_access:
         args.append("--unshare-net")
-    if policy.mode == "read-only":
-        args += _read_only_tmp_mounts([policy.cwd, workdir])
-    else:
+    if policy.mode == "workspace-write":
         args += _writable_mounts(policy.writable())
     return [*args, "--chdir", str(workdir), "--"]
-
-
-def _read_only_tmp_mounts(visible: list[Path]) -> list[str]:
-    """A private tmpfs on /tmp, with the given directories under /tmp bound back in read-only."""
-    tmp = Path("/tmp").resolve()
-    args = ["--tmpfs", str(tmp)]
-    for path in _unique_resolved(visible):
-        if path != tmp and path.is_relative_to(tmp) and path.exists():
-            args += ["--ro-bind", str(path), str(path)]
-    return args
 
 
 def _writable_mounts(roots: list[Path]) -> list[str]:
