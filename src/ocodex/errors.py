@@ -42,10 +42,11 @@ class ProviderError(OcodexError):
     """The model server answered with an error, or a response we cannot use."""
 
     def __init__(self, message: str, hint: str | None = None, *, status: int | None = None,
-                 retryable: bool = False) -> None:
+                 retryable: bool = False, retry_after: float | None = None) -> None:
         super().__init__(message, hint)
         self.status = status
         self.retryable = retryable
+        self.retry_after = retry_after  # seconds the server asked us to wait (Retry-After), if it did
 
 
 class StreamError(ProviderError):

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ocodex.errors import ProviderError, ServerUnavailable, StreamError
+from ocodex.errors import StreamError
 from ocodex.http import Transport
 from ocodex.providers.base import (
     Completed,
@@ -27,7 +27,7 @@ from ocodex.providers.base import (
     TokenUsage,
     ToolCall,
 )
-from ocodex.providers.errors import http_error
+from ocodex.providers.errors import http_error, transport_error
 from ocodex.providers.sse import iter_sse
 
 
@@ -120,6 +120,9 @@ def parse_chat_stream(lines: Iterable[str]) -> Iterator[ModelEvent]:
         try:
             chunk = json.loads(event.data)
         except ValueError as exc:
+            if not event.complete:
+                raise StreamError("the model stream broke off in the middle of an event; the answer is "
+                                  "incomplete", retryable=True) from exc
             raise StreamError(f"model stream sent invalid JSON: {event.data[:200]!r}") from exc
         if not isinstance(chunk, dict):
             raise StreamError(f"model stream sent an unexpected chunk: {event.data[:200]!r}")
@@ -151,9 +154,10 @@ def parse_chat_stream(lines: Iterable[str]) -> Iterator[ModelEvent]:
 class ChatCompletionsProvider:
     """Streams from `{base_url}/chat/completions`."""
 
-    def __init__(self, base_url: str, transport: Transport) -> None:
+    def __init__(self, base_url: str, transport: Transport, *, provider_id: str | None = None) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self._transport = transport
+        self.provider_id = provider_id
 
     def stream(self, request: ModelRequest) -> Iterator[ModelEvent]:
         body = build_body(request)
@@ -162,19 +166,10 @@ class ChatCompletionsProvider:
                                      headers={"accept": "text/event-stream"}) as response:
                 if response.status_code >= 400:
                     raise http_error(response.status_code, response.read(), model=request.model,
-                                     url=self.url)
+                                     url=self.url, headers=response.headers, provider_id=self.provider_id)
                 yield from parse_chat_stream(response.iter_lines())
-        except httpx.ConnectError as exc:
-            raise ServerUnavailable(f"cannot connect to the model server at {self.url}: {exc}",
-                                    "check that the server is running and the base URL is right") from exc
-        except httpx.TimeoutException as exc:
-            raise StreamError(f"the model server stopped responding ({type(exc).__name__})",
-                              retryable=True) from exc
-        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise StreamError("the model stream broke off before the answer was complete "
-                              f"(no finish_reason): {exc}", retryable=True) from exc
         except httpx.HTTPError as exc:
-            raise ProviderError(f"model request failed: {exc}") from exc
+            raise transport_error(exc, self.url) from None
 
     def close(self) -> None:
         self._transport.close()

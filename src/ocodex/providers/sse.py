@@ -1,7 +1,10 @@
 """Server-sent events: turning a stream of text lines into `data:` payloads.
 
 Only the `data` field matters to the wire formats ocodex speaks; `event:` names are returned too for
-formats that need them (the Responses API). Comments (`:`) and unknown fields are skipped.
+formats that need them (the Responses API). Comments (`:`) and unknown fields are skipped. Data left
+at the end of the stream without its closing blank line is still returned, marked `complete=False`:
+the connection may have been cut in the middle of that event, so a parser that cannot read it should
+treat the stream as broken off (retryable), not as malformed.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 class SseEvent:
     event: str | None
     data: str
+    complete: bool = True
 
 
 def iter_sse(lines: Iterable[str]) -> Iterator[SseEvent]:
@@ -36,4 +40,4 @@ def iter_sse(lines: Iterable[str]) -> Iterator[SseEvent]:
         elif name == "event":
             event = value
     if data:
-        yield SseEvent(event, "\n".join(data))
+        yield SseEvent(event, "\n".join(data), complete=False)
