@@ -1,0 +1,97 @@
+"""Sizing an Ollama model's context window, once per session.
+
+Ollama's /v1 API ignores `num_ctx` (reference §2.6), and a `num_ctx` that changes between requests
+makes the server reload the model. So ocodex never sends one. The mechanism, chosen here:
+
+- Without `model_context_window`: use what the server gives. The effective window is `/api/ps`'s
+  `context_length` for the loaded model (the model is loaded first, with no options, so the value is
+  the one /v1 requests will get), else the Modelfile `num_ctx`, else unknown. Below 16k tokens the user
+  is told how to raise it.
+- With `model_context_window = N`: ocodex uses a derived model `MODEL-ctxNk` created once through
+  `POST /api/create {"from": MODEL, "parameters": {"num_ctx": N}}` (N capped at the trained context).
+  Its Modelfile `num_ctx` is honoured on /v1; it is created only when missing and reused afterwards.
+
+Either way one line says what was done. `OLLAMA_CONTEXT_LENGTH` on the server is the alternative the
+hint names: it changes every model's default without a derived model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ocodex.errors import OcodexError
+from ocodex.ollama.client import ModelDetails, OllamaClient
+from ocodex.ollama.names import find_model
+
+SMALL_WINDOW = 16384
+
+
+@dataclass(slots=True)
+class ContextPlan:
+    model: str  # the model to send requests to (a derived one when the window was resized)
+    window: int | None  # effective context in tokens; None when unknown
+    trained: int | None
+    line: str  # what was done, for the user
+
+
+def variant_name(model: str, num_ctx: int) -> str:
+    base, _, tag = model.partition(":")
+    size = f"{num_ctx // 1024}k" if num_ctx % 1024 == 0 else str(num_ctx)
+    return f"{base}:{tag or 'latest'}-ctx{size}"
+
+
+def _loaded_context(client: OllamaClient, model: str) -> int | None:
+    loaded = [m for m in client.ps() if find_model(model, [m.name]) is not None]
+    return loaded[0].context_length if loaded else None
+
+
+def _effective(client: OllamaClient, model: str) -> int | None:
+    found = _loaded_context(client, model)
+    if found is None:
+        client.load(model)
+        found = _loaded_context(client, model)
+    return found
+
+
+def size_context(client: OllamaClient, model: str, details: ModelDetails | None,
+                 requested: int | None) -> ContextPlan:
+    """Learn (and with `requested`, set) the context window for this session's model."""
+    trained = details.context_length if details else None
+    trained_note = f"; trained for {trained}" if trained else ""
+    if requested is not None:
+        target = min(requested, trained) if trained else requested
+        capped = " (capped at the trained context)" if target < requested else ""
+        if details is not None and details.num_ctx == target:
+            return ContextPlan(model, target, trained,
+                               f"context: {target} tokens (the model's own num_ctx){capped}")
+        name = variant_name(model, target)
+        existing = find_model(name, [entry.name for entry in client.tags()])
+        try:
+            if existing is None:
+                client.create_variant(name, model, {"num_ctx": target})
+                action = f"created {name} from {model} with num_ctx {target}"
+            else:
+                name = existing
+                action = f"using {name} (num_ctx {target})"
+        except OcodexError as exc:
+            raise OcodexError(f"could not create a {target}-token variant of {model}: {exc.message}",
+                              hint="set OLLAMA_CONTEXT_LENGTH on the server instead, or drop "
+                                   "model_context_window") from None
+        return ContextPlan(name, target, trained, f"context: {target} tokens{capped}; {action}")
+
+    try:
+        window = _effective(client, model)
+    except OcodexError:
+        window = None
+    source = "as loaded by the server"
+    if window is None and details is not None and details.num_ctx:
+        window, source = details.num_ctx, "the model's num_ctx"
+    if window is None:
+        return ContextPlan(model, None, trained,
+                           "context: unknown (the server does not report it); set "
+                           "model_context_window to have ocodex size and respect it")
+    line = f"context: {window} tokens ({source}{trained_note})"
+    if window < SMALL_WINDOW and (trained is None or trained > window):
+        line += ("; small for an agent: -c model_context_window=32768 makes ocodex use a larger "
+                 "variant, or set OLLAMA_CONTEXT_LENGTH on the server")
+    return ContextPlan(model, window, trained, line)
