@@ -1,0 +1,117 @@
+"""How an exec run meets its session file: which session `resume` continues, recording a run, restoring one.
+
+The exec face calls these; the file format itself belongs to `ocodex.sessions`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ocodex.config import Settings
+from ocodex.errors import UsageError
+from ocodex.events import Event, Notice
+from ocodex.runtime import Runtime
+from ocodex.sessions import (
+    LoadedSession,
+    Redactor,
+    SessionMeta,
+    SessionWriter,
+    find_latest,
+    find_session,
+    load_session,
+    now_timestamp,
+    provider_secrets,
+    repair_history,
+)
+
+
+class EventTee:
+    """The `emit` handed to the runtime: every event goes to the renderer, then to the session file."""
+
+    def __init__(self, render: Callable[[Event], None]) -> None:
+        self.render = render
+        self.sink: Callable[[Event], None] | None = None
+
+    def __call__(self, event: Event) -> None:
+        self.render(event)
+        if self.sink is not None:
+            self.sink(event)
+
+
+def split_resume_words(words: list[str], *, last: bool) -> tuple[str | None, list[str]]:
+    """(SESSION_ID or None, prompt words) for `exec resume`. With --last every word is prompt, as in Codex."""
+    if last:
+        return None, words
+    if not words or words[0] == "-":
+        raise UsageError("`ocodex exec resume` needs a SESSION_ID or --last",
+                         "`ocodex sessions` lists saved sessions and their ids")
+    return words[0], words[1:]
+
+
+def find_resume_target(home: Path, session_id: str | None, cwd: Path, all_dirs: bool) -> LoadedSession | None:
+    """The session to continue; None when `--last` finds none (a new thread starts, as in Codex)."""
+    path = find_session(home, session_id) if session_id else find_latest(home, None if all_dirs else cwd)
+    return None if path is None else load_session(path)
+
+
+def redactor_for(settings: Settings) -> Redactor:
+    provider = settings.provider()
+    return Redactor(provider_secrets(provider.resolved_headers(os.environ), os.environ, provider.env_key,
+                                     provider.base_url))
+
+
+def open_session(home: Path, runtime: Runtime, cwd: Path, redactor: Redactor,
+                 loaded: LoadedSession | None, emit: Callable[[Event], None]) -> SessionWriter:
+    """Start recording: a new file with the opening messages, or the resumed file with its history
+    restored into the agent (the thread's usage totals too, as Codex keeps them cumulative)."""
+    agent = runtime.agent
+    if loaded is None:
+        meta = SessionMeta(id=runtime.thread_id, cwd=str(cwd), model=runtime.model,
+                           model_provider=runtime.provider_id, created=now_timestamp())
+        writer = SessionWriter.create(home, meta, redactor)
+        for message in agent.messages:
+            writer.message(message)
+        agent.on_message = writer.message
+        return writer
+
+    if loaded.truncated_line is not None:
+        emit(Notice(f"{loaded.path}: line {loaded.truncated_line} is an incomplete record (the run that wrote "
+                    "it was cut off); resuming from the last complete record", "warning"))
+    writer = SessionWriter(loaded.path, redactor)
+    fresh = list(agent.messages)
+    history = repair_history(loaded.messages)
+    if not history:  # the first run died before its opening messages were saved
+        for message in fresh:
+            writer.message(message)
+        history = fresh
+    agent.messages[:] = history
+    agent.usage = loaded.usage
+    agent.on_message = writer.message
+    environment = fresh[-1] if fresh else None
+    if environment is not None and not any(m.get("content") == environment.get("content") for m in history):
+        agent.add_message(environment)  # cwd, sandbox or date changed since the session's last run
+    emit(Notice(f"resuming session {loaded.meta.id} ({len(loaded.messages)} messages) from {loaded.path}"))
+    return writer
+
+
+def record_run_start(writer: SessionWriter, *, settings: Settings, runtime: Runtime, cwd: Path, prompt: str,
+                     images: int) -> None:
+    context: dict[str, Any] = {"cwd": str(cwd), "model": runtime.model, "model_provider": runtime.provider_id,
+                               "sandbox_mode": settings.sandbox_mode, "approval_policy": "never",
+                               "writable_roots": list(settings.sandbox_workspace_write.writable_roots),
+                               "network_access": settings.sandbox_workspace_write.network_access}
+    writer.write("turn_context", context)
+    writer.write("event_msg", {"type": "user_message", "message": prompt, "images": images})
+
+
+def restore_only(runtime: Runtime, loaded: LoadedSession, emit: Callable[[Event], None]) -> None:
+    """`exec resume --ephemeral`: continue the history in memory without writing to the file."""
+    history = repair_history(loaded.messages)
+    if history:
+        runtime.agent.messages[:] = history
+    runtime.agent.usage = loaded.usage
+    emit(Notice(f"resuming session {loaded.meta.id} ({len(loaded.messages)} messages) from {loaded.path}; "
+                "--ephemeral: this run is not saved"))

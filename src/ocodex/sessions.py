@@ -1,0 +1,434 @@
+"""Session files: append-only JSONL rollouts under `$OCODEX_HOME/sessions`, reading them back, listing.
+
+One file per thread: `sessions/YYYY/MM/DD/rollout-YYYY-MM-DDTHH-MM-SS-<thread_id>.jsonl`, one JSON object
+per line, `{"timestamp", "type", "payload"}`, in the spirit of Codex's rollouts:
+
+- `session_meta` (first line): id, cwd, model, model_provider, created, cli_version, source, originator;
+- `turn_context`: written at the start of every run (cwd, model, sandbox, approval policy);
+- `response_item`: one chat message of the model's history (the opening messages, then every message
+  the agent appends), in the chat-completions shape the provider sends;
+- `event_msg`: every emitted event (`thread.started`, `item.completed`, `turn.completed`, ...), plus
+  `user_message` records holding each prompt as the user typed it.
+
+Every record is flushed as it is written, so a crash loses nothing already done. Known secret values
+(API keys, header values), URL passwords and bearer tokens are scrubbed from every record before it is
+written, as is every secret registered with `ocodex.redact`. Reading stops with a `SessionError` naming
+the file and line on a corrupt record; an incomplete last line (a crash mid-write) is reported and
+skipped, so the session resumes from its last whole record.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fcntl
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from ocodex import __version__
+from ocodex.errors import OcodexError
+from ocodex.events import Usage
+from ocodex.redact import scrub
+
+REDACTED = "[REDACTED]"
+_URL_PASSWORD_RE = re.compile(
+    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?P<user>[^/\s:@\"']{0,256}):(?P<pw>[^/\s@\"']{1,256})@")
+_BEARER_RE = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+_ROLLOUT_RE = re.compile(r"^rollout-(?P<stamp>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-(?P<id>.+)\.jsonl$")
+_USAGE_FIELDS = ("input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens",
+                 "reasoning_output_tokens")
+
+
+class SessionError(OcodexError):
+    """A session file that cannot be found or read."""
+
+
+# ---- secrets -----------------------------------------------------------------------------------
+
+class Redactor:
+    """Replaces known secret values, URL passwords and bearer tokens in every string of a record."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Longest first, so a secret that contains another is replaced whole.
+        self.secrets = sorted({s.strip() for s in secrets if s and len(s.strip()) >= 4}, key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for secret in self.secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        if "://" in value:  # cheap checks first: most records hold neither
+            value = _URL_PASSWORD_RE.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", value)
+        if "bearer" in value.lower():
+            value = _BEARER_RE.sub(lambda m: f"{m.group(1)}{REDACTED}", value)
+        return scrub(value)  # and every secret the process registered (ocodex.redact)
+
+    def scrub(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.scrub(v) for v in value]
+        return value
+
+
+def provider_secrets(headers: dict[str, str], env: dict[str, str] | os._Environ[str],
+                     env_key: str | None, base_url: str | None) -> list[str]:
+    """The secret values a provider configuration puts on the wire: header values (and the token of a
+    `Bearer` one), the `env_key` variable's value and a base URL's password."""
+    secrets: list[str] = []
+    for value in headers.values():
+        secrets.append(value)
+        if value.lower().startswith("bearer "):
+            secrets.append(value[7:])
+    if env_key and env.get(env_key, "").strip():
+        secrets.append(env[env_key].strip())
+    if base_url:
+        match = _URL_PASSWORD_RE.search(base_url)
+        if match:
+            secrets.append(match["pw"])
+    return secrets
+
+
+# ---- writing -----------------------------------------------------------------------------------
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
+
+
+def _timestamp(moment: _dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def sessions_dir(home: Path) -> Path:
+    return home / "sessions"
+
+
+def new_session_path(home: Path, thread_id: str, moment: _dt.datetime | None = None) -> Path:
+    moment = moment or _now()
+    stamp = moment.strftime("%Y-%m-%dT%H-%M-%S")
+    return sessions_dir(home) / moment.strftime("%Y/%m/%d") / f"rollout-{stamp}-{thread_id}.jsonl"
+
+
+@dataclass(slots=True)
+class SessionMeta:
+    id: str
+    cwd: str
+    model: str
+    model_provider: str
+    created: str
+    cli_version: str = __version__
+    source: str = "exec"
+    originator: str = "ocodex"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "cwd": self.cwd, "model": self.model, "model_provider": self.model_provider,
+                "created": self.created, "cli_version": self.cli_version, "source": self.source,
+                "originator": self.originator}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionMeta:
+        return cls(id=str(data["id"]), cwd=str(data.get("cwd", "")), model=str(data.get("model", "")),
+                   model_provider=str(data.get("model_provider", "")), created=str(data.get("created", "")),
+                   cli_version=str(data.get("cli_version", "")), source=str(data.get("source", "")),
+                   originator=str(data.get("originator", "")))
+
+
+class SessionWriter:
+    """Appends records to one session file, flushing each; every record passes the redactor first.
+
+    The file is private to the user (0600: it holds code and conversation) and locked while a run writes
+    it, so two runs resuming one session cannot interleave their records.
+    """
+
+    def __init__(self, path: Path, redactor: Redactor | None = None) -> None:
+        self.path = path
+        self.redactor = redactor or Redactor()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SessionError(f"session file {path} is in use by another ocodex run",
+                               "wait for that run to finish, then resume again") from None
+        _drop_partial_tail(path)
+        self._file: TextIO | None = os.fdopen(fd, "a", encoding="utf-8")
+
+    @classmethod
+    def create(cls, home: Path, meta: SessionMeta, redactor: Redactor | None = None) -> SessionWriter:
+        writer = cls(new_session_path(home, meta.id), redactor)
+        writer.write("session_meta", meta.to_dict())
+        return writer
+
+    def write(self, kind: str, payload: dict[str, Any]) -> None:
+        if self._file is None:
+            return
+        record = {"timestamp": _timestamp(_now()), "type": kind, "payload": self.redactor.scrub(payload)}
+        self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._file.flush()
+
+    def message(self, message: dict[str, Any]) -> None:
+        self.write("response_item", message)
+
+    def event(self, event: Any) -> None:
+        """Record a typed event (`Notice`s are for people and are not kept)."""
+        if getattr(event, "to_dict", None) is None or type(event).__name__ == "Notice":
+            return
+        self.write("event_msg", event.to_dict())
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+
+
+def _drop_partial_tail(path: Path) -> None:
+    """Cut an incomplete last line (a crash mid-write) so new records start on a line of their own."""
+    try:
+        with open(path, "rb+") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return
+            handle.seek(0)
+            data = handle.read()
+            handle.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        return
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class LoadedSession:
+    path: Path
+    meta: SessionMeta
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    first_prompt: str | None = None
+    records: int = 0
+    truncated_line: int | None = None  # the incomplete last line that was skipped, if any
+
+
+def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """(line number, record) for each line; record None for an incomplete last line."""
+    try:
+        handle = open(path, encoding="utf-8", errors="strict")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise SessionError(f"cannot read session file {path}: {exc.strerror or exc}") from exc
+    with handle:
+        try:
+            lines = list(handle)
+        except UnicodeDecodeError as exc:
+            raise SessionError(f"{path}: not UTF-8 text ({exc.reason})",
+                               "the session file is damaged; start a new session") from exc
+    for number, line in enumerate(lines, start=1):
+        last = number == len(lines)
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            if last and not line.endswith("\n"):
+                yield number, None
+                return
+            raise SessionError(f"{path}: line {number}: corrupt session record (not valid JSON)",
+                               "the session file is damaged; fix or delete that line to resume") from None
+        if not (isinstance(record, dict) and isinstance(record.get("type"), str)
+                and isinstance(record.get("payload"), dict)):
+            raise SessionError(f"{path}: line {number}: corrupt session record (expected an object with "
+                               "\"type\" and \"payload\")",
+                               "the session file is damaged; fix or delete that line to resume")
+        yield number, record
+
+
+def read_meta(path: Path) -> SessionMeta | None:
+    """The `session_meta` of a file from its first line only; None when it has none."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            first = handle.readline()
+        record = json.loads(first)
+        if record.get("type") == "session_meta":
+            return SessionMeta.from_dict(record["payload"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return None
+
+
+def load_session(path: Path) -> LoadedSession:
+    """Everything needed to resume: meta, the message history, the thread's usage totals."""
+    loaded: LoadedSession | None = None
+    for number, record in _records(path):
+        if record is None:
+            if loaded is not None:
+                loaded.truncated_line = number
+            break
+        kind, payload = record["type"], record["payload"]
+        if loaded is None:
+            if kind != "session_meta" or not isinstance(payload.get("id"), str):
+                raise SessionError(f"{path}: line {number}: not an ocodex session file (its first record "
+                                   "is not session_meta)")
+            loaded = LoadedSession(path, SessionMeta.from_dict(payload))
+        elif kind == "response_item":
+            if not isinstance(payload.get("role"), str):
+                raise SessionError(f"{path}: line {number}: corrupt session record (a message without a role)",
+                                   "the session file is damaged; fix or delete that line to resume")
+            loaded.messages.append(payload)
+        elif kind == "event_msg":
+            if payload.get("type") == "turn.completed" and isinstance(payload.get("usage"), dict):
+                usage = payload["usage"]
+                loaded.usage = Usage(**{k: int(usage.get(k) or 0) for k in _USAGE_FIELDS})
+            elif payload.get("type") == "user_message" and loaded.first_prompt is None:
+                loaded.first_prompt = str(payload.get("message", ""))
+        loaded.records += 1
+    if loaded is None:
+        raise SessionError(f"{path}: line 1: empty session file", "start a new session instead")
+    return loaded
+
+
+def repair_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The history made valid for a new request after a crash: every tool call gets a result.
+
+    A run killed mid-tool leaves an assistant message whose calls were never answered; chat servers
+    reject such a history, so each gets a tool message saying the call was interrupted.
+    """
+    out: list[dict[str, Any]] = []
+    pending: list[str] = []
+
+    def close_pending() -> None:
+        for call_id in pending:
+            out.append({"role": "tool", "tool_call_id": call_id,
+                        "content": "aborted: the previous run ended before this tool call finished"})
+        pending.clear()
+
+    for message in messages:
+        role = message.get("role")
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if call_id in pending:
+                pending.remove(call_id)
+            out.append(message)
+            continue
+        close_pending()
+        out.append(message)
+        if role == "assistant":
+            pending = [str(c.get("id")) for c in message.get("tool_calls") or () if isinstance(c, dict)]
+    close_pending()
+    return out
+
+
+# ---- finding -----------------------------------------------------------------------------------
+
+def _session_files(home: Path) -> list[Path]:
+    root = sessions_dir(home)
+    if not root.is_dir():
+        return []
+    files = [p for p in root.glob("*/*/*/rollout-*.jsonl") if p.is_file()]
+
+    def newest_first(path: Path) -> tuple[float, str]:
+        try:
+            return (path.stat().st_mtime, path.name)
+        except OSError:
+            return (0.0, path.name)
+
+    return sorted(files, key=newest_first, reverse=True)
+
+
+def _file_id(path: Path) -> str | None:
+    match = _ROLLOUT_RE.match(path.name)
+    return match["id"] if match else None
+
+
+def find_session(home: Path, wanted: str) -> Path:
+    """The session file for a thread id (or a unique prefix of one of at least 8 characters)."""
+    candidate = Path(wanted).expanduser()
+    if wanted.endswith(".jsonl") and candidate.is_file():
+        return candidate
+    files = _session_files(home)
+    exact = [p for p in files if _file_id(p) == wanted]
+    if exact:
+        return exact[0]
+    matches = [p for p in files if len(wanted) >= 8 and (_file_id(p) or "").startswith(wanted)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        ids = ", ".join(sorted(_file_id(p) or "" for p in matches)[:5])
+        raise SessionError(f"session id prefix '{wanted}' is ambiguous: {ids}", "give more of the id")
+    raise SessionError(f"no session with id '{wanted}' in {sessions_dir(home)}",
+                       "`ocodex sessions --all` lists the saved sessions; or use `ocodex exec resume --last`")
+
+
+def find_latest(home: Path, cwd: Path | None) -> Path | None:
+    """The most recently active session, restricted to those started in `cwd` unless it is None."""
+    for path in _session_files(home):
+        meta = read_meta(path)
+        if meta is None:
+            continue
+        if cwd is None or meta.cwd == str(cwd):
+            return path
+    return None
+
+
+@dataclass(slots=True)
+class SessionSummary:
+    id: str
+    created: str
+    updated: str
+    cwd: str
+    model: str
+    first_prompt: str
+    path: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "created": self.created, "updated": self.updated, "cwd": self.cwd,
+                "model": self.model, "first_prompt": self.first_prompt, "path": str(self.path)}
+
+
+def _first_prompt(path: Path) -> str:
+    """The first `user_message` of a file, reading only as far as it."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if '"user_message"' not in line:
+                    continue
+                try:
+                    payload = json.loads(line).get("payload") or {}
+                except ValueError:
+                    continue
+                if payload.get("type") == "user_message":
+                    return str(payload.get("message", ""))
+    except OSError:
+        return ""
+    return ""
+
+
+def list_sessions(home: Path, *, cwd: Path | None = None, limit: int | None = 20) -> list[SessionSummary]:
+    """Sessions, most recently active first; only those started in `cwd` unless it is None."""
+    out: list[SessionSummary] = []
+    for path in _session_files(home):
+        meta = read_meta(path)
+        if meta is None or (cwd is not None and meta.cwd != str(cwd)):
+            continue
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            continue
+        updated = _timestamp(_dt.datetime.fromtimestamp(mtime, _dt.UTC))
+        out.append(SessionSummary(meta.id, meta.created, updated, meta.cwd, meta.model,
+                                  _first_prompt(path), path))
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def now_timestamp() -> str:
+    return _timestamp(_now())
