@@ -1,0 +1,357 @@
+"""`ocodex doctor`: one screen saying what works and what doesn't for `exec --oss`, each with its fix.
+
+Owns the checks and their order: config, server URL and how it was chosen, plain HTTP to a remote
+host, reachability, TLS and auth, latency, Ollama version and what it implies, the default model and
+its presence, tools capability, context window, host RAM, the sandbox, and model storage. A check
+that fails ("fail") blocks a run, and the exit code is then 1; "warn" only informs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from ocodex.commands.common import Target, console, open_target, print_json, run_guarded
+from ocodex.errors import ConfigError, OcodexError, ProviderError, ServerUnavailable
+
+if TYPE_CHECKING:
+    from ocodex.config import Settings
+    from ocodex.ollama.client import ModelDetails
+
+Status = Literal["ok", "warn", "fail", "skip"]
+
+MIN_CONTEXT = 16384
+"""Tokens below which an agent session soon loses its start: system prompt, tools and a few files."""
+RECOMMENDED_CONTEXT = 65536
+"""What Ollama's docs recommend for coding tools."""
+OLD_DEFAULT_CONTEXT = 4096
+SLOW_RTT_MS = 50.0
+LINUX_MODEL_DIRS = ("/usr/share/ollama/.ollama/models", "/var/lib/ollama", "~/.ollama/models")
+FEATURES = (  # (first version, what it brings ocodex)
+    ("0.5.2", "token usage on streamed /v1 chat"),
+    ("0.10.0", "/api/ps reports the allocated context"),
+    ("0.30.0", "/api/tags lists context length and capabilities"),
+)
+
+
+@dataclass(slots=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str | None = None
+
+
+class Doctor:
+    """Runs the checks in order, each appending a `Check`."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.checks: list[Check] = []
+
+    def add(self, name: str, status: Status, detail: str, fix: str | None = None) -> None:
+        self.checks.append(Check(name, status, detail, fix))
+
+    @property
+    def blocked(self) -> bool:
+        return any(check.status == "fail" for check in self.checks)
+
+    # -- the sequence ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        from ocodex.commands.common import load_command_settings
+        from ocodex.ollama.memory import host_memory_bytes
+
+        try:
+            settings = load_command_settings(self.args)
+        except ConfigError as exc:
+            self.add("config", "fail", exc.message, exc.hint or "fix the file named above")
+            self.check_sandbox("read-only")
+            return
+        self.check_config(settings)
+        try:
+            target = open_target(self.args, settings)
+        except ConfigError as exc:
+            self.add("server", "fail", exc.message, exc.hint)
+            self.check_sandbox(settings.sandbox_mode)
+            return
+        try:
+            self.check_server(target)
+        finally:
+            target.close()
+        if not any(check.name == "memory" for check in self.checks):  # the server was not reached
+            self.check_memory(host_memory_bytes(), None, remote=False)
+        self.check_sandbox(settings.sandbox_mode)
+        self.check_storage(target)
+
+    def check_config(self, settings: Settings) -> None:
+        from ocodex.config import ocodex_home
+
+        files = ", ".join(str(path) for path in settings.sources) or \
+            f"none (no {ocodex_home() / 'config.toml'}; built-in defaults)"
+        profile = f"; profile '{settings.profile}'" if settings.profile else ""
+        detail = f"files: {files}{profile}; provider '{settings.model_provider}'"
+        if settings.warnings:
+            self.add("config", "warn", f"{detail}; {len(settings.warnings)} warning(s): "
+                     + "; ".join(settings.warnings), "remove or correct the keys named above")
+        else:
+            self.add("config", "ok", detail)
+
+    def check_server(self, target: Target) -> None:
+        from ocodex.ollama.urls import endpoint_hint, is_loopback
+
+        how = {"default": "the default; set CODEX_OSS_BASE_URL to change it"}.get(target.source,
+                                                                                   f"from {target.source}")
+        hint = endpoint_hint(target.base_url)
+        if hint:
+            self.add("server", "warn", f"{target.base_url} ({how})", hint)
+        else:
+            self.add("server", "ok", f"{target.base_url} ({how})")
+        remote = not is_loopback(target.base_url)
+        if target.base_url.startswith("http://") and remote:
+            self.add("transport", "warn", "plain HTTP to a remote host: prompts, code and any auth header "
+                     "cross the network unencrypted",
+                     "use an SSH tunnel (`ocodex tunnel user@host`) or a TLS proxy (deploy/nginx/), "
+                     "see docs/deploying.md")
+        if not self.check_reachable(target):
+            return
+        self.check_latency(target)
+        self.check_version(target)
+        self.check_model(target, remote)
+
+    def check_reachable(self, target: Target) -> bool:
+        headers = {name.lower() for name in target.transport.headers}
+        auth = "with an Authorization header" if "authorization" in headers else "without auth headers"
+        try:
+            target.client.probe()
+        except ServerUnavailable as exc:
+            reason = exc.message
+            if "CERTIFICATE_VERIFY_FAILED" in (exc.hint or "") or "certificate" in (exc.hint or "").lower():
+                self.add("tls", "fail", f"the server's certificate is not trusted ({reason})",
+                         "set model_providers.oss.ca_cert = \"/path/to/ca.pem\" (or SSL_CERT_FILE) to the "
+                         "proxy's CA")
+            else:
+                self.add("reachable", "fail", reason, exc.hint)
+            return False
+        except ProviderError as exc:
+            if exc.status in (401, 403):
+                self.add("auth", "fail", f"{exc.message} ({auth})", exc.hint)
+            else:
+                self.add("reachable", "fail", exc.message, exc.hint)
+            return False
+        except OcodexError as exc:
+            name = "tls" if "tls" in (exc.hint or "").lower() or "ssl" in exc.message.lower() else "reachable"
+            self.add(name, "fail", exc.message, exc.hint)
+            return False
+        self.add("reachable", "ok", f"GET {target.client.root}/v1/models answered ({auth})")
+        if target.base_url.startswith("https://"):
+            verify = target.transport.verify
+            if verify is False:
+                self.add("tls", "warn", "HTTPS without certificate verification (verify_tls = false)",
+                         "point model_providers.oss.ca_cert at the proxy's CA instead")
+            else:
+                ca = verify if isinstance(verify, str) else os.environ.get("SSL_CERT_FILE") or "system CAs"
+                self.add("tls", "ok", f"certificate verified against {ca}")
+        return True
+
+    def check_latency(self, target: Target) -> None:
+        samples = []
+        for _ in range(3):
+            start = time.perf_counter()
+            try:
+                target.client.version()
+            except OcodexError:
+                return
+            samples.append((time.perf_counter() - start) * 1000)
+        rtt = statistics.median(samples)
+        if rtt > SLOW_RTT_MS:
+            self.add("latency", "warn", f"round trip {rtt:.1f} ms (median of 3)",
+                     "every model request pays this; run Ollama closer to the code, or measure with "
+                     "`ocodex bench`")
+        else:
+            self.add("latency", "ok", f"round trip {rtt:.1f} ms (median of 3)")
+
+    def check_version(self, target: Target) -> None:
+        from ocodex.ollama.client import version_at_least
+
+        try:
+            version = target.client.version()
+        except OcodexError as exc:
+            self.add("version", "warn", f"cannot read the version: {exc.message}")
+            return
+        if version is None:
+            self.add("version", "warn", "the server has no /api/version (not Ollama, or a very old one)",
+                     "upgrade Ollama; ocodex is tested against 0.13 and later")
+            return
+        have = [what for first, what in FEATURES if version_at_least(version, first)]
+        missing = [f"{what} (needs {first})" for first, what in FEATURES if not version_at_least(version, first)]
+        detail = f"Ollama {version}" + (f"; has {', '.join(have)}" if have else "")
+        if missing and not version_at_least(version, FEATURES[0][0]):
+            self.add("version", "warn", f"{detail}; lacks {', '.join(missing)}", "upgrade Ollama")
+        else:
+            self.add("version", "ok", detail + (f"; lacks {', '.join(missing)}" if missing else ""))
+
+    def check_model(self, target: Target, remote: bool) -> None:
+        from ocodex.commands.models import default_choice
+        from ocodex.ollama.memory import format_gib, host_memory_bytes
+
+        try:
+            entries = target.client.tags()
+        except OcodexError as exc:
+            self.add("model", "fail", f"cannot list models: {exc.message}", exc.hint)
+            return
+        choice = default_choice(target, [entry.name for entry in entries])
+        settings = target.settings
+        memory = host_memory_bytes()
+        if choice.present is None:
+            if settings.oss.auto_pull:
+                self.add("model", "warn", f"{choice.model} ({choice.reason}) is not on the server; the first "
+                         "run will download it", f"pre-pull it now: `ocodex pull {choice.model}`")
+            else:
+                self.add("model", "fail", f"{choice.model} ({choice.reason}) is not on the server and "
+                         "oss.auto_pull is false", f"`ocodex pull {choice.model}`, or choose another with -m")
+            self.add("memory", "ok" if memory else "warn",
+                     f"host RAM {format_gib(memory)}" if memory else "host RAM unknown")
+            return
+        self.add("model", "ok", f"{choice.present} ({choice.reason})")
+        try:
+            details = target.client.show(choice.present)
+        except OcodexError as exc:
+            self.add("capabilities", "warn", f"cannot read the model's details: {exc.message}")
+            return
+        if details.capabilities and "tools" not in details.capabilities:
+            self.add("capabilities", "fail", f"{choice.present} cannot call tools "
+                     f"({', '.join(details.capabilities)})",
+                     "choose a model with tools, e.g. -m gpt-oss:20b or -m qwen3:8b")
+        else:
+            self.add("capabilities", "ok", ", ".join(details.capabilities) or "not reported")
+        self.check_context(target, choice.present, details)
+        size = next((entry.size for entry in entries if entry.name == choice.present), None)
+        self.check_memory(memory, size, remote)
+
+    def check_context(self, target: Target, model: str, details: ModelDetails) -> None:
+        from ocodex.ollama.names import same_model
+
+        loaded = None
+        with contextlib.suppress(OcodexError):  # an old server without /api/ps: fall back to show
+            loaded = next((m.context_length for m in target.client.ps() if same_model(m.name, model)), None)
+        trained = details.context_length
+        configured = target.settings.model_context_window
+        if configured:
+            window, how = configured, "model_context_window: exec creates and uses a variant with this num_ctx"
+        elif loaded:
+            window, how = loaded, "allocated by the loaded runner (/api/ps)"
+        elif details.num_ctx:
+            window, how = details.num_ctx, "Modelfile num_ctx"
+        else:
+            window, how = None, "server default (OLLAMA_CONTEXT_LENGTH, else 4096-262144 by GPU memory)"
+        if window is not None and trained:
+            window = min(window, trained)
+        fix = (f"give the model a larger window: `-c model_context_window={RECOMMENDED_CONTEXT}` (ocodex derives "
+               f"a variant once), or `OLLAMA_CONTEXT_LENGTH={RECOMMENDED_CONTEXT} ollama serve` on the server")
+        trained_text = f"trained {trained:,}" if trained else "trained context unknown"
+        if window is None:
+            self.add("context", "warn", f"{how}; {trained_text}; ocodex needs >= {MIN_CONTEXT:,} "
+                     f"(Ollama recommends {RECOMMENDED_CONTEXT:,} for coding tools)", fix)
+        elif window < MIN_CONTEXT:
+            self.add("context", "warn", f"{window:,} tokens ({how}); {trained_text}; below the {MIN_CONTEXT:,} "
+                     "ocodex needs: Ollama silently drops the start of long conversations", fix)
+        else:
+            self.add("context", "ok", f"{window:,} tokens ({how}); {trained_text}")
+
+    def check_memory(self, memory: int | None, size: int | None, remote: bool) -> None:
+        from ocodex.ollama.memory import format_gib
+
+        if memory is None:
+            self.add("memory", "warn", "host RAM unknown")
+            return
+        detail = f"host RAM {format_gib(memory)}"
+        if size and not remote and size > memory:
+            self.add("memory", "warn", f"{detail}, but the model's weights take {format_gib(size)}",
+                     "choose a smaller or more quantised model (e.g. -m gpt-oss:20b or a q4 tag)")
+        else:
+            extra = f"; model weights {format_gib(size)}" if size else ""
+            where = " (the server is remote: its own RAM is what counts)" if remote else ""
+            self.add("memory", "ok", detail + extra + where)
+
+    def check_sandbox(self, mode: str) -> None:
+        from ocodex.sandbox import SandboxPolicy, check_available
+
+        try:
+            check_available(SandboxPolicy(mode=mode, cwd=Path.cwd()))  # type: ignore[arg-type]
+        except OcodexError as exc:
+            self.add("sandbox", "fail", exc.message, exc.hint)
+            return
+        if mode == "danger-full-access":
+            self.add("sandbox", "warn", "sandbox_mode is danger-full-access: commands run unconfined",
+                     "use -s workspace-write (or --full-auto) unless you need full access")
+        else:
+            self.add("sandbox", "ok", f"{mode} is enforced ({shutil.which('bwrap') or 'Seatbelt'})")
+
+    def check_storage(self, target: Target) -> None:
+        from ocodex.ollama.memory import format_gib
+        from ocodex.ollama.urls import is_loopback
+
+        configured = os.environ.get("OLLAMA_MODELS", "").strip()
+        if not is_loopback(target.base_url):
+            self.add("storage", "ok", "the server is remote: models live on its disk "
+                     "(set OLLAMA_MODELS there to use a larger or faster volume)")
+            return
+        if configured:
+            path = Path(configured).expanduser()
+            if not path.is_dir():
+                self.add("storage", "warn", f"OLLAMA_MODELS={configured} does not exist here",
+                         "create it, or fix the variable (the server and the ollama CLI both read it)")
+                return
+            candidates = [path]
+        else:
+            candidates = [Path(p).expanduser() for p in LINUX_MODEL_DIRS if Path(p).expanduser().is_dir()]
+        if not candidates:
+            self.add("storage", "ok", "OLLAMA_MODELS unset and no local model directory found "
+                     "(the server may run in Docker: see deploy/)")
+            return
+        free = shutil.disk_usage(candidates[0]).free
+        detail = f"models in {candidates[0]} ({format_gib(free)} free)"
+        if free < 20 * 1024**3:
+            self.add("storage", "warn", detail, "large models need 13-65 GiB each; set OLLAMA_MODELS to a "
+                     "larger volume and restart `ollama serve`")
+        else:
+            self.add("storage", "ok", detail)
+
+
+_MARKS = {"ok": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "bold red"),
+          "skip": ("skip", "dim")}
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    return run_guarded(lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
+    doctor = Doctor(args)
+    doctor.run()
+    if args.json:
+        print_json({"ok": not doctor.blocked, "checks": [asdict(check) for check in doctor.checks]})
+        return 1 if doctor.blocked else 0
+    out = console()
+    width = max(len(check.name) for check in doctor.checks)
+    for check in doctor.checks:
+        mark, style = _MARKS[check.status]
+        out.print(f"[{style}]{mark}[/] {check.name:<{width}}  {escape(check.detail)}")
+        if check.fix and check.status in ("warn", "fail"):
+            out.print(f"     {'':<{width}}  fix: {escape(check.fix)}")
+    failures = [check.name for check in doctor.checks if check.status == "fail"]
+    if failures:
+        out.print(f"[bold red]{len(failures)} problem(s) block `ocodex exec --oss`: {', '.join(failures)}[/]")
+        return 1
+    out.print("[green]ready: `ocodex exec --oss` can run here[/]")
+    return 0

@@ -1,0 +1,97 @@
+"""`ocodex models` (alias `ocodex oss list`): the server's models, and which one `--oss` would pick here.
+
+For each model: size, parameter size, quantisation, context length and capabilities. Servers before
+Ollama 0.30 leave the last two out of `/api/tags`; they are then read from `/api/show`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ocodex.commands.common import Target, console, open_target, print_json, run_guarded, size_text, table
+from ocodex.errors import OcodexError
+
+
+@dataclass(slots=True)
+class DefaultChoice:
+    """The model `exec --oss` would use without `-m`, and why."""
+
+    model: str
+    reason: str
+    present: str | None  # the server's spelling when it has the model
+
+
+def default_choice(target: Target, available: list[str]) -> DefaultChoice:
+    from ocodex.ollama.memory import choose_default_model, host_memory_bytes
+    from ocodex.ollama.names import find_model
+
+    settings = target.settings
+    if settings.model:
+        model, reason = settings.model, f"from {settings.describe_source('model')}"
+    else:
+        model, reason = choose_default_model(
+            host_memory_bytes(), small=settings.oss.small_model, large=settings.oss.large_model,
+            threshold_gib=settings.oss.large_model_min_ram_gib)
+    return DefaultChoice(model, reason, find_model(model, available))
+
+
+def list_models(target: Target) -> list[dict[str, Any]]:
+    """Every local model with its details; `/api/show` fills what `/api/tags` leaves out."""
+    rows = []
+    for entry in target.client.tags():
+        row = {"name": entry.name, "size": entry.size, "parameter_size": entry.parameter_size,
+               "quantization": entry.quantization, "context_length": entry.context_length,
+               "capabilities": list(entry.capabilities), "remote_host": entry.remote_host}
+        if entry.context_length is None or not entry.capabilities:
+            try:
+                details = target.client.show(entry.name)
+            except OcodexError:
+                details = None
+            if details is not None:
+                row["context_length"] = row["context_length"] or details.context_length
+                row["capabilities"] = row["capabilities"] or list(details.capabilities)
+                row["parameter_size"] = row["parameter_size"] or details.parameter_size
+                row["quantization"] = row["quantization"] or details.quantization
+        rows.append(row)
+    return rows
+
+
+def _capabilities(caps: list[str]) -> str:
+    shown = [c for c in caps if c != "completion"]
+    return ", ".join(shown) if shown else ("completion" if caps else "-")
+
+
+def run_models(args: argparse.Namespace) -> int:
+    return run_guarded(lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    target = open_target(args)
+    try:
+        rows = list_models(target)
+        choice = default_choice(target, [row["name"] for row in rows])
+    finally:
+        target.close()
+    if args.json:
+        print_json({"server": target.base_url, "models": rows, "oss_default": asdict(choice)})
+        return 0
+    out = console()
+    if not rows:
+        out.print(f"No models on the Ollama server at {target.base_url}.")
+    else:
+        grid = table("NAME", "SIZE", "PARAMS", "QUANT", "CONTEXT", "CAPABILITIES",
+                     title=f"Models on {target.base_url}")
+        for row in rows:
+            context = f"{row['context_length']:,}" if row["context_length"] else "-"
+            grid.add_row(row["name"], size_text(row["size"]), row["parameter_size"] or "-",
+                         row["quantization"] or "-", context, _capabilities(row["capabilities"]))
+        out.print(grid)
+    state = f"present as {choice.present}" if choice.present else \
+        f"not on the server yet: `ocodex pull {choice.model}`"
+    out.print(f"--oss would use {choice.model} ({choice.reason}); {state}. Override with -m MODEL.",
+              markup=False)
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,128 @@
+"""`ocodex doctor` against the fake Ollama: what it reports, its fixes, and its exit code."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+
+def _checks(run) -> dict[str, dict]:
+    data = json.loads(run.stdout)
+    return {check["name"]: check for check in data["checks"]}
+
+
+def test_a_ready_setup_passes_with_one_line_per_check(ocodex, fake) -> None:
+    fake.loaded_context = 65536
+    assert ocodex("exec", "--oss", "say hi").returncode == 0  # loads the model: /api/ps has its context
+    run = ocodex("doctor", "--json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    checks = _checks(run)
+    assert json.loads(run.stdout)["ok"] is True
+    for name in ("config", "server", "reachable", "latency", "version", "model", "capabilities", "context",
+                 "memory", "sandbox"):
+        assert checks[name]["status"] == "ok", checks[name]
+    assert checks["storage"]["status"] in ("ok", "warn")  # a warning when this disk is nearly full
+    assert checks["server"]["detail"] == f"{fake.base_url} (from CODEX_OSS_BASE_URL)"
+    assert "Ollama 0.13.4" in checks["version"]["detail"]
+    assert checks["model"]["detail"] == "gpt-oss:20b (host has 16.0 GiB RAM (< 64 GiB))"
+    assert checks["context"]["detail"].startswith("65,536 tokens (allocated by the loaded runner")
+
+    human = ocodex("doctor")
+    assert human.returncode == 0
+    assert human.stdout.strip().splitlines()[-1] == "ready: `ocodex exec --oss` can run here"
+    assert "ok   reachable" in human.stdout
+
+
+def test_small_context_warns_with_the_fix(ocodex, fake) -> None:
+    assert ocodex("exec", "--oss", "say hi").returncode == 0  # the fake allocates 4096 by default
+    run = ocodex("doctor")
+    assert run.returncode == 0
+    assert "warn context       4,096 tokens" in run.stdout
+    assert "fix: give the model a larger window: `-c model_context_window=65536`" in run.stdout
+    sized = ocodex("doctor", "--json", "-c", "model_context_window=32768")
+    context = _checks(sized)["context"]
+    assert context["status"] == "ok" and context["detail"].startswith("32,768 tokens (model_context_window")
+
+
+def test_server_down_blocks_and_says_how_to_start_it(ocodex) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    run = ocodex("doctor", env={"CODEX_OSS_BASE_URL": f"http://127.0.0.1:{port}/v1"})
+    assert run.returncode == 1
+    assert "FAIL reachable" in run.stdout and "ollama serve" in run.stdout
+    assert "1 problem(s) block `ocodex exec --oss`: reachable" in run.stdout
+    assert "ok   sandbox" in run.stdout and "ok   memory     host RAM 16.0 GiB" in run.stdout  # local checks still run
+    default = ocodex("doctor", "--json", env={"CODEX_OSS_BASE_URL": "", "CODEX_OSS_PORT": str(port)})
+    assert _checks(default)["server"]["detail"] == f"http://localhost:{port}/v1 (from CODEX_OSS_PORT)"
+
+
+def test_missing_model_is_a_warning_with_auto_pull_and_a_failure_without(ocodex, fake) -> None:
+    fake.models[:] = ["qwen3:8b"]
+    run = ocodex("doctor", "--json")
+    assert run.returncode == 0
+    model = _checks(run)["model"]
+    assert model["status"] == "warn" and model["fix"] == "pre-pull it now: `ocodex pull gpt-oss:20b`"
+    blocked = ocodex("doctor", "--json", "-c", "oss.auto_pull=false")
+    assert blocked.returncode == 1
+    assert _checks(blocked)["model"]["status"] == "fail"
+    chosen = ocodex("doctor", "--json", "-m", "qwen3:8b")
+    assert chosen.returncode == 0 and _checks(chosen)["model"]["detail"] == "qwen3:8b (from command line)"
+
+
+def test_a_model_without_tools_blocks(ocodex, fake) -> None:
+    fake.models.append("gemma3:4b")
+    run = ocodex("doctor", "--json", "-c", "model=gemma3:4b")
+    assert run.returncode == 1
+    check = _checks(run)["capabilities"]
+    assert check["status"] == "fail" and "cannot call tools" in check["detail"]
+    assert "-m gpt-oss:20b" in check["fix"]
+
+
+def test_a_broken_config_file_blocks_with_its_path(ocodex, home: Path) -> None:
+    (home / "config.toml").write_text("model = \n")
+    run = ocodex("doctor")
+    assert run.returncode == 1
+    assert "FAIL config" in run.stdout and "config.toml" in run.stdout
+    (home / "config.toml").write_text('model = "gpt-oss:20b"\nbogus_key = 1\n')
+    warned = ocodex("doctor", "--json")
+    config = _checks(warned)["config"]
+    assert config["status"] == "warn" and "bogus_key" in config["detail"]
+    assert str(home / "config.toml") in config["detail"]
+
+
+def test_models_directory_from_ollama_models(ocodex, fake, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    missing = ocodex("doctor", "--json", env={"OLLAMA_MODELS": str(models)})
+    assert _checks(missing)["storage"]["status"] == "warn"
+    models.mkdir()
+    found = ocodex("doctor", "--json", env={"OLLAMA_MODELS": str(models)})
+    assert _checks(found)["storage"]["detail"].startswith(f"models in {models} (")
+
+
+def test_plain_http_to_another_host_is_flagged_without_contacting_it() -> None:
+    import argparse
+
+    from ocodex.commands.common import Target
+    from ocodex.commands.doctor import Doctor
+    from ocodex.config import Settings
+    from ocodex.errors import ServerUnavailable
+    from ocodex.http import Transport
+
+    class Unreachable:  # stands in for the client: no connection to another host is ever attempted
+        root = "http://gpu-box.lan:11434"
+
+        def probe(self) -> None:
+            raise ServerUnavailable("No running Ollama server detected at http://gpu-box.lan:11434",
+                                    hint="Start it with `ollama serve`")
+
+    settings = Settings()
+    target = Target(settings, settings.model_providers["oss"], "http://gpu-box.lan:11434/v1",
+                    "CODEX_OSS_BASE_URL", Transport(), Unreachable())  # type: ignore[arg-type]
+    doctor = Doctor(argparse.Namespace())
+    doctor.check_server(target)
+    checks = {check.name: check for check in doctor.checks}
+    assert checks["transport"].status == "warn" and "unencrypted" in checks["transport"].detail
+    assert "ocodex tunnel user@host" in checks["transport"].fix
+    assert checks["reachable"].status == "fail" and doctor.blocked

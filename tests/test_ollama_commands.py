@@ -1,0 +1,218 @@
+"""models / oss list / pull / show / ps / rm / bench: the real CLI against the scripted fake Ollama."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from ocodex.testing.fake_ollama import FakeOllama
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_models_lists_details_and_the_oss_default(ocodex, fake) -> None:
+    fake.models.append("qwen3:8b")
+    run = ocodex("models", "--json")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["server"] == fake.base_url
+    by_name = {m["name"]: m for m in data["models"]}
+    assert set(by_name) == {"gpt-oss:20b", "qwen3:8b"}
+    gpt = by_name["gpt-oss:20b"]
+    assert gpt["parameter_size"] == "20.9B" and gpt["quantization"] == "MXFP4"
+    assert gpt["context_length"] == 131072 and gpt["size"] > 10 * 1024**3
+    assert {"tools", "thinking"} <= set(gpt["capabilities"])
+    assert data["oss_default"] == {"model": "gpt-oss:20b", "reason": "host has 16.0 GiB RAM (< 64 GiB)",
+                                   "present": "gpt-oss:20b"}
+
+    human = ocodex("models")
+    assert human.returncode == 0, human.stderr
+    assert "qwen3:8b" in human.stdout and "MXFP4" in human.stdout and "131,072" in human.stdout
+    assert "--oss would use gpt-oss:20b (host has 16.0 GiB RAM (< 64 GiB)); present" in human.stdout
+
+
+def test_oss_list_is_models_and_big_hosts_pick_the_large_model(ocodex) -> None:
+    run = ocodex("oss", "list", "--json", env={"OCODEX_HOST_MEMORY_GIB": "128"})
+    assert run.returncode == 0, run.stderr
+    default = json.loads(run.stdout)["oss_default"]
+    assert default["model"] == "gpt-oss:120b" and default["present"] is None
+    assert ">= 64 GiB" in default["reason"]
+    human = ocodex("oss", "list", env={"OCODEX_HOST_MEMORY_GIB": "128"})
+    assert "not on the server yet: `ocodex pull gpt-oss:120b`" in human.stdout
+    configured = ocodex("models", "--json", "-c", "model=qwen3:8b")
+    assert json.loads(configured.stdout)["oss_default"]["reason"].startswith("from -c")
+
+
+def test_management_commands_say_when_the_server_is_down(ocodex) -> None:
+    down = f"http://127.0.0.1:{_free_port()}/v1"
+    for args in (["models"], ["show", "gpt-oss:20b"], ["ps"], ["pull", "qwen3:8b"], ["rm", "--yes", "x:1b"],
+                 ["bench"]):
+        run = ocodex(*args, env={"CODEX_OSS_BASE_URL": down})
+        assert run.returncode == 1, (args, run.stderr)
+        lines = run.stderr.strip().splitlines()
+        assert lines[-2].startswith("error: ") and "127.0.0.1" in lines[-2], (args, run.stderr)
+        assert lines[-1].startswith("hint: ") and "ollama serve" in lines[-1], (args, run.stderr)
+        assert "Traceback" not in run.stderr
+
+
+def test_pull_installs_models_with_progress(ocodex, fake) -> None:
+    run = ocodex("pull", "qwen3:8b", "llama3.2:1b")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["pulled qwen3:8b", "pulled llama3.2:1b"]
+    assert "pulling qwen3:8b:" in run.stderr and "(100.0%)" in run.stderr and "success" in run.stderr
+    assert {"qwen3:8b", "llama3.2:1b"} <= set(fake.models)
+
+
+def test_pull_error_mid_stream_fails_and_installs_nothing(ocodex, fake) -> None:
+    fake.pull_error, fake.pull_error_after = "max retries exceeded: unexpected EOF", 3
+    run = ocodex("pull", "qwen3:8b")
+    assert run.returncode == 1
+    assert "error: qwen3:8b: Pull failed: max retries exceeded: unexpected EOF" in run.stderr
+    assert "error: 1 of 1 pulls failed: qwen3:8b" in run.stderr
+    assert "qwen3:8b" not in fake.models
+
+
+def test_pull_goes_on_after_an_unknown_model(ocodex, fake) -> None:
+    run = ocodex("pull", "nosuch:1b", "qwen3:8b")
+    assert run.returncode == 1
+    assert "Pull failed: pull model manifest: file does not exist" in run.stderr
+    assert run.stdout == "pulled qwen3:8b\n" and "qwen3:8b" in fake.models
+
+
+def test_show_reports_details_and_missing_models(ocodex, fake) -> None:
+    run = ocodex("show", "gpt-oss:20b", "--json")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["name"] == "gpt-oss:20b" and data["context_length"] == 131072
+    assert data["architecture"] == "gptoss" and "tools" in data["capabilities"]
+    assert data["temperature"] == 1.0
+    human = ocodex("show", "GPT-OSS:20b")
+    assert human.returncode == 0, human.stderr
+    assert "gptoss" in human.stdout and "not set: server default" in human.stdout
+
+    missing = ocodex("show", "qwen3:8b")
+    assert missing.returncode == 1
+    assert "error: model 'qwen3:8b' not found" in missing.stderr
+    assert "hint: pull it with `ollama pull qwen3:8b` or `ocodex pull qwen3:8b`" in missing.stderr
+
+
+def test_ps_lists_loaded_models(ocodex, fake) -> None:
+    empty = ocodex("ps")
+    assert empty.returncode == 0 and "No models loaded" in empty.stdout
+    assert ocodex("exec", "--oss", "say hi").returncode == 0
+    run = ocodex("ps", "--json")
+    assert run.returncode == 0, run.stderr
+    models = json.loads(run.stdout)["models"]
+    assert [m["name"] for m in models] == ["gpt-oss:20b"]
+    assert models[0]["context_length"] == 4096 and models[0]["expires_at"]
+    human = ocodex("ps")
+    assert "gpt-oss:20b" in human.stdout and "4,096" in human.stdout and "100% GPU" in human.stdout
+    assert "in 4m" in human.stdout or "in 5m" in human.stdout
+
+
+def test_rm_asks_for_confirmation_and_deletes(ocodex, fake) -> None:
+    fake.models.append("qwen3:8b")
+    refused = ocodex("rm", "qwen3:8b")  # stdin is not a terminal
+    assert refused.returncode == 2 and "pass --yes" in refused.stderr
+    assert "qwen3:8b" in fake.models
+    run = ocodex("rm", "--yes", "Qwen3:8b")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "deleted qwen3:8b\n" and "qwen3:8b" not in fake.models
+    assert [r.json for r in fake.requests if r.method == "DELETE"] == [{"model": "qwen3:8b"}]
+    missing = ocodex("rm", "--yes", "qwen3:8b")
+    assert missing.returncode == 1 and "is not on the Ollama server" in missing.stderr
+
+
+def test_bench_reports_medians_and_a_suggestion(ocodex, fake) -> None:
+    run = ocodex("bench", "--runs", "2", "--json")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["model"] == "gpt-oss:20b" and data["runs"] == 2 and len(data["each"]) == 2
+    median = data["median"]
+    # The fake reports 50 ms of prompt evaluation and 150 ms of generation (Ollama's nanosecond counters).
+    assert median["prompt_tps"] == median["prompt_tokens"] / 0.05
+    assert median["gen_tps"] == median["gen_tokens"] / 0.15
+    assert median["prompt_tokens"] > 500  # the real first-turn prompt: system prompt, tools, environment
+    assert median["rtt_ms"] > 0 and median["load_s"] >= 0 and median["ttft_s"] > 0
+    assert data["request_bytes"] > 2000 and data["suggestions"]
+    generates = [r.json for r in fake.requests if r.path == "/api/generate"]
+    assert sum(1 for body in generates if body.get("keep_alive") == 0) == 2  # unloaded before each run
+    prompts = [body["prompt"] for body in generates if body.get("prompt")]
+    assert len(prompts) == 2 and prompts[0] != prompts[1]  # no KV-cache reuse between runs
+
+    human = ocodex("bench", "--runs", "1", "--warm", "-m", "gpt-oss:20b")
+    assert human.returncode == 0, human.stderr
+    assert "first token" in human.stdout and "tok/s" in human.stdout and "suggestion:" in human.stdout
+    assert "load time        -" in human.stdout
+
+
+def test_bench_refuses_bad_runs_and_missing_models(ocodex) -> None:
+    bad = ocodex("bench", "--runs", "0")
+    assert bad.returncode == 2 and "error: --runs must be at least 1" in bad.stderr
+    missing = ocodex("bench", "-m", "qwen3:8b")
+    assert missing.returncode == 1
+    assert "error: model 'qwen3:8b' is not on the Ollama server" in missing.stderr
+    assert "ocodex pull qwen3:8b" in missing.stderr
+
+
+def test_help_lists_the_management_commands(ocodex) -> None:
+    run = ocodex("--help")
+    for command in ("models", "pull", "show", "ps", "rm", "doctor", "bench", "tunnel"):
+        assert command in run.stdout
+    assert ocodex("oss").returncode == 2
+
+
+def test_old_servers_fill_context_and_capabilities_from_show() -> None:
+    from ocodex.commands.common import Target
+    from ocodex.commands.models import list_models
+    from ocodex.config import Settings
+    from ocodex.http import Transport
+    from ocodex.ollama.client import ModelEntry, OllamaClient
+
+    with FakeOllama(models=["qwen3:8b"]) as server:
+        transport = Transport()
+        client = OllamaClient(server.root, transport)
+        real_tags = client.tags
+        # A pre-0.30 server lists neither context length nor capabilities in /api/tags.
+        client.tags = lambda: [ModelEntry(name=e.name, size=e.size) for e in real_tags()]  # type: ignore[method-assign]
+        target = Target(Settings(), Settings().model_providers["oss"], server.base_url, "default", transport,
+                        client)
+        rows = list_models(target)
+        target.close()
+    assert rows[0]["context_length"] == 131072 and "thinking" in rows[0]["capabilities"]
+    assert rows[0]["quantization"] == "Q4_K_M"
+
+
+def _rm_on_a_terminal(home, fake, answer: str) -> tuple[int, str]:
+    """Run `ocodex rm qwen3:8b` with a terminal on stdin and type `answer`."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import base_env
+
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "ocodex", "rm", "qwen3:8b"], stdin=slave,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=base_env(home, fake.base_url))
+        os.write(master, answer.encode() + b"\n")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+        os.close(slave)
+    return proc.returncode, out + err
+
+
+def test_rm_on_a_terminal_deletes_only_after_yes(home, fake) -> None:
+    fake.models.append("qwen3:8b")
+    code, output = _rm_on_a_terminal(home, fake, "n")
+    assert code == 1 and "Delete qwen3:8b from" in output and "nothing deleted" in output
+    assert "qwen3:8b" in fake.models
+    code, output = _rm_on_a_terminal(home, fake, "y")
+    assert code == 0 and "deleted qwen3:8b" in output
+    assert "qwen3:8b" not in fake.models
