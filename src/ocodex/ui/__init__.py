@@ -1,0 +1,1 @@
+"""The interactive session: `ocodex` with no subcommand."""
