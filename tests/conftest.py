@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -9,12 +10,22 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ocodex.testing.fake_ollama import FakeOllama
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+EVENT_SCHEMA = Path(__file__).parent / "schemas" / "codex_exec_event.schema.json"
+
+
+@functools.cache
+def event_validator() -> Any:
+    """A validator for one `exec --json` line, from the JSON Schema written from codex-compat.md §b."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json.loads(EVENT_SCHEMA.read_text()))
 
 
 @dataclass
@@ -24,7 +35,12 @@ class Run:
     stderr: str
 
     def events(self) -> list[dict]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+        """Every stdout line parsed, each checked against the Codex exec --json schema (tests/schemas)."""
+        events = [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+        for event in events:
+            problems = [e.message for e in event_validator().iter_errors(event)]
+            assert not problems, f"not a Codex exec --json event: {event}: {problems[0]}"
+        return events
 
     def items(self, kind: str, phase: str = "item.completed") -> list[dict]:
         return [e["item"] for e in self.events() if e["type"] == phase and e["item"]["type"] == kind]

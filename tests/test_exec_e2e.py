@@ -276,9 +276,19 @@ def test_malformed_tool_call_gets_a_correctable_error(ocodex, fake) -> None:
 def test_model_without_tools_is_explained(ocodex, fake) -> None:
     fake.models.append("gemma3:4b")
     fake.capabilities = {"gemma3:4b": ["completion"]}
-    run = ocodex("exec", "--oss", "-m", "gemma3:4b", "hi")
-    assert run.returncode == 1
-    assert "cannot call tools" in run.stderr
+    fake.script(Turn.text('Listing.\n<tool_call>{"name": "shell", "arguments": {"command": "echo hi-from-tool"}}'
+                          "</tool_call>"),
+                Turn.text("It printed hi-from-tool."))
+    run = ocodex("exec", "--oss", "--full-auto", "-m", "gemma3:4b", "hi")
+    assert run.returncode == 0, run.stderr
+    assert "has no native tool calling" in run.stderr
+    assert run.stdout == "It printed hi-from-tool.\n"
+    first, second = fake.chat_requests
+    assert "tools" not in first  # the server would refuse them: "does not support tools"
+    assert "<tool_call>" in first["messages"][0]["content"]  # the text protocol is in the system prompt
+    result = second["messages"][-1]
+    assert result["role"] == "user" and result["content"].startswith('<tool_result name="shell">')
+    assert "hi-from-tool" in result["content"]
 
 
 def test_server_error_fails_the_turn(ocodex, fake) -> None:

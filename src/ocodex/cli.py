@@ -60,9 +60,54 @@ def build_parser() -> argparse.ArgumentParser:
                              help="allow running outside a git repository")
     exec_parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                              help="colour on stderr (default: auto)")
+    _add_exec_extras(exec_parser)
+    exec_parser.add_argument("--escalate", action="store_true",
+                             help="if the model fails the task (loop, tool errors, context), retry once "
+                                  "with [oss] large_model; the first attempt uses -m or [oss] small_model")
     exec_parser.add_argument("prompt", nargs="*", metavar="PROMPT",
-                             help="the task; `-` or nothing reads it from stdin")
+                             help="the task; `-` or nothing reads it from stdin. `resume [SESSION_ID] "
+                                  "[PROMPT]` continues a saved session (words after `--` are always prompt)")
+
+    sessions_parser = commands.add_parser(
+        "sessions", help="list saved sessions",
+        description="List saved sessions, most recently active first: id, date, directory, model and "
+                    "the first prompt line. Resume one with `ocodex exec resume SESSION_ID`.")
+    sessions_parser.add_argument("--json", action="store_true", help="one JSON object per session, per line")
+    sessions_parser.add_argument("--here", action="store_true",
+                                 help="only sessions started in the current directory")
+    sessions_parser.add_argument("-n", "--limit", type=int, default=20, metavar="N",
+                                 help="show at most N sessions (default 20; 0 for all)")
+    from ocodex import cli_ollama  # argparse only: models, pull, show, ps, rm, doctor, bench, tunnel
+
+    cli_ollama.add_commands(commands)
     return parser
+
+
+def _add_exec_extras(parser: argparse.ArgumentParser) -> None:
+    """exec's session, output and attachment options (also those Codex's TypeScript SDK passes)."""
+    parser.add_argument("--ephemeral", action="store_true", help="do not save this session to disk")
+    parser.add_argument("--add-dir", dest="add_dir", action="append", default=[], metavar="DIR",
+                        help="another writable root for the workspace-write sandbox; repeatable")
+    parser.add_argument("--output-schema", dest="output_schema", metavar="FILE",
+                        help="JSON Schema the final message must match (sent to the model as its "
+                             "response format)")
+    parser.add_argument("-i", "--image", dest="image", action="append", default=[], metavar="FILE",
+                        help="attach an image to the prompt (vision models); repeatable or comma-separated")
+    parser.add_argument("--last", action="store_true",
+                        help="with `resume`: continue the newest session of this directory")
+    parser.add_argument("--all", dest="all_sessions", action="store_true",
+                        help="with `resume --last`: consider sessions of every directory")
+
+
+def split_resume(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """Set `args.resume`: `exec resume [SESSION_ID] [PROMPT]` when the first positional word is `resume`,
+    as in Codex. Words after `--` are always prompt text, so `ocodex exec -- resume the work` (or a quoted
+    `"resume the work"`) is a plain prompt."""
+    words = list(getattr(args, "prompt", None) or [])
+    after_dashes = len(argv) - list(argv).index("--") - 1 if "--" in argv else 0
+    args.resume = bool(words) and words[0] == "resume" and len(words) > after_dashes
+    if args.resume:
+        args.prompt = words[1:]
 
 
 def merge_common(args: argparse.Namespace) -> argparse.Namespace:
@@ -76,12 +121,38 @@ def merge_common(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
+def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse, letting exec's prompt words follow its options (`exec resume ID --image a.png "prompt"`),
+    fold the root options in, and recognise `exec resume`."""
+    parsed, extras = parser.parse_known_args(argv)
+    if extras and (parsed.command not in ("exec", "e") or any(e.startswith("-") and e != "-" for e in extras)):
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    if extras:
+        parsed.prompt = [*parsed.prompt, *extras]
+    args = merge_common(parsed)
+    if args.command in ("exec", "e"):
+        split_resume(args, argv)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = merge_common(parser.parse_args(argv))
+    args = parse_args(parser, list(sys.argv[1:] if argv is None else argv))
     if args.command in ("exec", "e"):
         from ocodex.commands.exec import run_exec
 
         return run_exec(args)
+    if args.command == "sessions":
+        from ocodex.commands.sessions import run_sessions
+
+        return run_sessions(args)
+    from ocodex import cli_ollama
+
+    if args.command in cli_ollama.COMMANDS:
+        return cli_ollama.run(args, parser)
+    if args.command is None:
+        from ocodex.ui.repl import run_interactive
+
+        return run_interactive(args)
     parser.print_help(sys.stderr)
     return 2

@@ -62,6 +62,7 @@ class ProviderConfig:
     requires_openai_auth: bool = False
     ca_cert: str | None = None
     verify_tls: bool = True
+    warn_plain_http: bool = True  # warn when prompts go over plain HTTP to a host that isn't this machine
     extra: dict[str, Any] = field(default_factory=dict)  # Codex provider keys ocodex does not use
 
     def resolved_headers(self, env: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -98,6 +99,14 @@ class OssConfig:
     large_model_min_ram_gib: float = 64.0
     auto_pull: bool = True
     warn_plain_http: bool = True
+
+
+@dataclass
+class ProjectFilters:
+    """ocodex's `[project_filters]`: globs that narrow what `rg` searches and lists (see ocodex.filters)."""
+
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -143,6 +152,7 @@ class Settings:
     temperature: float | None = None  # None: the provider decides
     top_p: float | None = None
     sandbox_workspace_write: SandboxWorkspaceWrite = field(default_factory=SandboxWorkspaceWrite)
+    project_filters: ProjectFilters = field(default_factory=ProjectFilters)
     oss: OssConfig = field(default_factory=OssConfig)
     model_providers: dict[str, ProviderConfig] = field(default_factory=lambda: builtin_providers({}))
     extra: dict[str, Any] = field(default_factory=dict)
@@ -415,6 +425,7 @@ _PROVIDER = _Table({
     "requires_openai_auth": _bool,
     "ca_cert": _str,
     "verify_tls": _bool,
+    "warn_plain_http": _bool,
     **dict.fromkeys(("experimental_bearer_token", "websocket_connect_timeout_ms", "supports_websockets",
                      "auth", "aws"), _EXTRA),
 })
@@ -426,6 +437,8 @@ _OSS = _Table({
     "auto_pull": _bool,
     "warn_plain_http": _bool,
 })
+
+_PROJECT_FILTERS = _Table({"include": _str_list, "exclude": _str_list})
 
 _SANDBOX_WORKSPACE_WRITE = _Table({
     "writable_roots": _str_list,
@@ -462,6 +475,7 @@ _SETTINGS_KEYS: dict[str, Spec] = {
     "temperature": _float(0),
     "top_p": _float(0, 1),
     "sandbox_workspace_write": _SANDBOX_WORKSPACE_WRITE,
+    "project_filters": _PROJECT_FILTERS,
     "oss": _OSS,
     "model_providers": _MapOf(_PROVIDER),
     **dict.fromkeys(EXTRA_KEYS, _EXTRA),
@@ -738,6 +752,7 @@ def _build(merged: dict[str, Any], origins: dict[KeyPath, _Layer], env: Mapping[
     settings = Settings(
         **{key: merged[key] for key in _PLAIN_KEYS if key in merged},
         sandbox_workspace_write=SandboxWorkspaceWrite(**merged.get("sandbox_workspace_write", {})),
+        project_filters=ProjectFilters(**merged.get("project_filters", {})),
         oss=OssConfig(**merged.get("oss", {})),
         model_providers=_build_providers(merged.get("model_providers", {}), merged.get("openai_base_url"),
                                          env),

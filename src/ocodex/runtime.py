@@ -16,7 +16,8 @@ from pathlib import Path
 from ocodex.agent.loop import Agent, AgentOptions
 from ocodex.agent.prompt import environment_context, initial_messages, load_agents_md, system_prompt
 from ocodex.config import ProviderConfig, Settings
-from ocodex.errors import ConfigError, OcodexError
+from ocodex.connection import Connection
+from ocodex.errors import ConfigError
 from ocodex.events import Event, ItemIds, Notice
 from ocodex.http import Transport
 from ocodex.ids import uuid7
@@ -37,6 +38,7 @@ class ModelChoice:
     reason: str
     capabilities: list[str] | None = None
     sampling: tuple[float | None, float | None] = (None, None)
+    context_window: int | None = None  # effective, in tokens; None: unknown
 
 
 @dataclass(slots=True)
@@ -46,6 +48,8 @@ class Runtime:
     provider: Provider
     transport: Transport
     model: str
+    capabilities: list[str] | None = None  # from /api/show; None when unknown (non-Ollama providers)
+    provider_id: str = "oss"
 
     def close(self) -> None:
         self.provider.close()
@@ -53,15 +57,46 @@ class Runtime:
 
 
 def transport_for(provider: ProviderConfig, env: dict[str, str] | os._Environ[str]) -> Transport:
+    """A transport with the provider's headers and TLS settings but no endpoints (no Basic auth, no
+    failover); `ocodex.connection.connect` builds the full one from a base URL."""
     verify: bool | str = provider.ca_cert or provider.verify_tls
     return Transport(headers=provider.resolved_headers(env), query_params=dict(provider.query_params),
                      verify=verify, read_timeout=provider.stream_idle_timeout_ms / 1000)
 
 
-def _plain_http_only(base_url: str) -> bool:
-    """True when no TLS can be involved: an http:// URL and no proxy that might be https."""
-    proxies = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
-    return base_url.startswith("http://") and not any(os.environ.get(name) for name in proxies)
+def _primary_url(provider: ProviderConfig) -> tuple[str, str]:
+    """(primary base URL, where it came from). For oss: its base_url, else CODEX_OSS_BASE_URL/PORT."""
+    if provider.base_url:
+        return provider.base_url, f"model_providers.{provider.id}.base_url"
+    if provider.id == "oss":
+        from ocodex.ollama.urls import BASE_URL_VAR, oss_base_url
+
+        if provider.base_urls and not os.environ.get(BASE_URL_VAR, "").strip():
+            return provider.base_urls[0], "model_providers.oss.base_urls"
+        return oss_base_url(os.environ)
+    if provider.base_urls:
+        return provider.base_urls[0], f"model_providers.{provider.id}.base_urls"
+    raise ConfigError(f"provider '{provider.id}' has no base_url; set "
+                      f"model_providers.{provider.id}.base_url in config.toml")
+
+
+def _connect(settings: Settings, provider: ProviderConfig, emit: Callable[[Event], None]) -> tuple[Connection, str]:
+    """The provider's connection (TLS, auth, failover), after its warnings are shown."""
+    from ocodex.connection import connect
+
+    url, source = _primary_url(provider)
+    warn = settings.oss.warn_plain_http if provider.id == "oss" else True
+    connection = connect(provider, url, os.environ, warn_plain_http=warn,
+                         notify=lambda message: emit(Notice(message, "warning")))
+    for warning in connection.warnings:
+        emit(Notice(warning, "warning"))
+    if provider.env_key and not os.environ.get(provider.env_key, "").strip() and provider.id != "oss":
+        raise ConfigError(f"provider '{provider.id}' needs an API key in the environment variable "
+                          f"{provider.env_key}, which is not set",
+                          hint=provider.env_key_instructions or f"export {provider.env_key}=... and run again")
+    # Build the HTTP client now, so a bad ca_cert or SSL_CERT_FILE is reported before anything else.
+    connection.transport.client()
+    return connection, source
 
 
 def _model_source(settings: Settings) -> str:
@@ -70,17 +105,13 @@ def _model_source(settings: Settings) -> str:
 
 
 def _prepare_oss(settings: Settings, provider: ProviderConfig, transport: Transport,
-                 emit: Callable[[Event], None]) -> tuple[str, ModelChoice]:
+                 emit: Callable[[Event], None], base_url: str, source: str) -> tuple[str, ModelChoice]:
     from ocodex.ollama.bootstrap import prepare_oss
     from ocodex.ollama.client import OllamaClient
     from ocodex.ollama.memory import choose_default_model, host_memory_bytes
-    from ocodex.ollama.urls import endpoint_hint, oss_base_url, server_root
+    from ocodex.ollama.urls import endpoint_hint, server_root
     from ocodex.render.progress import make_pull_display
 
-    if provider.base_url:
-        base_url, source = provider.base_url, "model_providers.oss.base_url"
-    else:
-        base_url, source = oss_base_url(os.environ)
     hint = endpoint_hint(base_url)
     if hint:
         emit(Notice(hint, "warning"))
@@ -91,7 +122,6 @@ def _prepare_oss(settings: Settings, provider: ProviderConfig, transport: Transp
             host_memory_bytes(), small=settings.oss.small_model, large=settings.oss.large_model,
             threshold_gib=settings.oss.large_model_min_ram_gib)
         reason = f"default for --oss: {reason}; choose another with -m"
-    transport.plain_http_only = _plain_http_only(base_url)
     # The client shares the transport's connection pool with the model requests; the runtime closes it.
     client = OllamaClient(server_root(base_url), transport, base_url=base_url)
     ready = prepare_oss(client=client, model=model, auto_pull=settings.oss.auto_pull,
@@ -111,6 +141,11 @@ def _prepare_oss(settings: Settings, provider: ProviderConfig, transport: Transp
                            top_p if top_p is not None else default[1])
     else:
         choice.sampling = GPT_OSS_SAMPLING if "gpt-oss" in ready.model.lower() else OLLAMA_SAMPLING
+    from ocodex.ollama.window import size_context
+
+    plan = size_context(client, ready.model, details, settings.model_context_window)
+    emit(Notice(plan.line))
+    choice.model, choice.context_window = plan.model, plan.window
     return base_url, choice
 
 
@@ -118,7 +153,11 @@ def _make_provider(provider: ProviderConfig, base_url: str, transport: Transport
     if provider.wire_api == "chat":
         from ocodex.providers.chat import ChatCompletionsProvider
 
-        return ChatCompletionsProvider(base_url, transport)
+        return ChatCompletionsProvider(base_url, transport, provider_id=provider.id)
+    if provider.wire_api == "responses":
+        from ocodex.providers.responses import ResponsesProvider
+
+        return ResponsesProvider(base_url, transport, provider_id=provider.id)
     raise ConfigError(f"provider '{provider.id}' uses wire_api = \"{provider.wire_api}\", which this "
                       "version of ocodex cannot speak yet; set wire_api = \"chat\" for an OpenAI-compatible "
                       "/v1 server")
@@ -133,24 +172,23 @@ def prepare_runtime(*, settings: Settings, cwd: Path, home: Path, emit: Callable
         network_access=settings.sandbox_workspace_write.network_access)
     check_available(policy)
 
-    transport = transport_for(provider_config, os.environ)
+    if provider_config.id != "oss" and not settings.model:
+        raise ConfigError(f"no model chosen for provider '{provider_config.id}'; pass -m MODEL")
+    connection, source = _connect(settings, provider_config, emit)
+    transport = connection.transport
     if provider_config.id == "oss":
-        base_url, choice = _prepare_oss(settings, provider_config, transport, emit)
+        base_url, choice = _prepare_oss(settings, provider_config, transport, emit, connection.base_url, source)
     else:
-        if not provider_config.base_url:
-            raise ConfigError(f"provider '{provider_config.id}' has no base_url; set "
-                              f"model_providers.{provider_config.id}.base_url in config.toml")
-        if not settings.model:
-            raise ConfigError(f"no model chosen for provider '{provider_config.id}'; pass -m MODEL")
-        base_url, choice = provider_config.base_url, ModelChoice(settings.model, _model_source(settings))
-        transport.plain_http_only = _plain_http_only(base_url)
+        base_url, choice = connection.base_url, ModelChoice(settings.model, _model_source(settings))
+        choice.context_window = settings.model_context_window
         emit(Notice(f"provider: {provider_config.id} at {base_url}"))
         emit(Notice(f"model: {choice.model} ({choice.reason})"))
 
-    if choice.capabilities is not None and "tools" not in choice.capabilities:
-        raise OcodexError(f"model '{choice.model}' cannot call tools, which ocodex needs to read and edit code",
-                          hint="choose a model with the tools capability, e.g. -m gpt-oss:20b or -m qwen3:8b "
-                               "(`ollama show MODEL` lists capabilities)")
+    text_tools = choice.capabilities is not None and "tools" not in choice.capabilities
+    if text_tools:
+        emit(Notice(f"'{choice.model}' has no native tool calling: ocodex describes its tools in the prompt "
+                    "and reads calls from the text (less reliable; a model with the tools capability, "
+                    "e.g. qwen3:8b or gpt-oss:20b, works better)", "warning"))
     effort = settings.model_reasoning_effort
     if effort and choice.capabilities is not None and "thinking" not in choice.capabilities:
         emit(Notice(f"ignoring model_reasoning_effort={effort}: '{choice.model}' is not a thinking model",
@@ -167,18 +205,32 @@ def prepare_runtime(*, settings: Settings, cwd: Path, home: Path, emit: Callable
         emit(Notice(f"AGENTS.md files exceed project_doc_max_bytes={settings.project_doc_max_bytes}; "
                     "the rest was cut", "warning"))
     writable = policy.writable() if policy.mode == "workspace-write" else []
+    tools = ToolRegistry.default()
+    system = system_prompt(policy.describe())
+    if text_tools:
+        from ocodex.agent.textcalls import text_protocol_prompt
+
+        system = f"{system}\n\n{text_protocol_prompt(tools.specs())}"
     messages = initial_messages(
-        system=system_prompt(policy.describe()), agents_md=agents_md,
+        system=system, agents_md=agents_md,
         environment=environment_context(cwd, sandbox_mode=policy.mode,
                                         network_access=policy.network_enabled,
                                         writable_roots=writable))
-    ctx = ToolContext(cwd=cwd, policy=policy, emit=emit, ids=ItemIds(),
-                      output_limit_bytes=settings.tool_output_token_limit * 4)
+    output_limit = settings.tool_output_token_limit * 4
+    if choice.context_window is not None:  # one tool output may use at most a quarter of the window
+        output_limit = min(output_limit, choice.context_window)
+    from ocodex.filters import filter_env
+
+    ctx = ToolContext(cwd=cwd, policy=policy, emit=emit, ids=ItemIds(), output_limit_bytes=output_limit,
+                      env=filter_env(settings.project_filters.include, settings.project_filters.exclude, home))
     options = AgentOptions(model=choice.model, temperature=temperature, top_p=top_p,
                            reasoning_effort=effort,
                            request_max_retries=provider_config.request_max_retries,
                            stream_max_retries=provider_config.stream_max_retries,
-                           hide_reasoning=settings.hide_agent_reasoning)
-    agent = Agent(provider=provider, tools=ToolRegistry.default(), ctx=ctx, options=options,
+                           hide_reasoning=settings.hide_agent_reasoning, text_tools=text_tools,
+                           context_window=choice.context_window,
+                           auto_compact_limit=settings.model_auto_compact_token_limit)
+    agent = Agent(provider=provider, tools=tools, ctx=ctx, options=options,
                   messages=messages, emit=emit)
-    return Runtime(thread_id or uuid7(), agent, provider, transport, choice.model)
+    return Runtime(thread_id or uuid7(), agent, provider, transport, choice.model,
+                   capabilities=choice.capabilities, provider_id=provider_config.id)

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ocodex.agent.context import TokenBudget, compacted, split_for_compaction, summary_request
+from ocodex.agent.guard import LoopGuard, Stuck, TaskFailure
+from ocodex.agent.textcalls import extract_text_calls, repair_arguments, shape_error, text_protocol_prompt
 from ocodex.errors import Interrupted, OcodexError, ProviderError, ServerUnavailable, StreamError
 from ocodex.events import (
     AgentMessage,
     ErrorItem,
     Event,
     ItemCompleted,
+    Notice,
     Reasoning,
     StreamErrorEvent,
     TurnCompleted,
@@ -36,8 +40,10 @@ from ocodex.providers.base import (
     TokenUsage,
     ToolCall,
 )
-from ocodex.tools.base import ToolContext
+from ocodex.tools.base import ToolContext, ToolResult
 from ocodex.tools.registry import ToolRegistry
+
+MAX_RETRY_AFTER_S = 60.0  # longest Retry-After honoured; a longer ask is waited out this long, then retried
 
 
 @dataclass(slots=True)
@@ -51,6 +57,9 @@ class AgentOptions:
     max_requests_per_turn: int = 200
     hide_reasoning: bool = False
     retry_base_delay_s: float = 0.25
+    text_tools: bool = False  # no native tool calling: tools are described in the prompt (textcalls)
+    context_window: int | None = None  # effective window in tokens; None: unknown
+    auto_compact_limit: int | None = None  # model_auto_compact_token_limit
 
 
 @dataclass(slots=True)
@@ -67,6 +76,7 @@ class TurnResult:
     final_message: str | None
     usage: Usage
     error: str | None = None
+    failure: str | None = None  # why the model could not do the task: loop, tool_errors, context
 
     @property
     def ok(self) -> bool:
@@ -92,6 +102,27 @@ def collect(events: Any) -> ModelResponse:
     return response
 
 
+@dataclass(slots=True)
+class _Call:
+    """A tool call about to run. `problem` is set when its arguments could not be read."""
+
+    id: str
+    name: str
+    arguments: str
+    problem: str | None
+    raw: str
+
+
+def _steps_taken(messages: list[dict[str, Any]]) -> str:
+    """A mechanical summary (the calls made) for when the model's summary comes back empty."""
+    lines = ["Earlier steps (their output was dropped to fit the context window):"]
+    for message in messages:
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") or {}
+            lines.append(f"- {function.get('name')} {str(function.get('arguments'))[:200]}")
+    return "\n".join(lines)
+
+
 class Agent:
     def __init__(self, *, provider: Provider, tools: ToolRegistry, ctx: ToolContext,
                  options: AgentOptions, messages: list[dict[str, Any]],
@@ -104,12 +135,20 @@ class Agent:
         self.emit = emit
         self.usage = Usage()
         self.sleep: Callable[[float], None] = time.sleep
+        # Called with every message appended to the history (the session file records them).
+        self.on_message: Callable[[dict[str, Any]], None] | None = None
+        self.budget = TokenBudget(options.context_window, options.auto_compact_limit)
+        self._opening = len(messages)  # system prompt, AGENTS.md, environment: never compacted
+        self._prompts: list[dict[str, Any]] = []  # the user's prompts: survive compaction verbatim
+        self._raw_text = ""  # the last answer as the model wrote it, tool-call blocks included
 
     # ---- one request, with retries -----------------------------------------------------------
 
-    def _request(self) -> ModelResponse:
+    def _request(self, messages: list[dict[str, Any]] | None = None, *, tools: bool = True) -> ModelResponse:
         opts = self.options
-        request = ModelRequest(model=opts.model, messages=self.messages, tools=self.tools.specs(),
+        specs = self.tools.specs() if tools and not opts.text_tools else []
+        request = ModelRequest(model=opts.model, messages=self.messages if messages is None else messages,
+                               tools=specs,
                                temperature=opts.temperature, top_p=opts.top_p,
                                reasoning_effort=opts.reasoning_effort)
         attempt = 0
@@ -125,7 +164,11 @@ class Agent:
                 attempt += 1
                 self.emit(StreamErrorEvent(f"Reconnecting... {attempt}/{limit} ({exc.message})"))
                 delay = opts.retry_base_delay_s * (2 ** (attempt - 1))
-                self.sleep(min(delay, 10.0) * random.uniform(0.8, 1.2))
+                delay = min(delay, 10.0) * random.uniform(0.8, 1.2)
+                retry_after = getattr(exc, "retry_after", None)
+                if retry_after is not None:  # the server said how long to wait (Retry-After)
+                    delay = min(max(retry_after, 0.0), MAX_RETRY_AFTER_S)
+                self.sleep(delay)
 
     def _record_usage(self, usage: TokenUsage | None) -> None:
         if usage is None:
@@ -137,9 +180,21 @@ class Agent:
 
     # ---- the turn ----------------------------------------------------------------------------
 
-    def run_turn(self, prompt: str) -> TurnResult:
+    def add_message(self, message: dict[str, Any]) -> None:
+        """Append to the history and tell `on_message`."""
+        self.messages.append(message)
+        if self.on_message is not None:
+            self.on_message(message)
+
+    def run_turn(self, prompt: str, images: Sequence[str] = ()) -> TurnResult:
+        """One turn. `images` are data URLs sent before the prompt as `image_url` content parts."""
         self.emit(TurnStarted())
-        self.messages.append({"role": "user", "content": prompt})
+        content: Any = prompt
+        if images:
+            content = [*({"type": "image_url", "image_url": {"url": url}} for url in images),
+                       {"type": "text", "text": prompt}]
+        self.add_message({"role": "user", "content": content})
+        self._prompts.append(self.messages[-1])
         try:
             final = self._loop()
         except KeyboardInterrupt:
@@ -147,22 +202,39 @@ class Agent:
             raise Interrupted("interrupted") from None
         except OcodexError as exc:
             message = exc.message if not exc.hint else f"{exc.message} ({exc.hint})"
+            failure = exc.kind if isinstance(exc, TaskFailure) else None
+            if failure is not None:
+                self.emit(ItemCompleted(ErrorItem(self.ctx.ids.next(), message)))
             self._close_plan()
             self.emit(TurnFailed(message))
-            return TurnResult(None, self.usage, message)
+            return TurnResult(None, self.usage, message, failure)
         self._close_plan()
         self.emit(TurnCompleted(self.usage))
         return TurnResult(final, self.usage)
 
     def _loop(self) -> str:
+        guard = LoopGuard()
         for _ in range(self.options.max_requests_per_turn):
-            response = self._request()
+            self._fit_context()
+            try:
+                response = self._request()
+            except ProviderError as exc:
+                if not self._fall_back_to_text_tools(exc):
+                    raise
+                response = self._request()
             self._record_usage(response.usage)
+            if response.usage is not None:
+                warning = self.budget.observe(response.usage.input_tokens)
+                if warning:
+                    self.emit(ItemCompleted(ErrorItem(self.ctx.ids.next(), warning)))
             if response.reasoning and not self.options.hide_reasoning:
                 self.emit(ItemCompleted(Reasoning(self.ctx.ids.next(), response.reasoning)))
-            if not response.tool_calls:
+            calls = self._pending_calls(response)
+            if not calls:
                 return self._finish(response)
-            self._run_tools(response)
+            guard.start_request()
+            self._run_tools(response, calls, guard)
+            guard.end_request()
         raise OcodexError(f"the model made {self.options.max_requests_per_turn} requests in one turn "
                           "without finishing; stopping")
 
@@ -170,7 +242,7 @@ class Agent:
         if not response.text:
             raise ProviderError("the model returned an empty answer "
                                 f"(finish_reason={response.finish_reason or 'none'})")
-        self.messages.append({"role": "assistant", "content": response.text})
+        self.add_message({"role": "assistant", "content": response.text})
         if response.finish_reason == "length":
             self.emit(ItemCompleted(ErrorItem(
                 self.ctx.ids.next(),
@@ -179,23 +251,122 @@ class Agent:
         self.emit(ItemCompleted(AgentMessage(self.ctx.ids.next(), response.text)))
         return response.text
 
-    def _run_tools(self, response: ModelResponse) -> None:
+    # ---- tool calls: native, or written as text ------------------------------------------------
+
+    def _pending_calls(self, response: ModelResponse) -> list[_Call]:
+        """The calls to run: native ones with repaired arguments, else ones written in the text."""
+        if response.tool_calls and not self.options.text_tools:
+            calls = []
+            for call in response.tool_calls:
+                arguments, problem = repair_arguments(call.arguments)
+                calls.append(_Call(call.id, call.name, arguments, problem, call.arguments))
+            return calls
+        if not response.text:
+            return []
+        visible, found = extract_text_calls(response.text, self.tools.names())
+        if not found:
+            return []
+        self._raw_text = response.text
+        response.text = visible
+        return [_Call(f"call_text_{self.ctx.ids.next()}", c.name, c.arguments, c.error, c.arguments)
+                for c in found]
+
+    def _run_tools(self, response: ModelResponse, calls: list[_Call], guard: LoopGuard) -> None:
         if response.text:
             self.emit(ItemCompleted(AgentMessage(self.ctx.ids.next(), response.text)))
-        assistant: dict[str, Any] = {
-            "role": "assistant",
-            "content": response.text,
-            "tool_calls": [{"id": call.id, "type": "function",
-                            "function": {"name": call.name, "arguments": call.arguments}}
-                           for call in response.tool_calls],
-        }
-        if response.reasoning:
-            # gpt-oss expects its chain of thought back on tool-calling turns.
-            assistant["reasoning"] = response.reasoning
-        self.messages.append(assistant)
-        for call in response.tool_calls:
-            result = self.tools.call(call.name, call.arguments, self.ctx)
-            self.messages.append({"role": "tool", "tool_call_id": call.id, "content": result.output})
+        text_mode = self.options.text_tools
+        if text_mode:
+            # The model's own words, block included: it must see the protocol it followed.
+            self.add_message({"role": "assistant", "content": self._raw_text})
+        else:
+            assistant: dict[str, Any] = {
+                "role": "assistant",
+                "content": response.text,
+                "tool_calls": [{"id": call.id, "type": "function",
+                                "function": {"name": call.name, "arguments": call.arguments}}
+                               for call in calls],
+            }
+            if response.reasoning:
+                # gpt-oss expects its chain of thought back on tool-calling turns.
+                assistant["reasoning"] = response.reasoning
+            self.add_message(assistant)
+        results: list[str] = []
+        stuck: Stuck | None = None
+        for call in calls:
+            result = self._call_tool(call)
+            if text_mode:
+                results.append(f'<tool_result name="{call.name}">\n{result.output}\n</tool_result>')
+            else:
+                self.add_message({"role": "tool", "tool_call_id": call.id, "content": result.output})
+            try:
+                guard.record_call(call.name, call.raw, success=result.success,
+                                  changed_files=call.name == "apply_patch" and result.success)
+            except Stuck as exc:  # raised once every call has its result, so the history stays whole
+                stuck = stuck or exc
+        if text_mode:
+            self.add_message({"role": "user", "content": "\n".join(results)})
+        if stuck is not None:
+            raise stuck
+
+    def _call_tool(self, call: _Call) -> ToolResult:
+        if call.problem is not None:
+            spec = next((s for s in self.tools.specs() if s.name == call.name), None)
+            if spec is not None:
+                return ToolResult(shape_error(call.name, call.problem, spec), success=False)
+        return self.tools.call(call.name, call.arguments, self.ctx)
+
+    def _fall_back_to_text_tools(self, exc: ProviderError) -> bool:
+        """After the server's `does not support tools`: describe the tools in the prompt instead."""
+        if self.options.text_tools or "does not support tools" not in exc.message or not self.messages:
+            return False
+        self.options.text_tools = True
+        system = self.messages[0]
+        system["content"] = f"{system['content']}\n\n{text_protocol_prompt(self.tools.specs())}"
+        self.emit(Notice(f"the server says '{self.options.model}' does not support tools: switching to "
+                         "ocodex's text tool protocol (less reliable; a model with the tools capability, "
+                         "e.g. qwen3:8b or gpt-oss:20b, works better)", "warning"))
+        return True
+
+    # ---- the context window ------------------------------------------------------------------
+
+    def _fit_context(self) -> None:
+        """Before a request: compact when the conversation nears the window; fail if it cannot fit."""
+        budget = self.budget
+        tools = [] if self.options.text_tools else self.tools.specs()
+        estimate = budget.estimate(self.messages, tools)
+        if not budget.needs_compaction(estimate):
+            budget.check_fits(estimate, compacted=False)
+            return
+        done = self._compact()
+        estimate = budget.estimate(self.messages, tools)
+        if done:
+            budget.after_compaction(estimate)
+        budget.check_fits(estimate, compacted=done)
+
+    def _compact(self) -> bool:
+        """Summarise older turns with the model; False when there was nothing to summarise."""
+        opening = self.messages[:self._opening]
+        prompt_ids = {id(m) for m in self._prompts}
+        history = [m for m in self.messages[self._opening:] if id(m) not in prompt_ids]
+        window = self.budget.window or self.budget.limit or 0
+        split = split_for_compaction(history, keep_tokens=max(window // 4, 256))
+        if split is None:
+            return False
+        request = summary_request(opening, self._prompts, split.old)
+        if self.budget.window is not None and self.budget.estimate(request) > self.budget.usable:
+            # The summary request itself would not fit: summarise only what does.
+            while split.old and self.budget.estimate(summary_request(opening, self._prompts, split.old)) \
+                    > self.budget.usable:
+                split.old = split.old[len(split.old) // 2 or 1:]
+            request = summary_request(opening, self._prompts, split.old)
+        before = self.budget.estimate(self.messages)
+        response = self._request(request, tools=False)
+        self._record_usage(response.usage)
+        summary = response.text or _steps_taken(split.old)
+        self.messages[:] = compacted(opening, self._prompts, summary, split.recent)
+        self.emit(Notice(f"context: summarised {len(split.old)} earlier messages to stay within the window "
+                         f"(~{before} -> ~{self.budget.estimate(self.messages)} tokens)"))
+        return True
 
     def _close_plan(self) -> None:
         if self.ctx.plan is not None:

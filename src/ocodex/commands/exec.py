@@ -1,7 +1,9 @@
 """`ocodex exec`: one task, non-interactively, rendered for a person or as JSONL.
 
-Wiring only: read the prompt, load settings, pick the face, prepare the provider (for `oss`: probe,
-choose and pull the model), then hand one turn to the agent and turn its outcome into an exit code.
+Wiring only: read the prompt (and `--image`/`--output-schema` files), find the session `exec resume`
+continues, load settings, pick the face, prepare the provider (for `oss`: probe, choose and pull the
+model), start recording the session, then hand one turn to the agent and turn its outcome into an exit
+code. The accepted-but-ignored Codex options get one `note:` line each on stderr.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ocodex.errors import Interrupted, OcodexError, UsageError
-from ocodex.events import Notice, ThreadStarted
+from ocodex.events import Notice, StreamErrorEvent, ThreadStarted
 
 
 def read_prompt(words: list[str], stdin: TextIO, err: TextIO) -> tuple[str, bool]:
@@ -48,6 +50,8 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         flags["model"] = args.model
     if args.oss:
         flags["model_provider"] = "oss"
+    if getattr(args, "escalate", False):
+        flags["escalate"] = True
     if args.full_auto:
         flags["sandbox_mode"] = "workspace-write"
         flags["approval_policy"] = "never"
@@ -75,28 +79,88 @@ def run_exec(args: argparse.Namespace) -> int:
     try:
         return _run(args, err)
     except OcodexError as exc:
-        err.write(f"error: {exc.message}\n")
+        from ocodex.redact import scrub
+
+        err.write(f"error: {scrub(exc.message)}\n")
         if exc.hint:
-            err.write(f"hint: {exc.hint}\n")
+            err.write(f"hint: {scrub(exc.hint)}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         err.write("error: interrupted\n")
         return Interrupted.exit_code
 
 
+def _compat_notes(settings: Any, add_dirs: list[Path]) -> list[str]:
+    """One line per accepted Codex option that ocodex does not act on (they go to stderr, never stdout)."""
+    notes = []
+    if settings.approval_policy != "never":
+        notes.append(f"note: approval_policy={settings.approval_policy} is ignored: exec never asks for "
+                     "approval (as in Codex exec); commands stay inside the sandbox")
+    web_search = settings.extra.get("web_search")
+    features = settings.extra.get("features")
+    wants_search = (isinstance(features, dict) and features.get("web_search_request") is True) or \
+        (web_search is not None and web_search != "disabled")
+    if wants_search:
+        notes.append(f"note: web_search={web_search or 'live'} is ignored: ocodex has no web search tool")
+    if settings.extra.get("openai_base_url") and settings.model_provider != "openai":
+        notes.append("note: openai_base_url is ignored: it applies only to model_provider = \"openai\" "
+                     f"(this run uses '{settings.model_provider}')")
+    if add_dirs and settings.sandbox_mode == "read-only":
+        notes.append("note: --add-dir is ignored: the read-only sandbox has no writable roots "
+                     "(use --sandbox workspace-write)")
+    return notes
+
+
+def _add_dirs(values: list[str]) -> list[Path]:
+    dirs = []
+    for raw in values:
+        path = Path(raw).expanduser().resolve()
+        if not path.is_dir():
+            raise UsageError(f"--add-dir {raw}: not a directory")
+        dirs.append(path)
+    return dirs
+
+
 def _run(args: argparse.Namespace, err: TextIO) -> int:
+    from ocodex.commands.session_wiring import EventTee, split_resume_words
     from ocodex.config import check_provider_allowed, load_settings, ocodex_home
 
-    prompt, json_word = read_prompt(args.prompt, sys.stdin, err)
+    resuming = bool(getattr(args, "resume", False))
+    if not resuming and (args.last or args.all_sessions):
+        raise UsageError("--last and --all only apply to `ocodex exec resume`")
+    session_id, words = split_resume_words(args.prompt, last=args.last) if resuming else (None, args.prompt)
+    schema = None
+    if args.output_schema:
+        from ocodex.output_schema import load_output_schema
+
+        schema = load_output_schema(Path(args.output_schema))
+    images: list[str] = []
+    if args.image:
+        from ocodex.attachments import load_images
+
+        images = load_images(args.image, Path.cwd())
+    add_dirs = _add_dirs(args.add_dir)
+    prompt, json_word = read_prompt(words, sys.stdin, err)
     json_mode = args.json or json_word
     home = ocodex_home()
-    settings = load_settings(home=home, overrides=args.config, profile=args.profile, flags=_flags(args))
-    check_provider_allowed(settings, bool(args.openai))
 
     cwd = Path(args.cd).expanduser() if args.cd else Path.cwd()
     if not cwd.is_dir():
         raise UsageError(f"--cd {args.cd}: not a directory")
     cwd = cwd.resolve()
+    loaded = None
+    if resuming:
+        from ocodex.commands.session_wiring import find_resume_target
+
+        loaded = find_resume_target(home, session_id, cwd, args.all_sessions)
+    settings = load_settings(home=home, overrides=args.config, profile=args.profile, flags=_flags(args))
+    check_provider_allowed(settings, bool(args.openai))
+    model_source = settings.describe_source("model")
+    if loaded is not None and loaded.meta.model and not model_source.startswith(("command line", "-c ")):
+        # A resumed thread keeps its model unless -m or -c asks for another.
+        settings.model = loaded.meta.model
+        settings.origins[("model",)] = f"session {loaded.meta.id}"
+    settings.sandbox_workspace_write.writable_roots.extend(str(d) for d in add_dirs)
     if not args.skip_git_repo_check and not in_git_repo(cwd):
         raise OcodexError("Not inside a trusted directory and --skip-git-repo-check was not specified.",
                           hint=f"{cwd} is not in a git repository; run `git init` there, or pass "
@@ -110,27 +174,76 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
         from ocodex.render.human import HumanRenderer
 
         render = HumanRenderer(sys.stdout, err, color=_use_color(args.color, err))
-    emit = render
+    emit = EventTee(render)
 
     for warning in settings.warnings:
         emit(Notice(warning, "warning"))
+    for note in _compat_notes(settings, add_dirs):
+        err.write(note + "\n")
+    if resuming and loaded is None:
+        emit(Notice(f"no saved session for {cwd}; starting a new one", "warning"))
 
+    from ocodex.agent.escalate import for_large_model, plan_escalation, run_with_escalation
     from ocodex.runtime import prepare_runtime
 
-    runtime = prepare_runtime(settings=settings, cwd=cwd, home=home, emit=emit)
+    escalation = plan_escalation(settings, emit)
+    runtime = prepare_runtime(settings=settings, cwd=cwd, home=home, emit=emit,
+                              thread_id=loaded.meta.id if loaded is not None else None)
+    writer = None
     try:
+        if images and runtime.capabilities is not None and "vision" not in runtime.capabilities:
+            raise UsageError(f"--image: model '{runtime.model}' cannot read images (no vision capability)",
+                             "choose a vision model, e.g. -m qwen2.5vl:7b or -m gemma3:4b")
+        from ocodex.output_schema import WithResponseFormat, response_format
+
+        if schema is not None:
+            runtime.agent.provider = WithResponseFormat(runtime.agent.provider, response_format(schema))
+        if not args.ephemeral:
+            from ocodex.commands.session_wiring import open_session, record_run_start, redactor_for
+
+            writer = open_session(home, runtime, cwd, redactor_for(settings), loaded, emit)
+        elif loaded is not None:
+            from ocodex.commands.session_wiring import restore_only
+
+            restore_only(runtime, loaded, emit)
+        if writer is not None:
+            emit.sink = writer.event
         emit(ThreadStarted(runtime.thread_id))
+        if writer is not None:
+            record_run_start(writer, settings=settings, runtime=runtime, cwd=cwd, prompt=prompt,
+                             images=len(images))
         if not json_mode:
             effort = settings.model_reasoning_effort or "default"
             emit(Notice(f"workdir: {cwd}  sandbox: {settings.sandbox_mode}  approval: never  "
                         f"reasoning effort: {effort}"))
             emit(Notice(f"user\n{prompt}"))
-        result = runtime.agent.run_turn(prompt)
+        history = list(runtime.agent.messages)  # what an escalated retry starts from (a resumed thread too)
+
+        def large_runtime(model: str) -> Any:
+            second = prepare_runtime(
+                settings=for_large_model(settings, escalation), cwd=cwd, home=home, emit=emit,  # type: ignore[arg-type]
+                thread_id=runtime.thread_id)
+            second.agent.messages[:] = list(history)
+            if schema is not None:
+                second.agent.provider = WithResponseFormat(second.agent.provider, response_format(schema))
+            return second
+
+        result = run_with_escalation(runtime, prompt, images, plan=escalation, emit=emit,
+                                     make_runtime=large_runtime)
+        if result.final_message is not None and schema is not None:
+            from ocodex.output_schema import OutputSchemaMismatch, check_output
+
+            try:
+                check_output(result.final_message, schema, args.output_schema)
+            except OutputSchemaMismatch as exc:
+                emit(StreamErrorEvent(exc.message))
+                raise
     finally:
         runtime.close()
+        if writer is not None:
+            writer.close()
     if result.final_message is not None:
         render.final_message(result.final_message)
         if args.output_last_message:
             write_atomically(Path(args.output_last_message), result.final_message)
     return 0 if result.ok else 1
-

@@ -22,12 +22,15 @@ import httpx
 from ocodex.errors import OcodexError, ProviderError, PullError, ServerUnavailable
 from ocodex.http import Transport
 from ocodex.ollama.urls import BASE_URL_VAR, endpoint_hint
+from ocodex.redact import redact_url, scrub
 
 PROBE_TIMEOUT = 10.0
 """Read timeout (seconds) for the readiness probe."""
 INSTALL_URL = "https://github.com/ollama/ollama?tab=readme-ov-file#ollama"
 META_TIMEOUT = 60.0
 """Read timeout (seconds) for the small JSON endpoints (version, tags, show, ps)."""
+LOAD_TIMEOUT = 600.0
+"""Read timeout (seconds) for loading or creating a model: a large one can take minutes."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,6 +248,10 @@ def _pull_update(raw: dict[str, Any]) -> PullUpdate:
 
 def error_message(response: httpx.Response) -> str:
     """The server's error text: native `{"error": "..."}`, OpenAI `{"error": {"message"}}`, or the body."""
+    return scrub(_error_text(response))
+
+
+def _error_text(response: httpx.Response) -> str:
     try:
         text = response.text.strip()
     except (httpx.StreamError, UnicodeDecodeError):  # body never read (connection broke)
@@ -310,7 +317,7 @@ class OllamaClient:
 
     def _start_hint(self, url: str, reason: str | None = None) -> str:
         env = os.environ if self._env is None else self._env
-        configured = env.get(BASE_URL_VAR, "").strip() or "unset"
+        configured = redact_url(env.get(BASE_URL_VAR, "").strip()) or "unset"
         tried = f"tried GET {url}" + (f" ({reason})" if reason else "")
         return ("Start it with `ollama serve` (or `docker compose up -d` using deploy/docker-compose.yml; "
                 f"install: {INSTALL_URL}); check {BASE_URL_VAR} (currently: {configured}); {tried}.")
@@ -339,9 +346,10 @@ class OllamaClient:
         if status in (401, 403):
             return ProviderError(
                 f"Ollama at {self.root} refused {method} {path} with HTTP {status} ({message})",
-                hint="Authentication failed at a proxy in front of Ollama: configure the headers it "
-                     "needs (http_headers / env_http_headers on the provider). A bare Ollama also "
-                     "answers 403 when the Host header is not local (see OLLAMA_HOST/OLLAMA_ORIGINS).",
+                hint="Authentication failed at a proxy in front of Ollama: configure the credentials it "
+                     "needs (model_providers.oss.http_headers / env_http_headers / env_key, or "
+                     "user:password in the base URL for Basic auth). A bare Ollama also answers 403 "
+                     "when the Host header is not local (see OLLAMA_HOST/OLLAMA_ORIGINS).",
                 status=status)
         return ProviderError(f"Ollama at {self.root} answered {method} {path} with HTTP {status}: {message}",
                              status=status, retryable=status in (429, 502, 503, 504))
@@ -392,6 +400,13 @@ class OllamaClient:
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise self._transport_error("GET", path, exc) from None
         except (httpx.HTTPError, httpx.StreamError) as exc:
+            from ocodex.providers.errors import is_tls_failure
+
+            if is_tls_failure(exc):
+                raise OcodexError(f"TLS verification failed for Ollama at {self.root}: {_reason(exc)}",
+                                  hint="if its certificate comes from a private CA, set "
+                                       "model_providers.oss.ca_cert (or SSL_CERT_FILE) to that CA's PEM "
+                                       "file") from None
             raise ServerUnavailable(f"No running Ollama server detected at {self.root}",
                                     hint=self._start_hint(url, _reason(exc))) from None
         if response.is_success:
@@ -438,6 +453,78 @@ class OllamaClient:
         data = self._call("GET", "/api/ps")
         models = data.get("models") or []
         return [_loaded_model(item) for item in models if isinstance(item, dict)]
+
+    def delete(self, model: str) -> None:
+        """`DELETE /api/delete`: remove a local model; a missing one is a ProviderError (status 404)."""
+        response = self._request("DELETE", "/api/delete", body={"model": model})
+        if response.status_code == 404:
+            raise ProviderError(f"model '{model}' not found on the Ollama server at {self.root}",
+                                hint="`ocodex models` lists the models it has", status=404)
+        if not response.is_success:
+            raise self._status_error("DELETE", "/api/delete", response)
+
+    def load(self, model: str) -> None:
+        """Load `model` into memory (`POST /api/generate` with no prompt and no options).
+
+        No `num_ctx` is sent: a /v1 request would otherwise see different runner options and reload.
+        """
+        response = self._request("POST", "/api/generate", body={"model": model, "stream": False},
+                                 timeout=LOAD_TIMEOUT)
+        if not response.is_success:
+            raise self._status_error("POST", "/api/generate", response)
+
+    def create_variant(self, name: str, base: str, parameters: dict[str, Any]) -> None:
+        """`POST /api/create` a model `name` from `base` with Modelfile `parameters` (e.g. num_ctx)."""
+        response = self._request("POST", "/api/create",
+                                 body={"model": name, "from": base, "parameters": parameters,
+                                       "stream": False}, timeout=LOAD_TIMEOUT)
+        if not response.is_success:
+            raise self._status_error("POST", "/api/create", response)
+
+    def unload(self, model: str) -> None:
+        """Free `model`'s memory now (`POST /api/generate` with `keep_alive: 0` and no prompt)."""
+        response = self._request("POST", "/api/generate", body={"model": model, "keep_alive": 0, "stream": False})
+        if not response.is_success:
+            raise self._status_error("POST", "/api/generate", response)
+
+    def generate(self, model: str, prompt: str, options: dict[str, Any] | None = None
+                 ) -> Iterator[dict[str, Any]]:
+        """Stream `POST /api/generate`: every NDJSON object, ending with the `done` one (which holds
+        Ollama's counters: prompt_eval_count/_duration, eval_count/_duration, load_duration)."""
+        path = "/api/generate"
+        body = json.dumps({"model": model, "prompt": prompt, "stream": True, "options": options or {}},
+                          separators=(",", ":"))
+        client = self._client()
+        try:
+            request = client.build_request("POST", f"{self.root}{path}", content=body,
+                                           headers={"content-type": "application/json"})
+            response = client.send(request, stream=True)
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise self._transport_error("POST", path, exc) from None
+        try:
+            if not response.is_success:
+                self._read_quietly(response)
+                raise self._status_error("POST", path, response)
+            for line in response.iter_lines():
+                if not line.strip():
+                    continue
+                try:
+                    data = json.loads(line)
+                except ValueError:
+                    raise ProviderError(f"Ollama at {self.root} sent a {path} line that is not JSON: "
+                                        f"{line[:120]}") from None
+                if not isinstance(data, dict):
+                    continue
+                if "error" in data:
+                    raise ProviderError(f"generation failed on the Ollama server at {self.root}: {data['error']}")
+                yield data
+                if data.get("done"):
+                    return
+        except (httpx.HTTPError, httpx.StreamError) as exc:
+            raise self._transport_error("POST", path, exc) from None
+        finally:
+            response.close()
+        raise ProviderError(f"the {path} stream from {self.root} ended before its final line")
 
     def pull(self, model: str) -> Iterator[PullUpdate]:
         """Stream `POST /api/pull` progress. Ends after `success`; raises PullError otherwise.

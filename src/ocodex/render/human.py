@@ -6,6 +6,7 @@ piping stdout into a file or another program gets exactly the answer text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TextIO
 
 from ocodex.events import (
@@ -33,13 +34,16 @@ _PREVIEW_LINES = 6
 
 
 class HumanRenderer:
-    def __init__(self, out: TextIO, err: TextIO, *, color: bool) -> None:
+    def __init__(self, out: TextIO, err: TextIO, *, color: bool,
+                 answer: Callable[[str], None] | None = None) -> None:
         self.out = out
         self.err = err
         self.color = color
+        self.answer = answer  # prints the final answer (e.g. as Markdown); default: plain text on `out`
         # An agent message is held back until we know whether it is the final answer (which goes
         # to stdout only) or a remark between tool calls (shown here on stderr).
         self._pending_message: str | None = None
+        self._last_error: str | None = None  # a failed turn repeating its error item is not shown twice
 
     def style(self, text: str, *names: str) -> str:
         if not self.color or not names:
@@ -78,7 +82,8 @@ class HumanRenderer:
                     f" {total:,} (in {usage.input_tokens:,}, cached {usage.cached_input_tokens:,}, "
                     f"out {usage.output_tokens:,})", "dim"))
             case TurnFailed(message=message):
-                self.line(self.style("error: ", "red", "bold") + message)
+                if message != self._last_error:
+                    self.line(self.style("error: ", "red", "bold") + message)
             case _:
                 pass
 
@@ -105,6 +110,7 @@ class HumanRenderer:
             case TodoList() as plan:
                 self._plan(plan)
             case ErrorItem(message=message):
+                self._last_error = message
                 self.line(self.style("error: ", "red", "bold") + message)
 
     def _plan(self, plan: TodoList) -> None:
@@ -115,5 +121,8 @@ class HumanRenderer:
 
     def final_message(self, text: str) -> None:
         self._pending_message = None
+        if self.answer is not None:
+            self.answer(text)
+            return
         self.out.write(text.rstrip("\n") + "\n")
         self.out.flush()
