@@ -7,6 +7,10 @@ top level, so a traceback always means a bug in ocodex.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
 
 class OcodexError(Exception):
     """A failure with a message a person can act on."""
@@ -65,3 +69,25 @@ class Interrupted(OcodexError):
     """The user pressed Ctrl-C."""
 
     exit_code = 130
+
+
+def report(exc: OcodexError, err: TextIO) -> int:
+    """Print `error: ...` (and `hint: ...`) with secrets scrubbed; return the exit code."""
+    from ocodex.redact import scrub
+
+    err.write(f"error: {scrub(exc.message)}\n")
+    if exc.hint:
+        err.write(f"hint: {scrub(exc.hint)}\n")
+    return exc.exit_code
+
+
+def run_reporting(body: Callable[[], int], err: TextIO | None = None) -> int:
+    """Run a command body: an `OcodexError` or Ctrl-C becomes one error line and an exit code."""
+    stream = err if err is not None else sys.stderr
+    try:
+        return body()
+    except OcodexError as exc:
+        return report(exc, stream)
+    except KeyboardInterrupt:
+        stream.write("error: interrupted\n")
+        return Interrupted.exit_code

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ocodex.errors import Interrupted, OcodexError
+from ocodex.errors import run_reporting
 
 if TYPE_CHECKING:
     from ocodex.config import ProviderConfig, Settings
@@ -85,17 +85,7 @@ def open_target(args: argparse.Namespace, settings: Settings | None = None) -> T
 
 def run_guarded(body: Callable[[], int], err: TextIO | None = None) -> int:
     """Run a command body; an OcodexError becomes `error:`/`hint:` lines and its exit code."""
-    err = err or sys.stderr
-    try:
-        return body()
-    except OcodexError as exc:
-        err.write(f"error: {exc.message}\n")
-        if exc.hint:
-            err.write(f"hint: {exc.hint}\n")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        err.write("error: interrupted\n")
-        return Interrupted.exit_code
+    return run_reporting(body, err)
 
 
 def print_json(data: Any, out: TextIO | None = None) -> None:

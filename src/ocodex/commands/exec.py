@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from ocodex.errors import Interrupted, OcodexError, UsageError
+from ocodex.errors import OcodexError, UsageError, run_reporting
 from ocodex.events import Notice, StreamErrorEvent, ThreadStarted
 
 
@@ -75,19 +75,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def run_exec(args: argparse.Namespace) -> int:
-    err = sys.stderr
-    try:
-        return _run(args, err)
-    except OcodexError as exc:
-        from ocodex.redact import scrub
-
-        err.write(f"error: {scrub(exc.message)}\n")
-        if exc.hint:
-            err.write(f"hint: {scrub(exc.hint)}\n")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        err.write("error: interrupted\n")
-        return Interrupted.exit_code
+    return run_reporting(lambda: _run(args, sys.stderr))
 
 
 def _compat_notes(settings: Any, add_dirs: list[Path]) -> list[str]:

@@ -492,15 +492,8 @@ class OllamaClient:
         """Stream `POST /api/generate`: every NDJSON object, ending with the `done` one (which holds
         Ollama's counters: prompt_eval_count/_duration, eval_count/_duration, load_duration)."""
         path = "/api/generate"
-        body = json.dumps({"model": model, "prompt": prompt, "stream": True, "options": options or {}},
-                          separators=(",", ":"))
-        client = self._client()
-        try:
-            request = client.build_request("POST", f"{self.root}{path}", content=body,
-                                           headers={"content-type": "application/json"})
-            response = client.send(request, stream=True)
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-            raise self._transport_error("POST", path, exc) from None
+        response = self._open_stream(path, {"model": model, "prompt": prompt, "stream": True,
+                                             "options": options or {}})
         try:
             if not response.is_success:
                 self._read_quietly(response)
@@ -533,14 +526,7 @@ class OllamaClient:
         Ollama stop the download; partial blobs are resumed by the next pull.
         """
         path = "/api/pull"
-        body = json.dumps({"model": model, "stream": True}, separators=(",", ":"))
-        client = self._client()
-        try:
-            request = client.build_request(
-                "POST", f"{self.root}{path}", content=body, headers={"content-type": "application/json"})
-            response = client.send(request, stream=True)
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-            raise self._transport_error("POST", path, exc) from None
+        response = self._open_stream(path, {"model": model, "stream": True})
         try:
             if not response.is_success:
                 self._read_quietly(response)
@@ -548,6 +534,17 @@ class OllamaClient:
             yield from self._pull_lines(response)
         finally:
             response.close()
+
+    def _open_stream(self, path: str, payload: dict[str, Any]) -> httpx.Response:
+        """POST compact JSON (as Ollama's own clients send it) and return the unread, streaming response."""
+        body = json.dumps(payload, separators=(",", ":"))
+        client = self._client()
+        try:
+            request = client.build_request("POST", f"{self.root}{path}", content=body,
+                                           headers={"content-type": "application/json"})
+            return client.send(request, stream=True)
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise self._transport_error("POST", path, exc) from None
 
     @staticmethod
     def _read_quietly(response: httpx.Response) -> None:

@@ -28,7 +28,7 @@ from ocodex.providers.base import (
     ToolCall,
 )
 from ocodex.providers.errors import http_error, transport_error
-from ocodex.providers.sse import iter_sse
+from ocodex.providers.sse import iter_sse, json_object
 
 
 def build_body(request: ModelRequest) -> dict[str, Any]:
@@ -117,15 +117,7 @@ def parse_chat_stream(lines: Iterable[str]) -> Iterator[ModelEvent]:
     for event in iter_sse(lines):
         if event.data.strip() == "[DONE]":
             break
-        try:
-            chunk = json.loads(event.data)
-        except ValueError as exc:
-            if not event.complete:
-                raise StreamError("the model stream broke off in the middle of an event; the answer is "
-                                  "incomplete", retryable=True) from exc
-            raise StreamError(f"model stream sent invalid JSON: {event.data[:200]!r}") from exc
-        if not isinstance(chunk, dict):
-            raise StreamError(f"model stream sent an unexpected chunk: {event.data[:200]!r}")
+        chunk = json_object(event)
         if "error" in chunk:
             err = chunk["error"]
             message = err.get("message") if isinstance(err, dict) else err

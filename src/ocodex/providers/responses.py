@@ -31,7 +31,7 @@ from ocodex.providers.base import (
     ToolCall,
 )
 from ocodex.providers.errors import error_message, http_error, transport_error
-from ocodex.providers.sse import iter_sse
+from ocodex.providers.sse import iter_sse, json_object
 from ocodex.redact import scrub
 
 RETRYABLE_CODES = frozenset({"server_error", "rate_limit_exceeded", "server_is_overloaded", "slow_down"})
@@ -203,15 +203,7 @@ def parse_responses_stream(lines: Iterable[str], reasoning_items: dict[str, dict
     for event in iter_sse(lines):
         if event.data.strip() == "[DONE]":
             break
-        try:
-            data = json.loads(event.data)
-        except ValueError as exc:
-            if not event.complete:
-                raise StreamError("the model stream broke off in the middle of an event; the answer is "
-                                  "incomplete", retryable=True) from exc
-            raise StreamError(f"model stream sent invalid JSON: {event.data[:200]!r}") from exc
-        if not isinstance(data, dict):
-            raise StreamError(f"model stream sent an unexpected event: {event.data[:200]!r}")
+        data = json_object(event)
         kind = data.get("type") or event.event or ""
         item_id = str(data.get("item_id") or "")
         if kind == "response.output_text.delta":

@@ -9,8 +9,12 @@ treat the stream as broken off (retryable), not as malformed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from ocodex.errors import StreamError
 
 
 @dataclass(slots=True)
@@ -41,3 +45,17 @@ def iter_sse(lines: Iterable[str]) -> Iterator[SseEvent]:
             event = value
     if data:
         yield SseEvent(event, "\n".join(data), complete=False)
+
+
+def json_object(event: SseEvent) -> dict[str, Any]:
+    """The event's data as a JSON object; a `StreamError` (retryable if the event was cut) otherwise."""
+    try:
+        value = json.loads(event.data)
+    except ValueError as exc:
+        if not event.complete:
+            raise StreamError("the model stream broke off in the middle of an event; the answer is "
+                              "incomplete", retryable=True) from exc
+        raise StreamError(f"model stream sent invalid JSON: {event.data[:200]!r}") from exc
+    if not isinstance(value, dict):
+        raise StreamError(f"model stream sent an unexpected event: {event.data[:200]!r}")
+    return value

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from ocodex.errors import Interrupted, OcodexError
+from ocodex.errors import Interrupted, OcodexError, run_reporting
 from ocodex.events import Notice, ThreadStarted
 
 HELP = """commands:
@@ -73,14 +73,7 @@ class _Answer:
 
 
 def run_interactive(args: argparse.Namespace) -> int:
-    err = sys.stderr
-    try:
-        return _run(args, err)
-    except OcodexError as exc:
-        err.write(f"error: {exc.message}\n")
-        if exc.hint:
-            err.write(f"hint: {exc.hint}\n")
-        return exc.exit_code
+    return run_reporting(lambda: _run(args, sys.stderr))
 
 
 def _run(args: argparse.Namespace, err: TextIO) -> int:
