@@ -174,7 +174,7 @@ def test_probe_closed_port_is_server_unavailable() -> None:
     assert error.message == f"No running Ollama server detected at {root}"
     assert error.hint is not None
     assert "ollama serve" in error.hint
-    assert "docker compose up -d" in error.hint and "deploy/docker-compose.yml" in error.hint
+    assert "docker compose -f deploy/docker-compose.yml up -d" in error.hint
     assert "CODEX_OSS_BASE_URL (currently: unset)" in error.hint
     assert f"{root}/v1/models" in error.hint
 

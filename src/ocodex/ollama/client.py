@@ -319,8 +319,9 @@ class OllamaClient:
         env = os.environ if self._env is None else self._env
         configured = redact_url(env.get(BASE_URL_VAR, "").strip()) or "unset"
         tried = f"tried GET {url}" + (f" ({reason})" if reason else "")
-        return ("Start it with `ollama serve` (or `docker compose up -d` using deploy/docker-compose.yml; "
-                f"install: {INSTALL_URL}); check {BASE_URL_VAR} (currently: {configured}); {tried}.")
+        return ("Start it with `ollama serve` (install: "
+                f"{INSTALL_URL}) or `docker compose -f deploy/docker-compose.yml up -d`; "
+                f"check {BASE_URL_VAR} (currently: {configured}); {tried}.")
 
     def _unreachable(self, method: str, path: str, exc: Exception) -> ServerUnavailable:
         url = f"{self.root}{path}"
