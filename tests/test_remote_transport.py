@@ -359,3 +359,15 @@ def test_plain_http_warning_on_stderr_and_silenced_by_config(ocodex, fake) -> No
         assert run.returncode == 0, run.stderr
         assert "plain HTTP" not in run.stderr
         assert {r.path for r in forward.requests} >= {"/v1/models", "/v1/chat/completions"}
+
+
+def test_a_busy_ollama_is_retried_for_its_management_calls(ocodex, fake) -> None:
+    with AuthProxy(fake.root) as proxy:
+        proxy.fail_next(Fault(503, headers={"content-type": "application/json", "retry-after": "0"},
+                              body=b'{"error":"server busy, please try again.  maximum pending requests exceeded"}',
+                              path="/api/tags"))
+        run = ocodex("exec", "--oss", "hi", env={"CODEX_OSS_BASE_URL": proxy.base_url})
+        assert run.returncode == 0, run.stderr
+        assert "answered 503 to GET /api/tags; retrying 1/2" in run.stderr
+        tags = [r.status for r in proxy.requests if r.path == "/api/tags"]
+        assert tags == [503, 200]

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,12 +24,16 @@ import httpx
 from ocodex.errors import OcodexError, ProviderError, PullError, ServerUnavailable
 from ocodex.http import Transport
 from ocodex.ollama.urls import BASE_URL_VAR, endpoint_hint
+from ocodex.providers.errors import retry_after_seconds
 from ocodex.redact import redact_url, scrub
 
 PROBE_TIMEOUT = 10.0
 """Read timeout (seconds) for the readiness probe."""
 INSTALL_URL = "https://github.com/ollama/ollama?tab=readme-ov-file#ollama"
 META_TIMEOUT = 60.0
+BUSY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_BASE_DELAY = 0.25
+MAX_RETRY_DELAY = 10.0
 """Read timeout (seconds) for the small JSON endpoints (version, tags, show, ps)."""
 LOAD_TIMEOUT = 600.0
 """Read timeout (seconds) for loading or creating a model: a large one can take minutes."""
@@ -284,12 +290,13 @@ class OllamaClient:
     """Ollama's native API at `root` (the server root, e.g. `http://localhost:11434`, no `/v1`)."""
 
     def __init__(self, root: str, transport: Transport | None = None, *, base_url: str | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, max_retries: int = 2) -> None:
         self.root = root.strip().rstrip("/")
         self.base_url = base_url or f"{self.root}/v1"
         self._transport = transport or Transport()
         self._env = env
         self._http: httpx.Client | None = None
+        self.max_retries = max_retries  # for 429/5xx answers to the (idempotent) management calls
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -364,8 +371,23 @@ class OllamaClient:
         headers = {"content-type": "application/json"} if body is not None else None
         limit = httpx.Timeout(min(timeout, self._transport.read_timeout),
                               connect=self._transport.connect_timeout)
-        return self._client().request(method, f"{self.root}{path}", content=content, headers=headers,
-                                      timeout=limit)
+        for attempt in range(1, self.max_retries + 2):
+            response = self._client().request(method, f"{self.root}{path}", content=content,
+                                              headers=headers, timeout=limit)
+            if response.status_code not in BUSY_STATUSES or attempt > self.max_retries:
+                return response
+            # Busy or briefly failing (e.g. 503 "server busy" while a model loads): these calls are
+            # idempotent, so wait as told (Retry-After) or back off with jitter, and ask again.
+            delay = retry_after_seconds(response.headers.get("retry-after"))
+            if delay is None:
+                delay = RETRY_BASE_DELAY * (2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+            delay = min(delay, MAX_RETRY_DELAY)
+            if self._transport.notify is not None:
+                self._transport.notify(f"Ollama at {self.root} answered {response.status_code} to {method} "
+                                       f"{path}; retrying {attempt}/{self.max_retries} in {delay:.1f} s")
+            response.close()
+            time.sleep(delay)
+        raise AssertionError("unreachable")  # the loop always returns
 
     def _request(self, method: str, path: str, *, body: dict[str, Any] | None = None,
                  timeout: float = META_TIMEOUT) -> httpx.Response:
