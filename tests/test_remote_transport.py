@@ -111,6 +111,14 @@ def test_ssl_cert_file_is_honoured_and_an_unknown_ca_is_explained(ocodex, fake, 
         assert run.stdout.strip() == "trusted"
 
 
+def test_https_to_a_plain_http_server_says_so(ocodex, fake) -> None:
+    https = fake.base_url.replace("http://", "https://")
+    run = ocodex("exec", "--oss", "-m", "gpt-oss:20b", "hi", env={"CODEX_OSS_BASE_URL": https})
+    assert run.returncode == 1 and "speaks plain HTTP, not TLS" in run.stderr and "ca_cert" not in run.stderr
+    run = ocodex("exec", *lan(https, "model_providers.lan.request_max_retries=0"), "-m", "gpt-oss:20b", "hi")
+    assert run.returncode == 1 and "speaks plain HTTP, not TLS" in run.stderr and "ca_cert" not in run.stderr
+
+
 def test_bearer_token_from_env_key_for_a_custom_provider(ocodex, fake, home, repo, ca_file, server_ssl) -> None:
     with AuthProxy(fake.root, ssl_context=server_ssl, bearer=TOKEN) as proxy:
         (home / "config.toml").write_text(
@@ -227,6 +235,94 @@ def test_a_stream_cut_in_the_middle_of_an_event_is_retried(ocodex, fake) -> None
         assert run.items("agent_message")[-1]["text"] == "complete answer"
 
 
+def test_a_web_page_instead_of_a_stream_fails_at_once_naming_the_base_url(ocodex, fake) -> None:
+    page = b"<!doctype html><html><body>Open WebUI</body></html>"
+    with AuthProxy(fake.root) as proxy:
+        for _ in range(3):
+            proxy.fail_next(Fault(200, body=page, headers={"content-type": "text/html; charset=utf-8"},
+                                  path="/v1/chat/completions"))
+        run = ocodex("exec", *lan(proxy.base_url), "-m", "gpt-oss:20b", "--json", "hi")
+        assert run.returncode == 1
+        assert not [e for e in run.events() if e["type"] == "error"]  # no pointless retries
+        failed = next(e for e in run.events() if e["type"] == "turn.failed")["error"]["message"]
+        assert "answered with a web page" in failed and "check the base URL" in failed
+        assert [r.status for r in proxy.requests] == [200]
+
+
+def test_a_refused_connection_through_a_proxy_names_the_proxy(monkeypatch) -> None:
+    import httpx
+
+    from ocodex.providers.errors import transport_error
+
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://bob:prx-secret-1@127.0.0.1:1")
+    monkeypatch.setenv("http_proxy", "http://bob:prx-secret-1@127.0.0.1:1")
+    error = transport_error(httpx.ConnectError("[Errno 111] Connection refused"), "http://10.1.2.3/v1/x")
+    assert "the proxy http://127.0.0.1:1" in (error.hint or "") and "prx-secret-1" not in (error.hint or "")
+    monkeypatch.setenv("NO_PROXY", "10.1.2.3")
+    monkeypatch.setenv("no_proxy", "10.1.2.3")
+    error = transport_error(httpx.ConnectError("refused"), "http://10.1.2.3/v1/x")
+    assert "proxy" not in (error.hint or "")
+
+
+def test_a_429_for_an_exhausted_quota_is_not_retried_but_a_rate_limit_is() -> None:
+    from ocodex.providers.errors import http_error
+
+    quota = (b'{"error":{"message":"You exceeded your current quota, please check your plan and billing '
+             b'details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}')
+    error = http_error(429, quota, model="gpt-5", url="https://api.openai.com/v1/responses")
+    assert not error.retryable and "quota" in (error.hint or "")
+    limited = b'{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}'
+    assert http_error(429, limited, model="gpt-5", url="https://api.openai.com/v1/responses").retryable
+
+
+def test_a_407_from_a_forward_proxy_is_an_auth_failure_not_retried(monkeypatch) -> None:
+    import httpx
+
+    from ocodex.providers.errors import transport_error
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://bob:prx-secret-2@127.0.0.1:3128")
+    monkeypatch.setenv("https_proxy", "http://bob:prx-secret-2@127.0.0.1:3128")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    error = transport_error(httpx.ProxyError("407 Proxy Authentication Required"), "https://10.1.2.3/v1/x")
+    assert isinstance(error, ProviderError) and not error.retryable
+    assert "authentication failed at the proxy http://127.0.0.1:3128" in error.message
+    assert "HTTPS_PROXY" in (error.hint or "") and "prx-secret-2" not in error.message + (error.hint or "")
+    assert scrub(error.hint or "") == error.hint  # the advice survives the redaction of printed text
+    from ocodex.providers.errors import http_error
+
+    plain = http_error(407, b"Proxy Authentication Required", model="m", url="http://10.1.2.3/v1/x")
+    assert "authentication failed at the proxy" in plain.message and "HTTP_PROXY" in (plain.hint or "")
+
+
+def test_oss_behind_a_proxy_that_wants_credentials_blames_the_proxy(ocodex) -> None:
+    import http.server
+    import threading
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_CONNECT(self) -> None:
+            self.send_response(407)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        run = ocodex("exec", "--oss", "-m", "gpt-oss:20b", "hi",
+                     env={"HTTPS_PROXY": f"http://127.0.0.1:{server.server_address[1]}",
+                          "NO_PROXY": "", "no_proxy": "", "CODEX_OSS_BASE_URL": "https://ollama.invalid/v1"})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.returncode == 1
+    assert "authentication failed at the proxy" in run.stderr and "No running Ollama" not in run.stderr
+
+
 class _FlakyProvider:
     def __init__(self, error: ProviderError) -> None:
         self.error: ProviderError | None = error
@@ -283,6 +379,17 @@ def test_all_servers_down_names_each_one(ocodex) -> None:
     assert first.removesuffix("/v1") in run.stderr and second.removesuffix("/v1") in run.stderr
 
 
+def test_the_proxy_keeps_its_fault_for_an_authorized_request() -> None:
+    import httpx
+
+    with FakeOllama(models=["gpt-oss:20b"]) as upstream, AuthProxy(upstream.root, bearer=TOKEN) as proxy:
+        proxy.fail_next(Fault(503))
+        assert httpx.get(f"{proxy.root}/api/tags").status_code == 401
+        headers = {"authorization": f"Bearer {TOKEN}"}
+        assert httpx.get(f"{proxy.root}/api/tags", headers=headers).status_code == 503
+        assert httpx.get(f"{proxy.root}/api/tags", headers=headers).status_code == 200
+
+
 def test_sensitive_header_values_are_registered_as_secrets() -> None:
     from ocodex.redact import register_headers
 
@@ -290,6 +397,41 @@ def test_sensitive_header_values_are_registered_as_secrets() -> None:
                       "X-Team": "core-team"})
     text = scrub("sent key-material-42 and YWxpY2U6c2VjcmV0 for core-team")
     assert "key-material-42" not in text and "YWxpY2U6c2VjcmV0" not in text and "core-team" in text
+
+
+def test_proxy_passwords_query_keys_and_env_header_values_become_secrets() -> None:
+    provider = ProviderConfig(id="x", name="x", query_params={"api-key": "qk-77665544", "v": "2025"},
+                              env_http_headers={"X-Route": "ROUTE", "X-Stage": "STAGE"})
+    connect(provider, "https://h/v1", {"HTTPS_PROXY": "http://bob:prx-pw-9911@proxy:3128",
+                                       "ROUTE": "route-tag-5566", "STAGE": "prod"})
+    text = scrub("qk-77665544 prx-pw-9911 route-tag-5566 v=2025 in prod")
+    assert text == "*** *** *** v=2025 in prod"  # "prod" is too short to be a credential
+
+
+def test_an_unexpected_error_shows_its_traceback_without_secrets() -> None:
+    import io
+
+    from ocodex.errors import run_reporting
+
+    register_secret("tb-secret-424242")
+
+    def buggy() -> int:
+        raise RuntimeError("oops with https://u:tb-secret-424242@h/v1")
+
+    err = io.StringIO()
+    assert run_reporting(buggy, err) == 1
+    assert "Traceback" in err.getvalue() and "RuntimeError: oops" in err.getvalue()
+    assert "tb-secret-424242" not in err.getvalue()
+
+
+def test_a_mid_stream_error_is_scrubbed() -> None:
+    from ocodex.errors import StreamError
+    from ocodex.providers.chat import parse_chat_stream
+
+    register_secret("echoed-key-31337")
+    with pytest.raises(StreamError) as info:
+        list(parse_chat_stream(['data: {"error": {"message": "bad key echoed-key-31337"}}', ""]))
+    assert "echoed-key-31337" not in info.value.message and "bad key ***" in info.value.message
 
 
 def test_failover_mid_session_for_management_and_model_calls() -> None:
@@ -344,6 +486,12 @@ def test_credentials_are_split_off_and_scrubbed() -> None:
     text = scrub("key sk-live-abcdef123456 at https://u:p@h/v1 with Authorization: Bearer abcdef.ghijk")
     assert "sk-live" not in text and "u:p@" not in text and "abcdef.ghijk" not in text
     assert "p@ss-word-1" not in scrub("server said: p@ss-word-1")
+
+
+def test_a_token_as_the_url_user_name_is_a_secret() -> None:
+    clean, auth = split_credentials("https://ghp-tok3n-998877@models.example.com/v1")
+    assert clean == "https://models.example.com/v1" and auth == ("ghp-tok3n-998877", "")
+    assert scrub("server said: unknown user ghp-tok3n-998877") == "server said: unknown user ***"
 
 
 def test_plain_http_warning_on_stderr_and_silenced_by_config(ocodex, fake) -> None:

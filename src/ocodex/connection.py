@@ -20,6 +20,7 @@ from ocodex.errors import ConfigError
 from ocodex.http import Endpoint, Transport
 from ocodex.ollama.urls import is_loopback, server_root
 from ocodex.redact import register_headers, register_secret, split_credentials
+from ocodex.request_log import log_path
 
 PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
 
@@ -69,13 +70,25 @@ def plain_http_warning(url: str, provider: ProviderConfig) -> str | None:
 
 
 def connect(provider: ProviderConfig, base_url: str, env: Mapping[str, str] | None = None, *,
-            warn_plain_http: bool = True, notify: Callable[[str], None] | None = None) -> Connection:
-    """The connection for `provider` whose primary base URL is `base_url` (may hold `user:pass@`)."""
+            warn_plain_http: bool = True, notify: Callable[[str], None] | None = None,
+            log_requests: str | None = None) -> Connection:
+    """The connection for `provider` whose primary base URL is `base_url` (may hold `user:pass@`).
+
+    `log_requests` is the configured request-log path; `OCODEX_LOG_REQUESTS` in `env` overrides it.
+    """
     env = os.environ if env is None else env
     headers = provider.resolved_headers(env)
     register_headers(headers)
+    register_headers(dict(provider.query_params))  # e.g. Azure's ?api-key=...
+    for variable in provider.env_http_headers.values():  # kept out of config files: treat as secret,
+        value = env.get(variable, "").strip()  # unless too short to be a credential ("prod" would mask prose)
+        if len(value) >= 8:
+            register_secret(value)
     if provider.env_key:
         register_secret(env.get(provider.env_key))
+    for name in PROXY_VARS:  # http://user:pass@proxy:3128: the password is a secret too
+        if "@" in env.get(name, ""):
+            split_credentials(env[name])
     endpoints: list[Endpoint] = []
     clean_urls: list[str] = []
     for url in candidate_urls(provider, base_url):
@@ -88,7 +101,7 @@ def connect(provider: ProviderConfig, base_url: str, env: Mapping[str, str] | No
         env.get(name) for name in PROXY_VARS)
     transport = Transport(headers=headers, query_params=dict(provider.query_params), verify=verify,
                           read_timeout=provider.stream_idle_timeout_ms / 1000, plain_http_only=plain_only,
-                          endpoints=endpoints, notify=notify)
+                          endpoints=endpoints, notify=notify, log_requests=log_path(log_requests, env))
     warnings: list[str] = []
     if warn_plain_http and provider.warn_plain_http:
         for url in clean_urls:

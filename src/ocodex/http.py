@@ -9,7 +9,8 @@ server roots it may use, each with optional Basic-auth credentials (from `https:
 Callers always address the first endpoint; when a connection to the active one cannot be made, the
 client re-sends the request to the next one and sticks with it (`base_urls = [...]` failover), for
 the Ollama management calls and the model calls alike. `HTTPS_PROXY`/`NO_PROXY` are honoured
-(httpx's `trust_env`).
+(httpx's `trust_env`). With `log_requests` set, every exchange is appended to that file
+(`ocodex.request_log`).
 """
 
 from __future__ import annotations
@@ -155,6 +156,7 @@ class Transport:
     plain_http_only: bool = False  # every URL is http://: skip loading CA certificates (~20 ms)
     endpoints: list[Endpoint] = field(default_factory=list)
     notify: Callable[[str], None] | None = None  # told about failovers
+    log_requests: str | None = None  # a file to append every request and response to (ocodex.request_log)
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
 
     def _verify(self) -> bool | ssl.SSLContext:
@@ -167,9 +169,14 @@ class Transport:
             register_headers(self.headers)
             headers = {"user-agent": USER_AGENT, **self.headers}
             timeout = httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
+            hooks: dict[str, list[Any]] = {}
+            if self.log_requests:
+                from ocodex.request_log import RequestLog
+
+                hooks = RequestLog(self.log_requests).hooks()
             self._client = FailoverClient(endpoints=self.endpoints, notify=self.notify, headers=headers,
                                           params=self.query_params or None, timeout=timeout,
-                                          verify=self._verify(), follow_redirects=False)
+                                          verify=self._verify(), follow_redirects=False, event_hooks=hooks)
         return self._client
 
     def close(self) -> None:

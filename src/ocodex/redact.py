@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 MASK = "***"
@@ -51,17 +52,42 @@ def is_sensitive_header(name: str) -> bool:
     return bool(_SENSITIVE_HEADER_RE.search(name))
 
 
+def _registered() -> list[str]:
+    """The registered secrets, longest first (a secret that contains another is masked whole)."""
+    with _lock:
+        return sorted(_secrets, key=len, reverse=True)
+
+
+def _scrub_with(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    if "://" in text:
+        text = _URL_USERINFO_RE.sub(r"\1", text)
+    return _SCHEME_TOKEN_RE.sub(lambda m: f"{m.group(1)} {MASK}", text)
+
+
 def scrub(text: str) -> str:
     """`text` with every registered secret, URL credential and bearer/basic token masked."""
     if not text:
         return text
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    text = _URL_USERINFO_RE.sub(r"\1", text)
-    return _SCHEME_TOKEN_RE.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    return _scrub_with(text, _registered())
+
+
+def scrub_value(value: Any) -> Any:
+    """`value` (a JSON-like structure: dicts, lists, strings) with every string passed through `scrub`."""
+    secrets = _registered()
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return _scrub_with(item, secrets) if item else item
+        if isinstance(item, dict):
+            return {key: walk(inner) for key, inner in item.items()}
+        if isinstance(item, list | tuple):
+            return [walk(inner) for inner in item]
+        return item
+
+    return walk(value)
 
 
 def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
@@ -72,7 +98,7 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     netloc = parts.netloc.rpartition("@")[2]
     clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     user, password = unquote(parts.username or ""), unquote(parts.password or "")
-    register_secret(password)
+    register_secret(password or user)  # https://TOKEN@host: a lone user name is the credential
     return clean, (user, password)
 
 

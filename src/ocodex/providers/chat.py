@@ -27,8 +27,9 @@ from ocodex.providers.base import (
     TokenUsage,
     ToolCall,
 )
-from ocodex.providers.errors import http_error, transport_error
+from ocodex.providers.errors import http_error, is_document, not_a_stream, transport_error
 from ocodex.providers.sse import iter_sse, json_object
+from ocodex.redact import scrub
 
 
 def build_body(request: ModelRequest) -> dict[str, Any]:
@@ -121,7 +122,7 @@ def parse_chat_stream(lines: Iterable[str]) -> Iterator[ModelEvent]:
         if "error" in chunk:
             err = chunk["error"]
             message = err.get("message") if isinstance(err, dict) else err
-            raise StreamError(f"model server reported an error mid-stream: {message}", retryable=True)
+            raise StreamError(f"model server reported an error mid-stream: {scrub(str(message))}", retryable=True)
         if chunk.get("usage"):
             usage = _usage(chunk["usage"])
         for choice in chunk.get("choices") or ():
@@ -159,6 +160,8 @@ class ChatCompletionsProvider:
                 if response.status_code >= 400:
                     raise http_error(response.status_code, response.read(), model=request.model,
                                      url=self.url, headers=response.headers, provider_id=self.provider_id)
+                if is_document(response.headers.get("content-type")):
+                    raise not_a_stream(response.headers.get("content-type"), response.read(), self.url)
                 yield from parse_chat_stream(response.iter_lines())
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.url) from None

@@ -64,6 +64,10 @@ def auth_hint(provider_id: str | None) -> str:
             "the base URL (sent as Basic auth)")
 
 
+PROXY_AUTH_HINT = ("put the proxy's user name and password in the HTTPS_PROXY (or HTTP_PROXY) URL, before its "
+                   "host (user:password@), or add the model server's host to NO_PROXY")
+
+
 def http_error(status: int, body: bytes | str, *, model: str, url: str,
                headers: Mapping[str, str] | None = None, provider_id: str | None = None) -> ProviderError:
     """A `ProviderError` for an HTTP error status from a model request."""
@@ -81,11 +85,37 @@ def http_error(status: int, body: bytes | str, *, model: str, url: str,
         hint = f"check the base URL ({url}); for Ollama it should end in /v1"
     elif status in (401, 403):
         hint = auth_hint(provider_id)
+    elif status == 407:  # a forward proxy from HTTP_PROXY wants credentials
+        message, hint = f"authentication failed at the proxy: {message}", PROXY_AUTH_HINT
     elif status == 503:
         hint = "the server is busy or still loading the model; try again"
+    retryable = status in RETRYABLE_STATUSES
+    raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if status == 429 and ("insufficient_quota" in raw or "exceeded your current quota" in message):
+        # OpenAI's 429 for an exhausted quota or billing limit: waiting does not help (Codex agrees).
+        retryable, hint = False, "the account's quota or billing limit is used up; check your plan"
     retry_after = retry_after_seconds((headers or {}).get("retry-after"))
     return ProviderError(f"model request failed ({status}): {message}", hint, status=status,
-                         retryable=status in RETRYABLE_STATUSES, retry_after=retry_after)
+                         retryable=retryable, retry_after=retry_after)
+
+
+def not_a_stream(content_type: str | None, body: bytes, url: str) -> ProviderError:
+    """The error for a 2xx answer that is a web page or a JSON document instead of an event stream.
+
+    A wrong base URL (a web UI, a landing page) or a server that ignores `stream: true` answers like
+    this; retrying cannot help, so the error is not retryable.
+    """
+    kind = "a web page" if "html" in (content_type or "") else "a JSON document"
+    return ProviderError(f"the server at {scrub(url)} answered with {kind} ({content_type}), not an event "
+                         f"stream: {scrub(error_message(body))[:200]}",
+                         hint="check the base URL: it should be the OpenAI-compatible API root (for Ollama, "
+                              "http://host:11434/v1), not a web UI")
+
+
+def is_document(content_type: str | None) -> bool:
+    """True when a response's content type says it is not a stream (HTML or JSON)."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return kind in ("text/html", "application/json", "application/xhtml+xml")
 
 
 def _reason(exc: BaseException) -> str:
@@ -102,17 +132,58 @@ def is_tls_failure(exc: BaseException) -> bool:
     return False
 
 
+def proxy_for(url: str) -> str | None:
+    """The proxy (credentials removed) that HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY pick for `url`."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    from ocodex.redact import redact_url
+
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme.lower()) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass_environment(parts.hostname or "", proxies):
+        return None
+    return redact_url(proxy)
+
+
+def is_plain_http_answer(exc: BaseException) -> bool:
+    """True when a TLS handshake failed because the server answered in plain HTTP (https:// to http)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = str(seen).upper()
+        if "WRONG_VERSION_NUMBER" in text or "RECORD_LAYER_FAILURE" in text or "PACKET_LENGTH_TOO_LONG" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+PLAIN_HTTP_HINT = ("the server speaks plain HTTP, not TLS: use an http:// base URL, or put a TLS reverse proxy "
+                   "in front of it")
+
+
 def transport_error(exc: httpx.HTTPError, url: str) -> ProviderError | ServerUnavailable:
     """The error for a model request that failed below HTTP: refused, timed out, cut off, bad TLS."""
     url = scrub(url)
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) and is_plain_http_answer(exc):
+        return ProviderError(f"TLS handshake failed with the model server at {url}: {_reason(exc)}",
+                             hint=PLAIN_HTTP_HINT)
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) and is_tls_failure(exc):
         return ProviderError(f"TLS verification failed for the model server at {url}: {_reason(exc)}",
                              hint="if the server uses a private CA, set ca_cert on the provider (or "
                                   "SSL_CERT_FILE) to its CA certificate; verify_tls = false turns the "
                                   "check off (not recommended)")
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        return ServerUnavailable(f"cannot connect to the model server at {url}: {_reason(exc)}",
-                                 "check that the server is running and the base URL is right")
+        proxy = proxy_for(url)
+        hint = "check that the server is running and the base URL is right"
+        if proxy:
+            hint = (f"requests to it go through the proxy {proxy} (from the environment): check that the "
+                    "proxy is up, or add the host to NO_PROXY; and that the server is running")
+        return ServerUnavailable(f"cannot connect to the model server at {url}: {_reason(exc)}", hint)
+    if isinstance(exc, httpx.ProxyError) and _reason(exc).startswith(("407", "403")):
+        proxy = proxy_for(url) or "the proxy"
+        return ProviderError(f"authentication failed at the proxy {proxy} on the way to {url}: {_reason(exc)}",
+                             hint=PROXY_AUTH_HINT)
     if isinstance(exc, httpx.ProxyError):
         return ServerUnavailable(f"the proxy refused the connection to {url}: {_reason(exc)}",
                                  "check HTTPS_PROXY / NO_PROXY")

@@ -30,7 +30,7 @@ from ocodex.providers.base import (
     TokenUsage,
     ToolCall,
 )
-from ocodex.providers.errors import error_message, http_error, transport_error
+from ocodex.providers.errors import error_message, http_error, is_document, not_a_stream, transport_error
 from ocodex.providers.sse import iter_sse, json_object
 from ocodex.redact import scrub
 
@@ -283,6 +283,8 @@ class ResponsesProvider:
                         error.hint = (f"the server has no Responses API at {scrub(self.url)}; Ollama serves it "
                                       "from 0.13.3 — upgrade it, or set wire_api = \"chat\"")
                     raise error
+                if is_document(response.headers.get("content-type")):
+                    raise not_a_stream(response.headers.get("content-type"), response.read(), self.url)
                 yield from parse_responses_stream(response.iter_lines(), self._reasoning_items)
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.url) from None

@@ -4,7 +4,8 @@
 OpenAI does, so it stands in for either: the same `Turn` scripts drive it, and it streams the event
 sequence of the reference notes (§2.4 of ollama-api.md, §c of codex-compat.md): `response.created`,
 `response.in_progress`, per output item `response.output_item.added` / deltas / `.done`
-(`reasoning` with `summary_text` and `encrypted_content`, `message` with `output_text`,
+(`reasoning` with `summary_text` and `encrypted_content`, `message` with `output_text` inside
+`response.content_part.added`/`.done`,
 `function_call` with its arguments in one delta), then `response.completed` with usage. Error turns
 answer with the OpenAI error body, `cut` turns drop the connection mid-stream, `midstream_error`
 turns end with `response.failed`, and `delay` stalls before every event.
@@ -106,7 +107,9 @@ class FakeResponses(FakeOllama):
             events += [{"type": "response.reasoning_summary_text.delta", "item_id": item_id,
                         "output_index": len(output), "summary_index": 0, "delta": piece}
                        for piece in _words(turn.reasoning)]
-            events.append({"type": "response.output_item.done", "output_index": len(output), "item": item})
+            events += [{"type": "response.reasoning_summary_text.done", "item_id": item_id,
+                        "output_index": len(output), "summary_index": 0, "text": turn.reasoning},
+                       {"type": "response.output_item.done", "output_index": len(output), "item": item}]
             output.append(item)
         if turn.content:
             item_id = f"msg_{len(output)}"
@@ -114,9 +117,14 @@ class FakeResponses(FakeOllama):
                     "content": [{"type": "output_text", "text": turn.content, "annotations": []}]}
             events.append({"type": "response.output_item.added", "output_index": len(output),
                            "item": {**item, "content": [], "status": "in_progress"}})
-            events += [{"type": "response.output_text.delta", "item_id": item_id, "output_index": len(output),
-                        "content_index": 0, "delta": piece} for piece in _words(turn.content)]
-            events.append({"type": "response.output_item.done", "output_index": len(output), "item": item})
+            part = {"item_id": item_id, "output_index": len(output), "content_index": 0}
+            events.append({"type": "response.content_part.added", **part,
+                           "part": {"type": "output_text", "text": "", "annotations": []}})
+            events += [{"type": "response.output_text.delta", **part, "delta": piece}
+                       for piece in _words(turn.content)]
+            events += [{"type": "response.output_text.done", **part, "text": turn.content},
+                       {"type": "response.content_part.done", **part, "part": item["content"][0]},
+                       {"type": "response.output_item.done", "output_index": len(output), "item": item}]
             output.append(item)
         for call in turn.calls if turn.kind == "reply" else []:
             events += self._call_events(call, len(output))

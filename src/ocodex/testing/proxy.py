@@ -71,12 +71,12 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         path = target.partition("?")[0]
-        fault = proxy._take_fault(path)
-        if not proxy._authorized(headers):
+        if not proxy._authorized(headers):  # before taking a fault: a refused request must not use one up
             proxy._record(self.command, path, headers, 401)
             self._send(401, UNAUTHORIZED_BODY, {"content-type": "text/html",
                                                "www-authenticate": 'Basic realm="ollama"'})
             return
+        fault = proxy._take_fault(path)
         if fault is not None:
             proxy._record(self.command, path, headers, fault.status)
             if fault.status is None:
