@@ -6,6 +6,8 @@ import json
 import socket
 from pathlib import Path
 
+import pytest
+
 
 def _checks(run) -> dict[str, dict]:
     data = json.loads(run.stdout)
@@ -39,7 +41,7 @@ def test_small_context_warns_with_the_fix(ocodex, fake) -> None:
     run = ocodex("doctor")
     assert run.returncode == 0
     assert "warn context       4,096 tokens" in run.stdout
-    assert "fix: give the model a larger window: `-c model_context_window=65536`" in run.stdout
+    assert "fix: give the model a larger window: `-c model_context_window=32768`" in run.stdout
     sized = ocodex("doctor", "--json", "-c", "model_context_window=32768")
     context = _checks(sized)["context"]
     assert context["status"] == "ok" and context["detail"].startswith("32,768 tokens (model_context_window")
@@ -58,6 +60,54 @@ def test_server_down_blocks_and_says_how_to_start_it(ocodex) -> None:
     assert _checks(default)["server"]["detail"] == f"http://localhost:{port}/v1 (from CODEX_OSS_PORT)"
 
 
+def test_a_base_url_without_v1_blocks_when_the_server_has_no_route_there(ocodex, fake) -> None:
+    # The seed's "Wrong endpoint used": Ollama answers at the root, but exec would POST
+    # {base}/chat/completions and get 404 for every model request.
+    run = ocodex("doctor", "--json", env={"CODEX_OSS_BASE_URL": fake.root})
+    assert run.returncode == 1, run.stdout
+    server = _checks(run)["server"]
+    assert server["status"] == "fail" and "answered 404" in server["detail"]
+    assert server["fix"].startswith("Wrong endpoint used")
+    human = ocodex("doctor", env={"CODEX_OSS_BASE_URL": fake.root})
+    assert "problem(s) block `ocodex exec --oss`: server" in human.stdout
+
+
+def test_basic_auth_in_the_base_url_is_reported_as_sent(ocodex, fake) -> None:
+    url = fake.base_url.replace("http://", "http://bob:pw-secret@")
+    run = ocodex("doctor", "--json", env={"CODEX_OSS_BASE_URL": url})
+    assert run.returncode == 0, run.stdout
+    assert _checks(run)["reachable"]["detail"].endswith("(with Basic auth from the base URL's user:password)")
+    assert "pw-secret" not in run.stdout + run.stderr
+
+
+def test_an_unreachable_server_names_the_url_ollama_host_points_at(ocodex, fake) -> None:
+    # The seed's `export OLLAMA_HOST=0.0.0.0:PORT; ollama serve` moves the server; ocodex (like Codex)
+    # only reads CODEX_OSS_BASE_URL/CODEX_OSS_PORT, so doctor says which URL to export.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        down = sock.getsockname()[1]
+    env = {"CODEX_OSS_BASE_URL": "", "CODEX_OSS_PORT": str(down), "OLLAMA_HOST": f"0.0.0.0:{fake.port_number}"}
+    run = ocodex("doctor", "--json", env=env)
+    assert run.returncode == 1
+    fix = _checks(run)["reachable"]["fix"]
+    assert fix.startswith(f"OLLAMA_HOST is set here: if `ollama serve` was started with it, point ocodex at it "
+                          f"with `export CODEX_OSS_BASE_URL=http://localhost:{fake.port_number}/v1`")
+    assert "ollama serve" in fix.split("OLLAMA_HOST).", 1)[1]  # the usual advice follows
+    followed = ocodex("doctor", "--json", env={"CODEX_OSS_BASE_URL": f"http://localhost:{fake.port_number}/v1"})
+    assert followed.returncode == 0, followed.stdout
+
+
+@pytest.mark.parametrize(("value", "url"), [
+    ("0.0.0.0:11500", "http://localhost:11500/v1"), ("127.0.0.1", "http://127.0.0.1:11434/v1"),
+    ("https://ollama.example.com", "https://ollama.example.com:443/v1"), ("[::]:11434", "http://localhost:11434/v1"),
+    (":11435", "http://localhost:11435/v1"), ("", None), ("host:notaport", None),
+])
+def test_ollama_host_url(value: str, url: str | None) -> None:
+    from ocodex.commands.doctor import ollama_host_url
+
+    assert ollama_host_url(value) == url
+
+
 def test_missing_model_is_a_warning_with_auto_pull_and_a_failure_without(ocodex, fake) -> None:
     fake.models[:] = ["qwen3:8b"]
     run = ocodex("doctor", "--json")
@@ -71,13 +121,14 @@ def test_missing_model_is_a_warning_with_auto_pull_and_a_failure_without(ocodex,
     assert chosen.returncode == 0 and _checks(chosen)["model"]["detail"] == "qwen3:8b (from command line)"
 
 
-def test_a_model_without_tools_blocks(ocodex, fake) -> None:
+def test_a_model_without_tools_is_a_warning_because_exec_falls_back_to_text_calls(ocodex, fake) -> None:
     fake.models.append("gemma3:4b")
     run = ocodex("doctor", "--json", "-c", "model=gemma3:4b")
-    assert run.returncode == 1
+    assert run.returncode == 0  # exec runs it (tools described in the prompt), so nothing is blocked
     check = _checks(run)["capabilities"]
-    assert check["status"] == "fail" and "cannot call tools" in check["detail"]
+    assert check["status"] == "warn" and "no native tool calling" in check["detail"]
     assert "-m gpt-oss:20b" in check["fix"]
+    assert ocodex("exec", "--oss", "-m", "gemma3:4b", "hi").returncode == 0
 
 
 def test_a_broken_config_file_blocks_with_its_path(ocodex, home: Path) -> None:
@@ -99,6 +150,11 @@ def test_models_directory_from_ollama_models(ocodex, fake, tmp_path: Path) -> No
     models.mkdir()
     found = ocodex("doctor", "--json", env={"OLLAMA_MODELS": str(models)})
     assert _checks(found)["storage"]["detail"].startswith(f"models in {models} (")
+    # A path the OS refuses to examine (here ENAMETOOLONG; EACCES for a private ollama home) is a
+    # finding, not a traceback.
+    unusable = ocodex("doctor", "--json", env={"OLLAMA_MODELS": "/" + "a" * 300})
+    assert "Traceback" not in unusable.stderr
+    assert _checks(unusable)["storage"]["status"] == "warn"
 
 
 def test_plain_http_to_another_host_is_flagged_without_contacting_it() -> None:
@@ -126,3 +182,24 @@ def test_plain_http_to_another_host_is_flagged_without_contacting_it() -> None:
     assert checks["transport"].status == "warn" and "unencrypted" in checks["transport"].detail
     assert "ocodex tunnel user@host" in checks["transport"].fix
     assert checks["reachable"].status == "fail" and doctor.blocked
+
+
+def test_on_a_terminal_long_checks_wrap_under_their_text() -> None:
+    import io
+    import re
+
+    from rich.console import Console
+
+    from ocodex.commands.doctor import Check, print_checks
+
+    buffer = io.StringIO()
+    out = Console(file=buffer, width=60, force_terminal=True, no_color=True, highlight=False)
+    checks = [Check("server", "ok", "http://localhost:11434/v1 (the default)"),
+              Check("reachable", "fail", "No running Ollama server detected at http://127.0.0.1:9 " * 2,
+                    "Start it with `ollama serve` or `docker compose -f deploy/docker-compose.yml up -d`")]
+    print_checks(out, checks)
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", buffer.getvalue()).splitlines()
+    assert lines[0].startswith("ok   server     http://localhost:11434/v1")  # as on a pipe
+    assert lines[1].startswith("FAIL reachable  No running Ollama server")
+    assert len(lines) > 3 and all(line.startswith(" " * 16) for line in lines[2:])  # never at column 0
+    assert any(line.strip().startswith("fix: Start it with") for line in lines[2:])

@@ -189,8 +189,11 @@ def test_probe_hint_shows_configured_base_url() -> None:
 
 def test_probe_timeout_is_server_unavailable(server: Server) -> None:
     server.route("GET", "/v1/models", Reply(200, {}, hang=2.0))
-    with pytest.raises(ServerUnavailable, match="No running Ollama server detected"):
+    with pytest.raises(ServerUnavailable, match="No running Ollama server detected") as caught:
         client_for(server, read_timeout=0.2).probe()
+    # It is listening, only silent: say so rather than "start it with ollama serve".
+    assert "accepted the connection but did not answer GET /v1/models within 0.2 s" in caught.value.message
+    assert "ollama serve" not in (caught.value.hint or "") and "curl" in (caught.value.hint or "")
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -200,6 +203,22 @@ def test_probe_auth_failure(server: Server, status: int) -> None:
         client_for(server).probe()
     assert caught.value.status == status
     assert "Authentication" in (caught.value.hint or "")
+
+
+def test_a_proxys_html_error_page_becomes_its_title(server: Server) -> None:
+    page = ("<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n<center><h1>"
+            "401 Authorization Required</h1></center>\r\n<hr><center>nginx/1.22.1</center>\r\n</body>\r\n</html>\r\n")
+    server.route("GET", "/api/tags", Reply(401, page, content_type="text/html"))
+    server.route("GET", "/api/ps", Reply(502, "<html><body>bad gateway</body></html>", content_type="text/html"))
+    client = client_for(server)
+    client.max_retries = 0
+    with pytest.raises(ProviderError) as caught:
+        client.tags()
+    assert caught.value.message.endswith("refused GET /api/tags with HTTP 401 (401 Authorization Required)")
+    with pytest.raises(ProviderError) as caught:
+        client.ps()
+    assert caught.value.message.endswith("answered GET /api/ps with HTTP 502: Bad Gateway")
+    assert "proxy or tunnel in front of Ollama" in (caught.value.hint or "")
 
 
 def test_probe_404_gives_endpoint_hint(server: Server) -> None:
@@ -216,6 +235,7 @@ def test_probe_other_status(server: Server) -> None:
     with pytest.raises(ProviderError, match="HTTP 500: boom") as caught:
         client_for(server).probe()
     assert caught.value.status == 500
+    assert "journalctl -u ollama" in (caught.value.hint or "")  # where to look, not a bare failure
 
 
 def test_invalid_url_is_an_ocodex_error() -> None:
@@ -337,6 +357,14 @@ def test_pull_error_line_inside_200_stream(server: Server) -> None:
     assert seen == [PullUpdate("pulling manifest")]
 
 
+def test_pull_out_of_disk_space_says_where_models_can_go(server: Server) -> None:
+    error = "write /root/.ollama/models/blobs/sha256-e7b2-partial: no space left on device"
+    server.route("POST", "/api/pull", Reply(200, [PULL_OK[1], {"error": error}]))
+    with pytest.raises(PullError, match="no space left on device") as caught:
+        list(client_for(server).pull("gpt-oss:20b"))
+    assert "OLLAMA_MODELS=" in (caught.value.hint or "")
+
+
 def test_pull_stream_without_success(server: Server) -> None:
     server.route("POST", "/api/pull", Reply(200, PULL_OK[:4]))
     with pytest.raises(PullError, match=r"^Pull stream ended unexpectedly without success$"):
@@ -449,10 +477,12 @@ def test_prepare_oss_pull_failure_aborts_display(server: Server) -> None:
     ready_server(server, tags={"models": []})
     server.route("POST", "/api/pull", Reply(200, [{"error": "pull model manifest: file does not exist"}]))
     display = RecordingDisplay()
-    with pytest.raises(PullError, match="Pull failed"):
+    with pytest.raises(PullError, match="Pull failed") as caught:
         prepare_oss(client=client_for(server), model="nosuch", auto_pull=True,
                     notify=lambda _: None, progress=display)
     assert display.aborted and not display.finished
+    assert "https://ollama.com/library" in (caught.value.hint or "")  # what to do next
+    assert "`ocodex pull nosuch`" in (caught.value.hint or "")
 
 
 def test_prepare_oss_interrupted_pull(server: Server) -> None:

@@ -147,7 +147,8 @@ def test_bench_reports_medians_and_a_suggestion(ocodex, fake) -> None:
     human = ocodex("bench", "--runs", "1", "--warm", "-m", "gpt-oss:20b")
     assert human.returncode == 0, human.stderr
     assert "first token" in human.stdout and "tok/s" in human.stdout and "suggestion:" in human.stdout
-    assert "load time        -" in human.stdout
+    assert "load time        -  " in human.stdout and "- s" not in human.stdout  # not measured with --warm
+    assert "(median of 1 run)" in human.stdout
 
 
 def test_bench_refuses_bad_runs_and_missing_models(ocodex) -> None:
@@ -187,6 +188,37 @@ def test_old_servers_fill_context_and_capabilities_from_show() -> None:
     assert rows[0]["quantization"] == "Q4_K_M"
 
 
+def test_models_asks_show_for_several_models_at_once() -> None:
+    # One /api/show per model, one after the other, costs a round trip each on a remote server.
+    import threading
+
+    from ocodex.commands.common import Target
+    from ocodex.commands.models import list_models
+    from ocodex.config import Settings
+    from ocodex.http import Transport
+    from ocodex.ollama.client import ModelEntry, OllamaClient
+
+    names = ["qwen3:8b", "llama3.1:8b", "gemma3:4b"]
+    with FakeOllama(models=names) as server:
+        transport = Transport()
+        client = OllamaClient(server.root, transport)
+        real_tags, real_show = client.tags, client.show
+        together = threading.Barrier(len(names), timeout=30)  # passes only if all three are in flight
+
+        def show(name: str):  # type: ignore[no-untyped-def]
+            together.wait()
+            return real_show(name)
+
+        client.tags = lambda: [ModelEntry(name=e.name, size=e.size) for e in real_tags()]  # type: ignore[method-assign]
+        client.show = show  # type: ignore[method-assign]
+        target = Target(Settings(), Settings().model_providers["oss"], server.base_url, "default", transport,
+                        client)
+        rows = list_models(target)
+        target.close()
+    assert sorted(row["name"] for row in rows) == sorted(names)
+    assert all(row["context_length"] and row["capabilities"] for row in rows)
+
+
 def _rm_on_a_terminal(home, fake, answer: str) -> tuple[int, str]:
     """Run `ocodex rm qwen3:8b` with a terminal on stdin and type `answer`."""
     import os
@@ -216,3 +248,64 @@ def test_rm_on_a_terminal_deletes_only_after_yes(home, fake) -> None:
     code, output = _rm_on_a_terminal(home, fake, "y")
     assert code == 0 and "deleted qwen3:8b" in output
     assert "qwen3:8b" not in fake.models
+
+
+def test_tunnel_readiness_check_ignores_proxy_variables(monkeypatch) -> None:
+    # The check talks to our own loopback end of the tunnel; a corporate HTTP_PROXY cannot reach it.
+    import subprocess
+
+    from ocodex.commands.tunnel import _wait_ready
+
+    dead_proxy = f"http://127.0.0.1:{_free_port()}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, dead_proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    ssh = subprocess.Popen(["sleep", "30"])
+    try:
+        with FakeOllama() as server:
+            assert _wait_ready(ssh, server.root, timeout=10) == "0.13.4"
+    finally:
+        ssh.kill()
+        ssh.wait()
+
+
+def test_bench_bytes_per_turn_is_what_exec_sends(ocodex, fake, repo) -> None:
+    # The seed's "prompt size matters": the number must be exec's real first request from here, with
+    # this repository's AGENTS.md and the configured sandbox, not a fixed approximation.
+    from ocodex.commands.bench import TASK
+
+    (repo / "AGENTS.md").write_text("Run `make test` before committing.\n" * 40)
+    for options in ([], ["-c", "sandbox_mode=workspace-write"]):
+        bench = ocodex(*options, "bench", "--runs", "1", "--warm", "--json")
+        assert bench.returncode == 0, bench.stderr
+        run = ocodex(*options, "exec", "--oss", TASK)
+        assert run.returncode == 0, run.stderr
+        sent = [r.body for r in fake.requests if r.path == "/v1/chat/completions"][-1]
+        assert json.loads(bench.stdout)["request_bytes"] == len(sent), options
+
+
+def test_rm_prompt_ends_its_line_on_ctrl_c_and_ctrl_d(monkeypatch, capsys) -> None:
+    import io
+
+    import pytest
+
+    from ocodex.commands.rm import _confirm
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    class Interrupting(Terminal):
+        def readline(self, *args: object) -> str:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("sys.stdin", Interrupting())
+    with pytest.raises(KeyboardInterrupt):
+        _confirm("Delete x? [y/N] ")
+    assert capsys.readouterr().err == "Delete x? [y/N] \n"
+    monkeypatch.setattr("sys.stdin", Terminal(""))
+    assert _confirm("Delete x? [y/N] ") is False
+    assert capsys.readouterr().err == "Delete x? [y/N] \n"
+    monkeypatch.setattr("sys.stdin", Terminal("y\n"))
+    assert _confirm("Delete x? [y/N] ") is True

@@ -38,6 +38,14 @@ def test_base_url_without_http_scheme_is_a_config_error(url: str) -> None:
         oss_base_url({"CODEX_OSS_BASE_URL": url})
 
 
+@pytest.mark.parametrize("url", ["bob:s3cr3t@gpu-box:11434/v1", "ftp://bob:s3cr3t@gpu-box/v1",
+                                 "tok3n-s3cr3t@gpu-box:11434"])
+def test_a_rejected_base_url_never_shows_its_credentials(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        oss_base_url({"CODEX_OSS_BASE_URL": url})
+    assert "s3cr3t" not in caught.value.message and "gpu-box" in caught.value.message
+
+
 @pytest.mark.parametrize(("base", "root"), [
     ("http://localhost:11434/v1", "http://localhost:11434"),
     ("http://localhost:11434/v1/", "http://localhost:11434"),

@@ -18,10 +18,13 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ocodex.commands.common import Target, console, open_target, print_json, run_guarded, table
 from ocodex.errors import OcodexError, UsageError
+
+if TYPE_CHECKING:
+    from ocodex.config import Settings
 
 GENERATE_TOKENS = 64
 """Tokens generated per run: enough for a stable rate, short enough for a big model on a CPU."""
@@ -55,20 +58,35 @@ class BenchReport:
         return {name: self.median(name) for name in names}
 
 
-def first_turn_request(model: str, cwd: Path) -> dict[str, Any]:
-    """The body ocodex sends on a task's first request from `cwd`, with a typical one-line task."""
-    from ocodex.agent.prompt import environment_context, initial_messages, system_prompt
+TASK = "add a --verbose flag to cli.py and a test for it"
+"""The typical one-line task of the measured first turn."""
+
+
+def first_turn_request(model: str, cwd: Path, settings: Settings | None = None) -> dict[str, Any]:
+    """The body `exec` sends on a task's first request from `cwd` with these settings (sandbox mode,
+    AGENTS.md files), for a typical one-line task."""
+    from ocodex.agent.prompt import environment_context, initial_messages, load_agents_md, system_prompt
+    from ocodex.config import ocodex_home
     from ocodex.providers.base import ModelRequest
     from ocodex.providers.chat import build_body
     from ocodex.sandbox import SandboxPolicy
     from ocodex.tools.registry import ToolRegistry
 
-    policy = SandboxPolicy(mode="workspace-write", cwd=cwd)
+    if settings is None:
+        policy, agents_md = SandboxPolicy(mode="read-only", cwd=cwd), None
+    else:
+        policy = SandboxPolicy(
+            mode=settings.sandbox_mode, cwd=cwd,  # type: ignore[arg-type]
+            writable_roots=[Path(p).expanduser() for p in settings.sandbox_workspace_write.writable_roots],
+            network_access=settings.sandbox_workspace_write.network_access)
+        agents_md = load_agents_md(cwd, ocodex_home(), max_bytes=settings.project_doc_max_bytes,
+                                   fallback_filenames=tuple(settings.project_doc_fallback_filenames))
     messages = initial_messages(
-        system=system_prompt(policy.describe()), agents_md=None,
-        environment=environment_context(cwd, sandbox_mode=policy.mode, network_access=False,
-                                        writable_roots=policy.writable()))
-    messages.append({"role": "user", "content": "add a --verbose flag to cli.py and a test for it"})
+        system=system_prompt(policy.describe()), agents_md=agents_md,
+        environment=environment_context(cwd, sandbox_mode=policy.mode, network_access=policy.network_enabled,
+                                        writable_roots=policy.writable() if policy.mode == "workspace-write"
+                                        else []))
+    messages.append({"role": "user", "content": TASK})
     return build_body(ModelRequest(model=model, messages=messages, tools=ToolRegistry.default().specs(),
                                    temperature=1.0, top_p=1.0))
 
@@ -167,8 +185,9 @@ def _pick_model(target: Target, available: list[str]) -> str:
     return choice.present
 
 
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+def _fmt(value: float | None, spec: str, unit: str = "") -> str:
+    """`value` formatted with its unit, or `-` when it was not measured (no `- s`)."""
+    return "-" if value is None else format(value, spec) + unit
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -181,7 +200,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         target.client.probe()
         model = _pick_model(target, [entry.name for entry in target.client.tags()])
-        body = first_turn_request(model, Path.cwd())
+        body = first_turn_request(model, Path.cwd(), target.settings)
         report = BenchReport(target.base_url, model,
                              request_bytes=len(json.dumps(body, separators=(",", ":")).encode()))
         bench = Bench(target, model, warm=args.warm)
@@ -198,15 +217,15 @@ def _run(args: argparse.Namespace) -> int:
                     "each": [asdict(run) for run in report.runs],
                     "suggestions": tips})
         return 0
-    grid = table("MEASURE", "MEDIAN", "WHAT IT MEANS",
-                 title=f"{report.model} on {report.server} (median of {len(report.runs)} runs)")
+    runs = f"{len(report.runs)} run" + ("s" if len(report.runs) != 1 else "")
+    grid = table("MEASURE", "MEDIAN", "WHAT IT MEANS", title=f"{report.model} on {report.server} (median of {runs})")
     rows = [
-        ("round trip", _fmt(report.median("rtt_ms"), ".1f") + " ms", "network + HTTP cost of every request"),
-        ("load time", _fmt(report.median("load_s"), ".2f") + " s", "cold start after the model was unloaded"),
-        ("first token", _fmt(report.median("ttft_s"), ".2f") + " s", "wait before a first-turn answer starts"),
-        ("prompt", _fmt(report.median("prompt_tps"), ".0f") + " tok/s",
+        ("round trip", _fmt(report.median("rtt_ms"), ".1f", " ms"), "network + HTTP cost of every request"),
+        ("load time", _fmt(report.median("load_s"), ".2f", " s"), "cold start after the model was unloaded"),
+        ("first token", _fmt(report.median("ttft_s"), ".2f", " s"), "wait before a first-turn answer starts"),
+        ("prompt", _fmt(report.median("prompt_tps"), ".0f", " tok/s"),
          f"reading {_fmt(report.median('prompt_tokens'), '.0f')} prompt tokens"),
-        ("generation", _fmt(report.median("gen_tps"), ".1f") + " tok/s", "writing the answer"),
+        ("generation", _fmt(report.median("gen_tps"), ".1f", " tok/s"), "writing the answer"),
         ("bytes per turn", f"{report.request_bytes / 1024:.1f} KiB", "first request body; later turns add history"),
     ]
     for row in rows:

@@ -16,8 +16,9 @@ import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from ocodex.agent.context import SMALL_WINDOW, SUGGESTED_WINDOW
 from ocodex.commands.common import Target, console, open_target, print_json, run_guarded
 from ocodex.errors import ConfigError, OcodexError, ProviderError, ServerUnavailable
 
@@ -27,10 +28,8 @@ if TYPE_CHECKING:
 
 Status = Literal["ok", "warn", "fail", "skip"]
 
-MIN_CONTEXT = 16384
-"""Tokens below which an agent session soon loses its start: system prompt, tools and a few files."""
-RECOMMENDED_CONTEXT = 65536
-"""What Ollama's docs recommend for coding tools."""
+MIN_CONTEXT = SMALL_WINDOW
+RECOMMENDED_CONTEXT = SUGGESTED_WINDOW
 OLD_DEFAULT_CONTEXT = 4096
 SLOW_RTT_MS = 50.0
 LINUX_MODEL_DIRS = ("/usr/share/ollama/.ollama/models", "/var/lib/ollama", "~/.ollama/models")
@@ -122,23 +121,41 @@ class Doctor:
                      "see docs/deploying.md")
         if not self.check_reachable(target):
             return
+        if hint:
+            self.check_base_path(target)
         self.check_latency(target)
         self.check_version(target)
         self.check_model(target, remote)
 
+    def check_base_path(self, target: Target) -> None:
+        """The base URL lacks `/v1` but the server answered at its root: does the path exec uses exist?"""
+        server = next(check for check in self.checks if check.name == "server")
+        try:
+            status = target.client.base_url_status()
+        except OcodexError:
+            return
+        if status == 404:  # a bare Ollama: every model request would 404
+            server.status = "fail"
+            server.detail += f"; GET {target.base_url.rstrip('/')}/models answered 404, so model requests would fail"
+
     def check_reachable(self, target: Target) -> bool:
         headers = {name.lower() for name in target.transport.headers}
-        auth = "with an Authorization header" if "authorization" in headers else "without auth headers"
+        if "authorization" in headers:
+            auth = "with an Authorization header"
+        elif target.transport.endpoints and target.transport.endpoints[0].auth is not None:
+            auth = "with Basic auth from the base URL's user:password"
+        else:
+            auth = "without auth headers"
         try:
             target.client.probe()
-        except ServerUnavailable as exc:
-            reason = exc.message
-            if "CERTIFICATE_VERIFY_FAILED" in (exc.hint or "") or "certificate" in (exc.hint or "").lower():
-                self.add("tls", "fail", f"the server's certificate is not trusted ({reason})",
-                         "set model_providers.oss.ca_cert = \"/path/to/ca.pem\" (or SSL_CERT_FILE) to the "
-                         "proxy's CA")
-            else:
-                self.add("reachable", "fail", reason, exc.hint)
+        except ServerUnavailable as exc:  # (an untrusted certificate is an OcodexError from probe: below)
+            fix = exc.hint
+            other = ollama_host_url(os.environ.get("OLLAMA_HOST", ""))
+            if other and other.rstrip("/") != target.base_url.rstrip("/"):
+                fix = (f"OLLAMA_HOST is set here: if `ollama serve` was started with it, point ocodex at "
+                       f"it with `export CODEX_OSS_BASE_URL={other}` (ocodex, like Codex, does not read "
+                       f"OLLAMA_HOST). {fix or ''}").strip()
+            self.add("reachable", "fail", exc.message, fix)
             return False
         except ProviderError as exc:
             if exc.status in (401, 403):
@@ -147,7 +164,7 @@ class Doctor:
                 self.add("reachable", "fail", exc.message, exc.hint)
             return False
         except OcodexError as exc:
-            name = "tls" if "tls" in (exc.hint or "").lower() or "ssl" in exc.message.lower() else "reachable"
+            name = "tls" if exc.message.startswith("TLS verification failed") else "reachable"
             self.add(name, "fail", exc.message, exc.hint)
             return False
         self.add("reachable", "ok", f"GET {target.client.root}/v1/models answered ({auth})")
@@ -227,8 +244,10 @@ class Doctor:
             self.add("capabilities", "warn", f"cannot read the model's details: {exc.message}")
             return
         if details.capabilities and "tools" not in details.capabilities:
-            self.add("capabilities", "fail", f"{choice.present} cannot call tools "
-                     f"({', '.join(details.capabilities)})",
+            # Not a blocker: exec then describes its tools in the prompt and reads calls from the text.
+            self.add("capabilities", "warn", f"{choice.present} has no native tool calling "
+                     f"({', '.join(details.capabilities)}): ocodex falls back to tool calls written as text, "
+                     "which is less reliable",
                      "choose a model with tools, e.g. -m gpt-oss:20b or -m qwen3:8b")
         else:
             self.add("capabilities", "ok", ", ".join(details.capabilities) or "not reported")
@@ -259,7 +278,7 @@ class Doctor:
         trained_text = f"trained {trained:,}" if trained else "trained context unknown"
         if window is None:
             self.add("context", "warn", f"{how}; {trained_text}; ocodex needs >= {MIN_CONTEXT:,} "
-                     f"(Ollama recommends {RECOMMENDED_CONTEXT:,} for coding tools)", fix)
+                     f"(ocodex suggests {RECOMMENDED_CONTEXT:,})", fix)
         elif window < MIN_CONTEXT:
             self.add("context", "warn", f"{window:,} tokens ({how}); {trained_text}; below the {MIN_CONTEXT:,} "
                      "ocodex needs: Ollama silently drops the start of long conversations", fix)
@@ -306,24 +325,59 @@ class Doctor:
             return
         if configured:
             path = Path(configured).expanduser()
-            if not path.is_dir():
+            if not _is_dir(path):
                 self.add("storage", "warn", f"OLLAMA_MODELS={configured} does not exist here",
                          "create it, or fix the variable (the server and the ollama CLI both read it)")
                 return
             candidates = [path]
         else:
-            candidates = [Path(p).expanduser() for p in LINUX_MODEL_DIRS if Path(p).expanduser().is_dir()]
+            # /usr/share/ollama is often the ollama user's private home: unreadable is "not found" here.
+            candidates = [Path(p).expanduser() for p in LINUX_MODEL_DIRS if _is_dir(Path(p).expanduser())]
         if not candidates:
             self.add("storage", "ok", "OLLAMA_MODELS unset and no local model directory found "
                      "(the server may run in Docker: see deploy/)")
             return
-        free = shutil.disk_usage(candidates[0]).free
+        try:
+            free = shutil.disk_usage(candidates[0]).free
+        except OSError as exc:
+            self.add("storage", "warn", f"cannot read the free space of {candidates[0]}: {exc.strerror or exc}",
+                     "run doctor as a user who can read the models directory, or check it with `df -h`")
+            return
         detail = f"models in {candidates[0]} ({format_gib(free)} free)"
         if free < 20 * 1024**3:
             self.add("storage", "warn", detail, "large models need 13-65 GiB each; set OLLAMA_MODELS to a "
                      "larger volume and restart `ollama serve`")
         else:
             self.add("storage", "ok", detail)
+
+
+def ollama_host_url(value: str) -> str | None:
+    """The `/v1` base URL a client would use for a server started with `OLLAMA_HOST=value`
+    (`0.0.0.0:11500`, `http://host`, `:11434`, `[::]:11434`), or None when blank or unreadable."""
+    from urllib.parse import urlsplit
+
+    text = value.strip()
+    if not text:
+        return None
+    parts = urlsplit(text if "://" in text else f"http://{text}")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 11434)
+    except ValueError:
+        return None
+    host = parts.hostname or "localhost"
+    if host in ("0.0.0.0", "::"):  # listening everywhere: this machine reaches it on loopback
+        host = "localhost"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme or 'http'}://{host}:{port}/v1"
+
+
+def _is_dir(path: Path) -> bool:
+    """`path.is_dir()`, but False (not a traceback) when it cannot be examined (EACCES, ENAMETOOLONG)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 _MARKS = {"ok": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "bold red"),
@@ -334,21 +388,42 @@ def run_doctor(args: argparse.Namespace) -> int:
     return run_guarded(lambda: _run(args))
 
 
-def _run(args: argparse.Namespace) -> int:
+def print_checks(out: Any, checks: list[Check]) -> None:
+    """One line per check (and one per fix) on a pipe; on a terminal, long lines wrap under their text
+    instead of at column 0."""
     from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
 
+    width = max(len(check.name) for check in checks)
+    if not out.is_terminal:
+        for check in checks:
+            mark, style = _MARKS[check.status]
+            out.print(f"[{style}]{mark}[/] {check.name:<{width}}  {escape(check.detail)}")
+            if check.fix and check.status in ("warn", "fail"):
+                out.print(f"     {'':<{width}}  fix: {escape(check.fix)}")
+        return
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(no_wrap=True, min_width=width + 1)
+    grid.add_column(overflow="fold")
+    for check in checks:
+        mark, style = _MARKS[check.status]
+        text = Text(check.detail)
+        if check.fix and check.status in ("warn", "fail"):
+            text.append(f"\nfix: {check.fix}")
+        grid.add_row(Text(mark, style=style), check.name, text)
+    out.print(grid)
+
+
+def _run(args: argparse.Namespace) -> int:
     doctor = Doctor(args)
     doctor.run()
     if args.json:
         print_json({"ok": not doctor.blocked, "checks": [asdict(check) for check in doctor.checks]})
         return 1 if doctor.blocked else 0
     out = console()
-    width = max(len(check.name) for check in doctor.checks)
-    for check in doctor.checks:
-        mark, style = _MARKS[check.status]
-        out.print(f"[{style}]{mark}[/] {check.name:<{width}}  {escape(check.detail)}")
-        if check.fix and check.status in ("warn", "fail"):
-            out.print(f"     {'':<{width}}  fix: {escape(check.fix)}")
+    print_checks(out, doctor.checks)
     failures = [check.name for check in doctor.checks if check.status == "fail"]
     if failures:
         out.print(f"[bold red]{len(failures)} problem(s) block `ocodex exec --oss`: {', '.join(failures)}[/]")

@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ocodex.commands.common import Target, console, open_target, print_json, run_guarded, size_text, table
 from ocodex.errors import OcodexError
+
+if TYPE_CHECKING:
+    from ocodex.ollama.client import ModelDetails
 
 
 @dataclass(slots=True)
@@ -38,18 +41,38 @@ def default_choice(target: Target, available: list[str]) -> DefaultChoice:
     return DefaultChoice(model, reason, find_model(model, available))
 
 
+SHOW_WORKERS = 8
+"""Concurrent `/api/show` calls: one round trip per model is slow to a remote server."""
+
+
 def list_models(target: Target) -> list[dict[str, Any]]:
-    """Every local model with its details; `/api/show` fills what `/api/tags` leaves out."""
+    """Every local model with its details; `/api/show` fills what `/api/tags` leaves out (concurrently)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def show(name: str) -> ModelDetails | None:
+        try:
+            return target.client.show(name)
+        except OcodexError:
+            return None
+
+    entries = target.client.tags()
+    missing = [entry.name for entry in entries if entry.context_length is None or not entry.capabilities]
+    shown: dict[str, ModelDetails | None] = {}
+    if missing:
+        pool = ThreadPoolExecutor(max_workers=min(SHOW_WORKERS, len(missing)), thread_name_prefix="show")
+        try:
+            shown = dict(zip(missing, pool.map(show, missing), strict=True))
+        except BaseException:  # Ctrl-C: do not wait for calls in flight; closing the client ends them
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     rows = []
-    for entry in target.client.tags():
+    for entry in entries:
         row = {"name": entry.name, "size": entry.size, "parameter_size": entry.parameter_size,
                "quantization": entry.quantization, "context_length": entry.context_length,
                "capabilities": list(entry.capabilities), "remote_host": entry.remote_host}
-        if entry.context_length is None or not entry.capabilities:
-            try:
-                details = target.client.show(entry.name)
-            except OcodexError:
-                details = None
+        if entry.name in shown:
+            details = shown[entry.name]
             if details is not None:
                 row["context_length"] = row["context_length"] or details.context_length
                 row["capabilities"] = row["capabilities"] or list(details.capabilities)

@@ -19,7 +19,14 @@ def _confirm(prompt: str) -> bool:
                          hint="pass --yes to delete without asking")
     sys.stderr.write(prompt)
     sys.stderr.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")  # so `error: interrupted` starts its own line, not after the prompt
+        raise
+    if not answer:  # Ctrl-D
+        sys.stderr.write("\n")
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _run(args: argparse.Namespace) -> int:

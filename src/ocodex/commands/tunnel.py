@@ -39,7 +39,8 @@ def _wait_ready(proc: subprocess.Popen[bytes], url: str, timeout: float) -> str 
                               hint="check the destination, your key, and that the local port is free "
                                    "(ssh's own message is above)")
         try:
-            response = httpx.get(f"{url}/api/version", timeout=2.0)
+            # Our own loopback end of the tunnel: an HTTP(S)_PROXY from the environment cannot reach it.
+            response = httpx.get(f"{url}/api/version", timeout=2.0, trust_env=False)
             if response.is_success:
                 return str(response.json().get("version") or "unknown")
             last = f"HTTP {response.status_code}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ocodex.errors import Interrupted, OcodexError
+from ocodex.errors import Interrupted, OcodexError, PullError
 from ocodex.ollama.client import ModelDetails, OllamaClient, version_at_least
 from ocodex.ollama.names import display_name, find_model
 from ocodex.render.progress import PullDisplay
@@ -74,6 +74,12 @@ def prepare_oss(*, client: OllamaClient, model: str, auto_pull: bool, notify: Ca
             raise OcodexError(f"Model '{model}' is not available on the Ollama server at {client.root}",
                               hint=f"pull it first: `ollama pull {model}` or `ocodex pull {model}`")
         notify(f"Pulling model {model}...")
-        pull_with_progress(client, model, progress)
+        try:
+            pull_with_progress(client, model, progress)
+        except PullError as exc:
+            if exc.hint is None:
+                exc.hint = (f"check the name on https://ollama.com/library, and the server's disk space and "
+                            f"network; `ocodex pull {model}` retries and resumes the download")
+            raise
         found, pulled = display_name(model), True
     return OssReady(model=found, version=version, details=_show(client, found), pulled=pulled)

@@ -31,10 +31,11 @@ PROBE_TIMEOUT = 10.0
 """Read timeout (seconds) for the readiness probe."""
 INSTALL_URL = "https://github.com/ollama/ollama?tab=readme-ov-file#ollama"
 META_TIMEOUT = 60.0
+"""Read timeout (seconds) for the small JSON endpoints (version, tags, show, ps)."""
 BUSY_STATUSES = frozenset({429, 500, 502, 503, 504})
+"""Statuses after which the idempotent management calls are retried."""
 RETRY_BASE_DELAY = 0.25
 MAX_RETRY_DELAY = 10.0
-"""Read timeout (seconds) for the small JSON endpoints (version, tags, show, ps)."""
 LOAD_TIMEOUT = 600.0
 """Read timeout (seconds) for loading or creating a model: a large one can take minutes."""
 
@@ -252,6 +253,9 @@ def _pull_update(raw: dict[str, Any]) -> PullUpdate:
                       total=_int(raw.get("total")), completed=_int(raw.get("completed")))
 
 
+_HTML_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+
+
 def error_message(response: httpx.Response) -> str:
     """The server's error text: native `{"error": "..."}`, OpenAI `{"error": {"message"}}`, or the body."""
     return scrub(_error_text(response))
@@ -272,6 +276,10 @@ def _error_text(response: httpx.Response) -> str:
             error = error.get("message")
         if isinstance(error, str) and error.strip():
             return error.strip()
+    if text.startswith("<"):  # a proxy's HTML error page (nginx: `<html>\r\n<head><title>401 ...`)
+        title = _HTML_TITLE_RE.search(text)
+        return " ".join(title.group(1).split()) if title and title.group(1).strip() else \
+            (response.reason_phrase or f"HTTP {response.status_code}")
     if text:
         return text.splitlines()[0].strip()[:200]
     return response.reason_phrase or f"HTTP {response.status_code}"
@@ -359,8 +367,15 @@ class OllamaClient:
                      "user:password in the base URL for Basic auth). A bare Ollama also answers 403 "
                      "when the Host header is not local (see OLLAMA_HOST/OLLAMA_ORIGINS).",
                 status=status)
+        hint = None
+        if status in (502, 504):
+            hint = ("a proxy or tunnel in front of Ollama could not get an answer from it: check that "
+                    "`ollama serve` runs behind it and the proxy's upstream address")
+        elif status >= 500:
+            hint = ("the server failed; its log says why (`journalctl -u ollama`, or `docker logs` for "
+                    "the container)")
         return ProviderError(f"Ollama at {self.root} answered {method} {path} with HTTP {status}: {message}",
-                             status=status, retryable=status in (429, 502, 503, 504))
+                             hint=hint, status=status, retryable=status in (429, 502, 503, 504))
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -423,13 +438,26 @@ class OllamaClient:
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise self._transport_error("GET", path, exc) from None
         except (httpx.HTTPError, httpx.StreamError) as exc:
-            from ocodex.providers.errors import is_tls_failure
+            from ocodex.providers.errors import PLAIN_HTTP_HINT, is_plain_http_answer, is_tls_failure, transport_error
 
+            if isinstance(exc, httpx.ProxyError):  # the proxy answered, not Ollama: say so
+                raise transport_error(exc, url) from None
+            if is_plain_http_answer(exc):
+                raise OcodexError(f"TLS handshake failed with Ollama at {self.root}: {_reason(exc)}",
+                                  hint=PLAIN_HTTP_HINT) from None
             if is_tls_failure(exc):
                 raise OcodexError(f"TLS verification failed for Ollama at {self.root}: {_reason(exc)}",
                                   hint="if its certificate comes from a private CA, set "
                                        "model_providers.oss.ca_cert (or SSL_CERT_FILE) to that CA's PEM "
                                        "file") from None
+            if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+                # Something accepted the connection: "start it with ollama serve" would mislead.
+                limit = min(PROBE_TIMEOUT, self._transport.read_timeout)
+                raise ServerUnavailable(
+                    f"No running Ollama server detected at {self.root}: it accepted the connection but "
+                    f"did not answer GET {path} within {limit:g} s",
+                    hint="the server may be overloaded or stuck, or a proxy or tunnel in front of it may "
+                         f"have lost its upstream; check that `curl {url}` answers") from None
             raise ServerUnavailable(f"No running Ollama server detected at {self.root}",
                                     hint=self._start_hint(url, _reason(exc))) from None
         if response.is_success:
@@ -438,6 +466,19 @@ class OllamaClient:
             raise ProviderError(f"No Ollama API at {url} (HTTP 404)", hint=self._wrong_endpoint_hint(),
                                 status=404)
         raise self._status_error("GET", path, response)
+
+    def base_url_status(self) -> int:
+        """The HTTP status of `GET {base_url}/models`: whether the OpenAI-compatible route `exec`
+        posts to (`{base_url}/chat/completions`) exists as configured, not just at `{root}/v1`."""
+        path = "/models"
+        url = f"{self.base_url.rstrip('/')}{path}"
+        try:
+            response = self._client().get(url, timeout=httpx.Timeout(
+                min(PROBE_TIMEOUT, self._transport.read_timeout), connect=self._transport.connect_timeout))
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise self._transport_error("GET", url.removeprefix(self.root), exc) from None
+        response.close()
+        return response.status_code
 
     def _wrong_endpoint_hint(self) -> str:
         hint = endpoint_hint(self.base_url)
@@ -607,5 +648,9 @@ class OllamaClient:
         if "error" in raw:
             error = raw["error"]
             message = error.get("message") if isinstance(error, dict) else error
-            raise PullError(f"Pull failed: {message}")
+            hint = None
+            if "no space left on device" in str(message).lower():
+                hint = ("the server's disk is full: free space there, or move its models to a larger volume "
+                        "with OLLAMA_MODELS=/path/to/models and restart `ollama serve`")
+            raise PullError(f"Pull failed: {message}", hint=hint)
         return _pull_update(raw)

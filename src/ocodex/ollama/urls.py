@@ -27,10 +27,21 @@ def _port_from(value: str) -> int:
                       hint=f"unset {PORT_VAR} to use the default port {DEFAULT_OSS_PORT}")
 
 
+def _shown(url: str) -> str:
+    """`url` fit for an error message: no `user:password@`, even when the scheme is missing."""
+    from ocodex.redact import redact_url
+
+    shown = redact_url(url)
+    head, sep, tail = shown.partition("/")
+    if "://" not in shown and "@" in head:  # `bob:secret@host:11434/v1`: urlsplit sees no credentials
+        shown = f"***@{head.rpartition('@')[2]}{sep}{tail}"
+    return shown
+
+
 def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{BASE_URL_VAR} must be an http:// or https:// URL (got {url!r})",
+        raise ConfigError(f"{BASE_URL_VAR} must be an http:// or https:// URL (got {_shown(url)!r})",
                           hint="for example CODEX_OSS_BASE_URL=http://localhost:11434/v1")
     return url
 

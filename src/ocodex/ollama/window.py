@@ -19,11 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ocodex.agent.context import SMALL_WINDOW, SUGGESTED_WINDOW
 from ocodex.errors import OcodexError
 from ocodex.ollama.client import ModelDetails, OllamaClient
 from ocodex.ollama.names import find_model
-
-SMALL_WINDOW = 16384
 
 
 @dataclass(slots=True)
@@ -92,6 +91,6 @@ def size_context(client: OllamaClient, model: str, details: ModelDetails | None,
                            "model_context_window to have ocodex size and respect it")
     line = f"context: {window} tokens ({source}{trained_note})"
     if window < SMALL_WINDOW and (trained is None or trained > window):
-        line += ("; small for an agent: -c model_context_window=32768 makes ocodex use a larger "
+        line += (f"; small for an agent: -c model_context_window={SUGGESTED_WINDOW} makes ocodex use a larger "
                  "variant, or set OLLAMA_CONTEXT_LENGTH on the server")
     return ContextPlan(model, window, trained, line)
