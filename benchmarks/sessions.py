@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ocodex.sessions import Redactor, SessionMeta, SessionWriter
+from ocodex.redact import register_secret
+from ocodex.sessions import SessionMeta, SessionWriter
 from ocodex.testing.fake_ollama import FakeOllama
 
 
@@ -33,8 +34,8 @@ def wall(argv: list[str], *, cwd: str, env: dict[str, str], runs: int) -> float:
 
 
 def record_cost(home: Path, count: int = 5000) -> float:
-    writer = SessionWriter.create(home, SessionMeta("bench-0000", "/x", "m", "oss", "now"),
-                                  Redactor(["secret-value-123456"]))
+    register_secret("secret-value-123456")
+    writer = SessionWriter.create(home, SessionMeta("bench-0000", "/x", "m", "oss", "now"))
     message = {"role": "tool", "tool_call_id": "call_1", "content": "x" * 1024}
     start = time.perf_counter()
     for _ in range(count):

@@ -130,10 +130,12 @@ def test_driven_the_way_the_codex_sdk_drives_it(fake, home: Path, repo: Path, tm
 
 def test_accepted_but_ignored_options_get_one_note_each_on_stderr(ocodex, fake) -> None:
     run = ocodex("exec", "--oss", "--json", "-c", 'approval_policy="on-request"', "-c", 'web_search="live"',
-                 "-c", 'openai_base_url="http://127.0.0.1:9/v1"', "--add-dir", ".", "hi")
+                 "-c", 'openai_base_url="http://127.0.0.1:9/v1"', "--add-dir", ".",
+                 "-c", "sandbox_workspace_write.network_access=true", "hi")
     assert run.returncode == 0, run.stderr
     notes = [line for line in run.stderr.splitlines() if line.startswith("note:")]
-    assert len(notes) == 4
+    assert len(notes) == 5
+    assert any("sandbox_workspace_write.network_access is ignored" in n for n in notes)
     assert any("approval_policy=on-request is ignored" in n for n in notes)
     assert any("web_search=live is ignored" in n for n in notes)
     assert any("openai_base_url is ignored" in n for n in notes)
@@ -244,3 +246,52 @@ def test_an_escalated_retry_keeps_the_resumed_history_and_the_output_schema(ocod
         "codex_output_schema"
     assert {"role": "user", "content": "remember 7"} in large["messages"]
     assert large["messages"][-1] == {"role": "user", "content": "what number?"}
+
+
+def test_the_older_sdk_order_images_before_resume_and_web_search_feature(fake, home: Path, repo: Path) -> None:
+    """@openai/codex-sdk before `--add-dir` existed put `--image` before `resume THREAD_ID` and sent
+    `features.web_search_request=BOOL`; both forms must work."""
+    fake.models.append("qwen2.5vl:7b")
+    fake.capabilities["qwen2.5vl:7b"] = ["completion", "tools", "vision"]
+    (repo / "shot.png").write_bytes(PNG)
+    fake.script(Turn.text("first"))
+    code, events, stderr = sdk_exec(fake, home, repo, "look", "--model", "qwen2.5vl:7b",
+                                    "--config", "features.web_search_request=false")
+    assert code == 0, stderr
+    assert "note:" not in stderr  # web search disabled: nothing to say
+    thread = events[0]["thread_id"]
+    args = ["exec", "--experimental-json", "--model", "qwen2.5vl:7b", "--sandbox", "read-only", "--cd", str(repo),
+            "--skip-git-repo-check", "--config", "features.web_search_request=true",
+            "--image", str(repo / "shot.png"), "resume", thread]
+    fake.script(Turn.text("A blank image."))
+    proc = subprocess.run([sys.executable, "-m", "ocodex", *args], env=base_env(home, fake.base_url), cwd="/",
+                          input="describe it", capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    events = Run(proc.returncode, proc.stdout, proc.stderr).events()
+    assert events[0] == {"type": "thread.started", "thread_id": thread}
+    assert [line for line in proc.stderr.splitlines() if line.startswith("note:")] == [
+        "note: features.web_search_request=true is ignored: ocodex has no web search tool"]
+    sent = fake.chat_requests[-1]["messages"]
+    assert {"role": "user", "content": "look"} in sent
+    assert sent[-1]["content"][0]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert sent[-1]["content"][-1] == {"type": "text", "text": "describe it"}
+
+
+def test_the_compaction_summary_is_not_forced_into_the_output_schema(ocodex, fake, repo: Path,
+                                                                     tmp_path: Path) -> None:
+    (repo / "big.txt").write_text("".join(f"line {i} of a long file\n" for i in range(400)))
+    schema = {"type": "object", "properties": {"lines": {"type": "integer"}}, "required": ["lines"]}
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema))
+    fake.script(Turn.tool_call("shell", {"command": "head -c 2000 big.txt"}),
+                Turn.tool_call("shell", {"command": "tail -c 2000 big.txt"}),
+                Turn.text("SUMMARY: read the head and the tail of big.txt."),  # the compaction request
+                Turn.text('{"lines": 400}'))
+    run = ocodex("exec", "--oss", "--full-auto", "--json", "--output-schema", str(path),
+                 "-c", "model_auto_compact_token_limit=2000", "how long is big.txt?")
+    assert run.returncode == 0, run.stderr
+    assert "context: summarised" in run.stderr
+    formats = [body.get("response_format") for body in fake.chat_requests]
+    assert formats[2] is None  # the summary is plain text, as the compaction prompt asks
+    assert all(f is not None and f["json_schema"]["schema"] == schema for i, f in enumerate(formats) if i != 2)
+    assert "SUMMARY: read the head and the tail" in json.dumps(fake.chat_requests[3]["messages"])

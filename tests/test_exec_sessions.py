@@ -218,6 +218,8 @@ def test_sessions_lists_recent_sessions(ocodex, fake, home: Path, tmp_path: Path
     assert set(listed[0]) == {"id", "created", "updated", "cwd", "model", "first_prompt", "path"}
     here = [json.loads(line) for line in ocodex("sessions", "--json", "--here", cwd=other).stdout.splitlines()]
     assert [s["cwd"] for s in here] == [str(other)]
+    there = ocodex("-C", str(other), "sessions", "--json", "--here").stdout.splitlines()  # -C counts as here
+    assert [json.loads(line)["cwd"] for line in there] == [str(other)]
     assert len(ocodex("sessions", "--json", "-n", "1").stdout.splitlines()) == 1
 
 
@@ -241,3 +243,82 @@ def test_sessions_with_nothing_saved_says_so(ocodex, home: Path) -> None:
     assert ocodex("sessions", "--json").stdout == ""
     bad = ocodex("sessions", "-n", "-1")
     assert bad.returncode == 2 and "--limit must be 0 (all) or a positive number" in bad.stderr
+
+
+def test_resume_after_a_compaction_sends_the_compacted_history(ocodex, fake, home: Path, repo: Path) -> None:
+    (repo / "big.txt").write_text("".join(f"line {i} of a long file\n" for i in range(400)))
+    fake.script(
+        Turn.tool_call("shell", {"command": "head -c 2000 big.txt"}),
+        Turn.tool_call("shell", {"command": "tail -c 2000 big.txt"}),
+        Turn.text("SUMMARY: read the head and the tail of big.txt."),  # the compaction request
+        Turn.text("The file has 400 lines."),
+    )
+    first = ocodex("exec", "--oss", "--full-auto", "--json", "-c", "model_auto_compact_token_limit=2000",
+                   "how long is big.txt?")
+    assert first.returncode == 0, first.stderr
+    assert "context: summarised" in first.stderr
+    compacted_history = fake.chat_requests[3]["messages"]  # what the agent sent after compacting
+
+    [path] = session_files(home)
+    assert [r["type"] for r in records(path)].count("compacted") == 1
+    fake.script(Turn.text("Still 400."))
+    second = ocodex("exec", "--oss", "--full-auto", "--json", "-c", "model_auto_compact_token_limit=2000",
+                    "resume", "--last", "and now?")
+    assert second.returncode == 0, second.stderr
+    sent = fake.chat_requests[-1]["messages"]
+    assert "line 5 of a long file" not in json.dumps(sent)  # the summarised turns stay summarised
+    assert sent[:len(compacted_history)] == compacted_history
+    assert sent[len(compacted_history):] == [{"role": "assistant", "content": "The file has 400 lines."},
+                                             {"role": "user", "content": "and now?"}]
+
+
+def test_resume_after_an_escalation_continues_from_the_large_models_attempt(ocodex, fake, home: Path) -> None:
+    fake.models.append("gpt-oss:120b")
+    fake.script(*[Turn.tool_call("shell", {"command": "echo stuck"}) for _ in range(3)],
+                Turn.text("Solved by the large model."))
+    first = ocodex("exec", "--oss", "--full-auto", "--json", "--escalate", "go")
+    assert first.returncode == 0, first.stderr
+    large_saw = fake.chat_requests[-1]["messages"]
+    fake.script(Turn.text("next"))
+    second = ocodex("exec", "--oss", "--full-auto", "--json", "resume", "--last", "again")
+    assert second.returncode == 0, second.stderr
+    # The failed small-model attempt is not replayed: the thread goes on from what the large model saw.
+    assert fake.chat_requests[-1]["messages"] == [
+        *large_saw, {"role": "assistant", "content": "Solved by the large model."},
+        {"role": "user", "content": "again"}]
+
+
+def test_a_consumer_that_closes_stdout_stops_the_run_cleanly(fake, home: Path, repo: Path) -> None:
+    fake.script(Turn.tool_call("shell", {"command": "echo hi"}), Turn.text("done"))
+    proc = subprocess.Popen([sys.executable, "-m", "ocodex", "exec", "--oss", "--full-auto", "--json", "go"],
+                            cwd=repo, env=base_env(home, fake.base_url), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader goes away before the first event
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr
+    assert "error: stdout was closed by its reader (broken pipe); the run stopped" in stderr
+    [path] = session_files(home)
+    events = [r["payload"]["type"] for r in records(path) if r["type"] == "event_msg"]
+    assert events[0] == "thread.started"  # recorded although it could not be shown
+
+
+def test_earlier_prompts_of_a_resumed_thread_survive_compaction_verbatim(ocodex, fake, home: Path,
+                                                                         repo: Path) -> None:
+    """The SDK runs every turn of a thread as a resume: the thread's earlier prompts must stay verbatim."""
+    (repo / "big.txt").write_text("".join(f"line {i} of a long file\n" for i in range(400)))
+    fake.script(Turn.text("Noted."))
+    first = ocodex("exec", "--oss", "--full-auto", "--json", "the secret word is PINEAPPLE")
+    assert first.returncode == 0, first.stderr
+    fake.script(Turn.tool_call("shell", {"command": "head -c 2000 big.txt"}),
+                Turn.tool_call("shell", {"command": "tail -c 2000 big.txt"}),
+                Turn.text("SUMMARY: read big.txt."),  # the compaction request
+                Turn.text("400 lines."))
+    second = ocodex("exec", "--oss", "--full-auto", "--json", "-c", "model_auto_compact_token_limit=2000",
+                    "resume", "--last", "how long is big.txt?")
+    assert second.returncode == 0, second.stderr
+    assert "context: summarised" in second.stderr
+    after = fake.chat_requests[-1]["messages"]
+    assert {"role": "user", "content": "the secret word is PINEAPPLE"} in after
+    assert {"role": "user", "content": "how long is big.txt?"} in after

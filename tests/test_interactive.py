@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -43,20 +46,27 @@ class Screen:
         return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0
 
 
-@pytest.fixture
-def screen(home: Path, repo: Path, fake: FakeOllama) -> Iterator[Screen]:
+@contextlib.contextmanager
+def terminal(home: Path, repo: Path, fake: FakeOllama, *args: str) -> Iterator[Screen]:
+    """`ocodex ARGS...` running in a tmux pane of 120x40."""
     name = f"ocodex-test-{uuid.uuid4().hex[:8]}"
     env = base_env(home, fake.base_url)
     env_args = [arg for key in ("OCODEX_HOME", "CODEX_OSS_BASE_URL", "OCODEX_HOST_MEMORY_GIB", "NO_COLOR",
                                 "PATH", "HOME")
                 for arg in ("-e", f"{key}={env[key]}")]
-    command = f"cd {repo} && {sys.executable} -m ocodex; echo OCODEX-EXITED=$?; sleep 30"
+    command = f"cd {repo} && {sys.executable} -m ocodex {shlex.join(args)}; echo OCODEX-EXITED=$?; sleep 30"
     subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "40", *env_args, command],
                    check=True)
     try:
         yield Screen(name)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+@pytest.fixture
+def screen(home: Path, repo: Path, fake: FakeOllama) -> Iterator[Screen]:
+    with terminal(home, repo, fake) as opened:
+        yield opened
 
 
 def test_a_conversation_in_the_terminal(screen: Screen, fake: FakeOllama, repo: Path) -> None:
@@ -88,3 +98,119 @@ def test_ctrl_d_leaves_and_unknown_commands_are_explained(screen: Screen) -> Non
     screen.wait_for("unknown command /bogus")
     screen.send("C-d")
     screen.wait_for("OCODEX-EXITED=0")
+
+
+def test_each_conversation_is_saved_and_exec_resume_continues_it(screen: Screen, fake: FakeOllama, home: Path,
+                                                                  ocodex) -> None:
+    fake.script(Turn.text("First answer."), Turn.text("Second answer."))
+    screen.wait_for("› ")
+    screen.send("first task", "Enter")
+    screen.wait_for("First answer.")
+    screen.send("/new", "Enter")
+    screen.send("/new", "Enter")  # a conversation without a task leaves no file
+    screen.send("second task", "Enter")
+    screen.wait_for("Second answer.")
+    screen.send("/new", "Enter")
+    screen.send("/exit", "Enter")
+    screen.wait_for("OCODEX-EXITED=0")
+
+    files = sorted((home / "sessions").glob("*/*/*/rollout-*.jsonl"), key=lambda p: p.stat().st_mtime)
+    assert len(files) == 2  # /new started a new session file; the empty conversations left none
+    saved = []
+    for path in files:
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        assert records[0]["type"] == "session_meta" and records[0]["payload"]["source"] == "cli"
+        events = [r["payload"]["type"] for r in records if r["type"] == "event_msg"]
+        assert events[:2] == ["thread.started", "user_message"] and events[-1] == "turn.completed"
+        saved.append((records[0]["payload"]["id"], [r["payload"] for r in records if r["type"] == "response_item"]))
+    (first_id, first_messages), (_, second_messages) = saved
+    assert first_messages[-2:] == [{"role": "user", "content": "first task"},
+                                   {"role": "assistant", "content": "First answer."}]
+    assert "first task" not in json.dumps(second_messages)  # a new conversation
+
+    fake.script(Turn.text("Continued."))
+    run = ocodex("exec", "--oss", "--full-auto", "--json", "resume", first_id, "go on")
+    assert run.returncode == 0, run.stderr
+    assert run.events()[0]["thread_id"] == first_id
+    assert fake.chat_requests[-1]["messages"][-3:] == [
+        {"role": "user", "content": "first task"}, {"role": "assistant", "content": "First answer."},
+        {"role": "user", "content": "go on"}]
+
+
+def test_ctrl_c_during_a_command_keeps_a_valid_conversation(screen: Screen, fake: FakeOllama) -> None:
+    fake.script(Turn.tool_call("shell", {"command": "sleep 30"}), Turn.text("Next answer."))
+    screen.wait_for("› ")
+    screen.send("wait a while", "Enter")
+    screen.wait_for("sleep 30")
+    screen.send("C-c")
+    screen.wait_for("the conversation continues")
+    screen.send("next task", "Enter")
+    screen.wait_for("Next answer.")
+    sent = fake.chat_requests[-1]["messages"]
+    calls = [c["id"] for m in sent if m["role"] == "assistant" for c in m.get("tool_calls") or ()]
+    answered = [m["tool_call_id"] for m in sent if m["role"] == "tool"]
+    assert calls and answered == calls  # the interrupted call got a result, so the server accepts the history
+    assert sent[-1] == {"role": "user", "content": "next task"}
+
+
+def test_ocodex_resume_continues_a_saved_session_here(fake: FakeOllama, home: Path, repo: Path, ocodex) -> None:
+    fake.script(Turn.text("The number is 42."))
+    first = ocodex("exec", "--oss", "--full-auto", "--json", "remember 42")
+    assert first.returncode == 0, first.stderr
+    thread = first.events()[0]["thread_id"]
+    fake.script(Turn.text("You said 42."))
+    with terminal(home, repo, fake, "resume", "--last") as screen:
+        screen.wait_for(f"resuming session {thread}")
+        screen.send("what number?", "Enter")
+        screen.wait_for("You said 42.")
+        screen.send("/exit", "Enter")
+        screen.wait_for("OCODEX-EXITED=0")
+    assert fake.chat_requests[-1]["messages"][-3:] == [
+        {"role": "user", "content": "remember 42"}, {"role": "assistant", "content": "The number is 42."},
+        {"role": "user", "content": "what number?"}]
+    [path] = (home / "sessions").glob("*/*/*/rollout-*.jsonl")  # the same file goes on
+    assert "You said 42." in path.read_text()
+
+    with terminal(home, repo, fake, "resume") as screen:
+        screen.wait_for("`ocodex resume` needs a SESSION_ID or --last")
+        screen.wait_for("OCODEX-EXITED=2")
+
+
+def test_an_unwritable_sessions_directory_warns_and_the_conversation_goes_on(fake: FakeOllama, home: Path,
+                                                                              repo: Path) -> None:
+    (home / "sessions").write_text("a file where the directory should be")
+    fake.script(Turn.text("Still here."))
+    with terminal(home, repo, fake) as screen:
+        screen.wait_for("› ")
+        screen.send("hello", "Enter")
+        screen.wait_for("this conversation is not being saved: cannot write session file")
+        screen.wait_for("Still here.")
+        screen.send("/new", "Enter")
+        screen.send("/exit", "Enter")
+        screen.wait_for("OCODEX-EXITED=0")
+
+
+def test_new_with_the_server_gone_reports_it_and_keeps_the_conversation(screen: Screen, fake: FakeOllama) -> None:
+    fake.script(Turn.text("First answer."))
+    screen.wait_for("› ")
+    screen.send("first task", "Enter")
+    screen.wait_for("First answer.")
+    fake.stop()
+    screen.send("/new", "Enter")
+    screen.wait_for("error: ")
+    screen.send("/usage", "Enter")
+    screen.wait_for("tokens: in")  # still in the session, not thrown out
+    assert "OCODEX-EXITED" not in screen.text()
+    screen.send("/exit", "Enter")
+    screen.wait_for("OCODEX-EXITED=0")
+
+
+def test_the_prompt_history_file_is_private(tmp_path: Path) -> None:
+    from ocodex.ui.repl import _History
+
+    history = _History(tmp_path / "history")
+    if history.readline is None:
+        pytest.skip("readline is not available")
+    history.readline.add_history("use my token abc123")
+    history.save()
+    assert (tmp_path / "history").stat().st_mode & 0o777 == 0o600

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from ocodex import redact
 from ocodex.cli import build_parser, parse_args
 from ocodex.events import AgentMessage, ItemCompleted, Notice, TurnCompleted, Usage
 from ocodex.sessions import (
-    Redactor,
     SessionError,
     SessionMeta,
     SessionWriter,
@@ -20,7 +20,6 @@ from ocodex.sessions import (
     find_session,
     list_sessions,
     load_session,
-    provider_secrets,
     repair_history,
 )
 
@@ -106,17 +105,27 @@ def test_repair_answers_tool_calls_a_crash_left_open() -> None:
     assert repair_history(complete) == complete
 
 
-def test_redaction_covers_known_values_url_passwords_and_bearer_tokens() -> None:
-    secrets = provider_secrets({"Authorization": "Bearer tok-123456789", "X-Key": "abcd1234"},
-                               {"MY_KEY": "env-secret-value"}, "MY_KEY", "https://u:pw-9876@host/v1")
-    redactor = Redactor(secrets)
-    record = {"a": ["tok-123456789 and abcd1234", {"b": "env-secret-value"}], "n": 3,
-              "u": "see https://u:pw-9876@host/v1 and http://x:other@y/", "h": "Authorization: Bearer zzzzzzzzzzzz"}
-    text = json.dumps(redactor.scrub(record))
-    for secret in ("tok-123456789", "abcd1234", "env-secret-value", "pw-9876", "other", "zzzzzzzzzzzz"):
+def test_redaction_covers_known_values_url_passwords_and_bearer_tokens(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redact, "_secrets", set())  # the process-wide registry, fresh for this test
+    # What `connection.connect` registers for a provider: auth header values, the env_key value, URL passwords.
+    redact.register_headers({"Authorization": "Bearer tok-123456789", "X-Key": "abcd1234", "X-Org": "acme-org"})
+    redact.register_secret("env-secret-value")
+    redact.split_credentials("https://u:pw-9876@host/v1")
+    redact.register_secret("ab")
+    record = {"a": ["tok-123456789 and abcd1234", {"b": "env-secret-value"}], "n": 3, "short": "ab cab",
+              "org": "acme-org", "u": "see https://u:pw-9876@host/v1 and http://x:other@y/",
+              "h": "Authorization: Bearer zz9zzzzzzzzz"}
+    writer = SessionWriter.create(tmp_path, meta("01aa-secret"))
+    writer.write("event_msg", record)
+    writer.close()
+    text = writer.path.read_text()
+    for secret in ("tok-123456789", "abcd1234", "env-secret-value", "pw-9876", "other", "zz9zzzzzzzzz"):
         assert secret not in text
-    assert redactor.scrub(record)["n"] == 3
-    assert Redactor(["ab"]).text("ab cab") == "ab cab"  # too short to be a secret worth masking
+    payload = json.loads(text.splitlines()[-1])["payload"]
+    assert payload["n"] == 3
+    assert payload["short"] == "ab cab"  # too short to be a secret worth masking
+    assert payload["org"] == "acme-org"  # a header that does not authenticate stays readable
 
 
 def test_find_by_id_prefix_and_newest_per_directory(tmp_path: Path) -> None:
@@ -129,8 +138,10 @@ def test_find_by_id_prefix_and_newest_per_directory(tmp_path: Path) -> None:
         find_session(tmp_path, "01aa0000")
     with pytest.raises(SessionError, match="no session with id"):
         find_session(tmp_path, "01aa")  # prefixes need 8 characters
-    with pytest.raises(SessionError, match="no session with id"):
+    with pytest.raises(SessionError, match="no session with id") as info:
         find_session(tmp_path, "zzzzzzzzzz")
+    suggested = (info.value.hint or "").split("`")[1].split()  # the command the hint suggests exists
+    assert suggested[0] == "ocodex" and parse_args(build_parser(), suggested[1:]).command == "sessions"
     assert find_session(tmp_path, str(a)) == a  # a path works too
     assert find_latest(tmp_path, Path("/one")) == a
     assert find_latest(tmp_path, None) == b
@@ -161,3 +172,97 @@ def test_a_session_file_is_private_and_written_by_one_run_at_a_time(tmp_path: Pa
         SessionWriter(path)
     first.close()
     SessionWriter(path).close()  # free again once the first run is done
+
+
+def test_a_compaction_record_replaces_the_history_read_so_far(tmp_path: Path) -> None:
+    path = write_session(tmp_path, "01aa-compact")
+    summary = [{"role": "system", "content": "sys"}, {"role": "user", "content": "do it"},
+               {"role": "user", "content": "SUMMARY of the work"}]
+    writer = SessionWriter(path)
+    writer.compacted(summary)
+    writer.message({"role": "assistant", "content": "after"})
+    writer.close()
+    assert load_session(path).messages == [*summary, {"role": "assistant", "content": "after"}]
+
+    path.write_text(path.read_text() + '{"timestamp":"x","type":"compacted","payload":{"replacement_history":"x"}}\n')
+    with pytest.raises(SessionError, match=r"line \d+: corrupt session record \(a compaction"):
+        load_session(path)
+
+
+@pytest.mark.parametrize(("record", "what"), [
+    ({"type": "event_msg", "payload": {"type": "turn.completed", "usage": {"input_tokens": "many"}}},
+     "token usage that is not a number"),
+    ({"type": "event_msg", "payload": {"type": "turn.completed", "usage": {"output_tokens": [1]}}},
+     "token usage that is not a number"),
+    ({"type": "response_item", "payload": {"role": "assistant", "tool_calls": 5}}, "tool_calls are not a list"),
+])
+def test_well_formed_json_with_wrong_values_is_a_corrupt_record_not_a_crash(tmp_path: Path, record: dict,
+                                                                            what: str) -> None:
+    path = write_session(tmp_path, "01aa-values")
+    path.write_text(path.read_text() + json.dumps({"timestamp": "x", **record}) + "\n")
+    number = len(path.read_text().splitlines())
+    with pytest.raises(SessionError, match=rf"line {number}: corrupt session record \(.*{what}"):
+        load_session(path)
+
+
+def test_an_unwritable_sessions_directory_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "sessions").write_text("a file where the directory should be")
+    with pytest.raises(SessionError, match=r"cannot write session file .*: Not a directory") as info:
+        SessionWriter.create(tmp_path, meta("01aa-nodir"))
+    assert "--ephemeral" in (info.value.hint or "")
+
+
+def test_a_failed_write_is_reported_once_and_recording_stops(tmp_path: Path) -> None:
+    writer = SessionWriter.create(tmp_path, meta("01aa-full"))
+
+    class FullDisk:
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+        def flush(self) -> None:
+            raise OSError(28, "No space left on device")
+
+        def close(self) -> None:
+            pass
+
+    real = writer._file
+    writer._file = FullDisk()  # type: ignore[assignment]
+    with pytest.raises(SessionError, match="No space left on device"):
+        writer.message({"role": "user", "content": "lost"})
+    writer.message({"role": "user", "content": "ignored"})  # no second error, no traceback
+    writer.close()
+    assert real is not None
+    real.close()
+    assert [r["type"] for r in map(json.loads, writer.path.read_text().splitlines())] == ["session_meta"]
+
+
+def test_resuming_reads_the_file_again_once_it_holds_the_lock(tmp_path: Path) -> None:
+    """A run that loaded the thread while another run still wrote it continues from the newest history."""
+    from types import SimpleNamespace
+
+    from ocodex.commands.session_wiring import open_session
+
+    path = write_session(tmp_path, "01aa-race")
+    stale = load_session(path)
+    other = SessionWriter(path)  # the other run, finishing its turn after we read the file
+    other.message({"role": "user", "content": "later"})
+    other.message({"role": "assistant", "content": "later answer"})
+    other.close()
+
+    class StubAgent:
+        def __init__(self) -> None:
+            self.messages: list[dict] = [{"role": "system", "content": "sys"}]
+            self.usage = Usage()
+            self.on_message = self.on_compact = None
+
+        def add_message(self, message: dict) -> None:
+            self.messages.append(message)
+
+        def resume_from(self, history: list[dict], prompts: list[str]) -> None:
+            self.messages[:] = history
+
+    agent = StubAgent()
+    writer = open_session(tmp_path, SimpleNamespace(agent=agent), Path("/work"), stale, lambda event: None)
+    writer.close()
+    assert agent.messages[-2:] == [{"role": "user", "content": "later"},
+                                   {"role": "assistant", "content": "later answer"}]

@@ -1,8 +1,9 @@
 """`exec --output-schema FILE`: the JSON Schema the final message must match.
 
 The schema goes to the model as a chat-completions `response_format` of type `json_schema` (named
-`codex_output_schema`, strict, as Codex sends it), on every request of the turn, and the final message
-is checked against it with `jsonschema` (imported only when a schema is given).
+`codex_output_schema`, strict, as Codex sends it), on every request of the turn but the compaction
+request (its answer is a plain-text summary, not the task's answer), and the final message is checked
+against it with `jsonschema` (imported only when a schema is given).
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ class WithResponseFormat:
         self.fmt = fmt
 
     def stream(self, request: ModelRequest) -> Iterator[ModelEvent]:
+        from ocodex.agent.context import COMPACT_PROMPT
+
+        last = request.messages[-1] if request.messages else {}
+        if last.get("content") == COMPACT_PROMPT:  # the summary of a compaction: plain text
+            return self.inner.stream(request)
         return self.inner.stream(replace(request, response_format=self.fmt))
 
     def close(self) -> None:

@@ -8,23 +8,27 @@ per line, `{"timestamp", "type", "payload"}`, in the spirit of Codex's rollouts:
 - `response_item`: one chat message of the model's history (the opening messages, then every message
   the agent appends), in the chat-completions shape the provider sends;
 - `event_msg`: every emitted event (`thread.started`, `item.completed`, `turn.completed`, ...), plus
-  `user_message` records holding each prompt as the user typed it.
+  `user_message` records holding each prompt as the user typed it;
+- `compacted`: the whole history after the agent summarised older turns (`replacement_history`); a
+  reader replaces the messages read so far with it, so a resume sends what the agent last sent.
 
-Every record is flushed as it is written, so a crash loses nothing already done. Known secret values
-(API keys, header values), URL passwords and bearer tokens are scrubbed from every record before it is
-written, as is every secret registered with `ocodex.redact`. Reading stops with a `SessionError` naming
-the file and line on a corrupt record; an incomplete last line (a crash mid-write) is reported and
-skipped, so the session resumes from its last whole record.
+Every record is flushed as it is written, so a crash loses nothing already done. Every record passes
+`ocodex.redact.scrub_value` before it is written: the secrets registered when the provider's connection
+was made (API keys, authentication header values, URL passwords), any URL credentials and bearer tokens
+never reach the file. Reading stops with a `SessionError` naming the file and line on a corrupt record;
+an incomplete last line (a crash mid-write) is reported and skipped, so the session resumes from its
+last whole record. A file that cannot be written is a `SessionError` too, never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import fcntl
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,12 +36,8 @@ from typing import Any, TextIO
 from ocodex import __version__
 from ocodex.errors import OcodexError
 from ocodex.events import Usage
-from ocodex.redact import scrub
+from ocodex.redact import scrub_value
 
-REDACTED = "[REDACTED]"
-_URL_PASSWORD_RE = re.compile(
-    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?P<user>[^/\s:@\"']{0,256}):(?P<pw>[^/\s@\"']{1,256})@")
-_BEARER_RE = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
 _ROLLOUT_RE = re.compile(r"^rollout-(?P<stamp>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-(?P<id>.+)\.jsonl$")
 _USAGE_FIELDS = ("input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens",
                  "reasoning_output_tokens")
@@ -45,53 +45,6 @@ _USAGE_FIELDS = ("input_tokens", "cached_input_tokens", "cache_write_input_token
 
 class SessionError(OcodexError):
     """A session file that cannot be found or read."""
-
-
-# ---- secrets -----------------------------------------------------------------------------------
-
-class Redactor:
-    """Replaces known secret values, URL passwords and bearer tokens in every string of a record."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        # Longest first, so a secret that contains another is replaced whole.
-        self.secrets = sorted({s.strip() for s in secrets if s and len(s.strip()) >= 4}, key=len, reverse=True)
-
-    def text(self, value: str) -> str:
-        for secret in self.secrets:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        if "://" in value:  # cheap checks first: most records hold neither
-            value = _URL_PASSWORD_RE.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", value)
-        if "bearer" in value.lower():
-            value = _BEARER_RE.sub(lambda m: f"{m.group(1)}{REDACTED}", value)
-        return scrub(value)  # and every secret the process registered (ocodex.redact)
-
-    def scrub(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {k: self.scrub(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.scrub(v) for v in value]
-        return value
-
-
-def provider_secrets(headers: dict[str, str], env: dict[str, str] | os._Environ[str],
-                     env_key: str | None, base_url: str | None) -> list[str]:
-    """The secret values a provider configuration puts on the wire: header values (and the token of a
-    `Bearer` one), the `env_key` variable's value and a base URL's password."""
-    secrets: list[str] = []
-    for value in headers.values():
-        secrets.append(value)
-        if value.lower().startswith("bearer "):
-            secrets.append(value[7:])
-    if env_key and env.get(env_key, "").strip():
-        secrets.append(env[env_key].strip())
-    if base_url:
-        match = _URL_PASSWORD_RE.search(base_url)
-        if match:
-            secrets.append(match["pw"])
-    return secrets
 
 
 # ---- writing -----------------------------------------------------------------------------------
@@ -139,17 +92,19 @@ class SessionMeta:
 
 
 class SessionWriter:
-    """Appends records to one session file, flushing each; every record passes the redactor first.
+    """Appends records to one session file, flushing each; every record is scrubbed of secrets first.
 
     The file is private to the user (0600: it holds code and conversation) and locked while a run writes
     it, so two runs resuming one session cannot interleave their records.
     """
 
-    def __init__(self, path: Path, redactor: Redactor | None = None) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.redactor = redactor or Redactor()
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise _unwritable(path, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -160,20 +115,28 @@ class SessionWriter:
         self._file: TextIO | None = os.fdopen(fd, "a", encoding="utf-8")
 
     @classmethod
-    def create(cls, home: Path, meta: SessionMeta, redactor: Redactor | None = None) -> SessionWriter:
-        writer = cls(new_session_path(home, meta.id), redactor)
+    def create(cls, home: Path, meta: SessionMeta) -> SessionWriter:
+        writer = cls(new_session_path(home, meta.id))
         writer.write("session_meta", meta.to_dict())
         return writer
 
     def write(self, kind: str, payload: dict[str, Any]) -> None:
         if self._file is None:
             return
-        record = {"timestamp": _timestamp(_now()), "type": kind, "payload": self.redactor.scrub(payload)}
-        self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
-        self._file.flush()
+        record = {"timestamp": _timestamp(_now()), "type": kind, "payload": scrub_value(payload)}
+        try:
+            self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            self._file.flush()
+        except OSError as exc:  # e.g. a full disk: stop recording, and say so once
+            self._abandon()
+            raise _unwritable(self.path, exc) from None
 
     def message(self, message: dict[str, Any]) -> None:
         self.write("response_item", message)
+
+    def compacted(self, messages: list[dict[str, Any]]) -> None:
+        """Record that compaction replaced the whole history with `messages`."""
+        self.write("compacted", {"replacement_history": messages})
 
     def event(self, event: Any) -> None:
         """Record a typed event (`Notice`s are for people and are not kept)."""
@@ -182,11 +145,29 @@ class SessionWriter:
         self.write("event_msg", event.to_dict())
 
     def close(self) -> None:
-        if self._file is not None:
+        if self._file is None:
+            return
+        try:
             self._file.flush()
             os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
+        except OSError as exc:
+            self._abandon()
+            raise _unwritable(self.path, exc) from None
+        self._file.close()
+        self._file = None
+
+    def _abandon(self) -> None:
+        """Drop the file after a failed write; what could not be flushed is lost, not retried."""
+        handle, self._file = self._file, None
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                handle.close()
+
+
+def _unwritable(path: Path, exc: OSError) -> SessionError:
+    return SessionError(f"cannot write session file {path}: {exc.strerror or exc}",
+                        f"check that {path.parent} can be a writable directory with free space, "
+                        "or pass --ephemeral to run without saving the session")
 
 
 def _drop_partial_tail(path: Path) -> None:
@@ -215,7 +196,7 @@ class LoadedSession:
     messages: list[dict[str, Any]] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     first_prompt: str | None = None
-    records: int = 0
+    prompts: list[str] = field(default_factory=list)  # every prompt of the thread, as the user typed it
     truncated_line: int | None = None  # the incomplete last line that was skipped, if any
 
 
@@ -264,6 +245,20 @@ def read_meta(path: Path) -> SessionMeta | None:
     return None
 
 
+def _corrupt(path: Path, number: int, what: str) -> SessionError:
+    return SessionError(f"{path}: line {number}: corrupt session record ({what})",
+                        "the session file is damaged; fix or delete that line to resume")
+
+
+def _message_problem(value: Any) -> str | None:
+    """What keeps `value` from being a chat message as the writer records it, or None."""
+    if not (isinstance(value, dict) and isinstance(value.get("role"), str)):
+        return "a message without a role"
+    if not isinstance(value.get("tool_calls") or [], list):
+        return "a message whose tool_calls are not a list"
+    return None
+
+
 def load_session(path: Path) -> LoadedSession:
     """Everything needed to resume: meta, the message history, the thread's usage totals."""
     loaded: LoadedSession | None = None
@@ -279,17 +274,27 @@ def load_session(path: Path) -> LoadedSession:
                                    "is not session_meta)")
             loaded = LoadedSession(path, SessionMeta.from_dict(payload))
         elif kind == "response_item":
-            if not isinstance(payload.get("role"), str):
-                raise SessionError(f"{path}: line {number}: corrupt session record (a message without a role)",
-                                   "the session file is damaged; fix or delete that line to resume")
+            problem = _message_problem(payload)
+            if problem is not None:
+                raise _corrupt(path, number, problem)
             loaded.messages.append(payload)
+        elif kind == "compacted":
+            history = payload.get("replacement_history")
+            if not (isinstance(history, list) and not any(map(_message_problem, history))):
+                raise _corrupt(path, number, "a compaction without a valid replacement_history")
+            loaded.messages = list(history)
         elif kind == "event_msg":
             if payload.get("type") == "turn.completed" and isinstance(payload.get("usage"), dict):
                 usage = payload["usage"]
-                loaded.usage = Usage(**{k: int(usage.get(k) or 0) for k in _USAGE_FIELDS})
-            elif payload.get("type") == "user_message" and loaded.first_prompt is None:
-                loaded.first_prompt = str(payload.get("message", ""))
-        loaded.records += 1
+                try:
+                    loaded.usage = Usage(**{k: int(usage.get(k) or 0) for k in _USAGE_FIELDS})
+                except (TypeError, ValueError):
+                    raise _corrupt(path, number, "token usage that is not a number") from None
+            elif payload.get("type") == "user_message":
+                prompt = str(payload.get("message", ""))
+                loaded.prompts.append(prompt)
+                if loaded.first_prompt is None:
+                    loaded.first_prompt = prompt
     if loaded is None:
         raise SessionError(f"{path}: line 1: empty session file", "start a new session instead")
     return loaded
@@ -364,7 +369,7 @@ def find_session(home: Path, wanted: str) -> Path:
         ids = ", ".join(sorted(_file_id(p) or "" for p in matches)[:5])
         raise SessionError(f"session id prefix '{wanted}' is ambiguous: {ids}", "give more of the id")
     raise SessionError(f"no session with id '{wanted}' in {sessions_dir(home)}",
-                       "`ocodex sessions --all` lists the saved sessions; or use `ocodex exec resume --last`")
+                       "`ocodex sessions` lists the saved sessions; or use `ocodex exec resume --last`")
 
 
 def find_latest(home: Path, cwd: Path | None) -> Path | None:

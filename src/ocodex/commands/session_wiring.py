@@ -5,7 +5,6 @@ The exec face calls these; the file format itself belongs to `ocodex.sessions`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,29 +15,28 @@ from ocodex.events import Event, Notice
 from ocodex.runtime import Runtime
 from ocodex.sessions import (
     LoadedSession,
-    Redactor,
     SessionMeta,
     SessionWriter,
     find_latest,
     find_session,
     load_session,
     now_timestamp,
-    provider_secrets,
     repair_history,
 )
 
 
 class EventTee:
-    """The `emit` handed to the runtime: every event goes to the renderer, then to the session file."""
+    """The `emit` handed to the runtime: every event goes to the session file, then to the renderer
+    (so the file keeps it even when the output breaks, e.g. a consumer that closed our stdout)."""
 
     def __init__(self, render: Callable[[Event], None]) -> None:
         self.render = render
         self.sink: Callable[[Event], None] | None = None
 
     def __call__(self, event: Event) -> None:
-        self.render(event)
         if self.sink is not None:
             self.sink(event)
+        self.render(event)
 
 
 def split_resume_words(words: list[str], *, last: bool) -> tuple[str | None, list[str]]:
@@ -57,39 +55,49 @@ def find_resume_target(home: Path, session_id: str | None, cwd: Path, all_dirs: 
     return None if path is None else load_session(path)
 
 
-def redactor_for(settings: Settings) -> Redactor:
-    provider = settings.provider()
-    return Redactor(provider_secrets(provider.resolved_headers(os.environ), os.environ, provider.env_key,
-                                     provider.base_url))
+def keep_session_model(settings: Settings, loaded: LoadedSession) -> None:
+    """A resumed thread keeps its model unless -m or -c asks for another."""
+    if loaded.meta.model and not settings.describe_source("model").startswith(("command line", "-c ")):
+        settings.model = loaded.meta.model
+        settings.origins[("model",)] = f"session {loaded.meta.id}"
 
 
-def open_session(home: Path, runtime: Runtime, cwd: Path, redactor: Redactor,
-                 loaded: LoadedSession | None, emit: Callable[[Event], None]) -> SessionWriter:
+def open_session(home: Path, runtime: Runtime, cwd: Path, loaded: LoadedSession | None,
+                 emit: Callable[[Event], None], *, source: str = "exec") -> SessionWriter:
     """Start recording: a new file with the opening messages, or the resumed file with its history
-    restored into the agent (the thread's usage totals too, as Codex keeps them cumulative)."""
+    restored into the agent (the thread's usage totals too, as Codex keeps them cumulative).
+    Compactions are recorded as they happen, so a resume sends the compacted history. Secrets are
+    masked by `ocodex.redact`, whose registry `prepare_runtime` filled when it connected."""
     agent = runtime.agent
     if loaded is None:
         meta = SessionMeta(id=runtime.thread_id, cwd=str(cwd), model=runtime.model,
-                           model_provider=runtime.provider_id, created=now_timestamp())
-        writer = SessionWriter.create(home, meta, redactor)
+                           model_provider=runtime.provider_id, created=now_timestamp(), source=source)
+        writer = SessionWriter.create(home, meta)
         for message in agent.messages:
             writer.message(message)
         agent.on_message = writer.message
+        agent.on_compact = writer.compacted
         return writer
 
     if loaded.truncated_line is not None:
         emit(Notice(f"{loaded.path}: line {loaded.truncated_line} is an incomplete record (the run that wrote "
                     "it was cut off); resuming from the last complete record", "warning"))
-    writer = SessionWriter(loaded.path, redactor)
+    writer = SessionWriter(loaded.path)
+    try:  # read again under the lock: a run that held it may have added to the thread meanwhile
+        loaded = load_session(loaded.path)
+    except BaseException:
+        writer.close()
+        raise
     fresh = list(agent.messages)
     history = repair_history(loaded.messages)
     if not history:  # the first run died before its opening messages were saved
         for message in fresh:
             writer.message(message)
         history = fresh
-    agent.messages[:] = history
+    agent.resume_from(history, loaded.prompts)
     agent.usage = loaded.usage
     agent.on_message = writer.message
+    agent.on_compact = writer.compacted
     environment = fresh[-1] if fresh else None
     if environment is not None and not any(m.get("content") == environment.get("content") for m in history):
         agent.add_message(environment)  # cwd, sandbox or date changed since the session's last run
@@ -111,7 +119,7 @@ def restore_only(runtime: Runtime, loaded: LoadedSession, emit: Callable[[Event]
     """`exec resume --ephemeral`: continue the history in memory without writing to the file."""
     history = repair_history(loaded.messages)
     if history:
-        runtime.agent.messages[:] = history
+        runtime.agent.resume_from(history, loaded.prompts)
     runtime.agent.usage = loaded.usage
     emit(Notice(f"resuming session {loaded.meta.id} ({len(loaded.messages)} messages) from {loaded.path}; "
                 "--ephemeral: this run is not saved"))

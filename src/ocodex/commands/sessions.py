@@ -36,7 +36,8 @@ def run_sessions(args: argparse.Namespace) -> int:
         sys.stderr.write("error: --limit must be 0 (all) or a positive number\n")
         return 2
     home = ocodex_home()
-    cwd = Path.cwd().resolve() if args.here else None
+    here = Path(getattr(args, "cd", None) or ".").expanduser()  # `ocodex -C DIR sessions --here`
+    cwd = here.resolve() if args.here else None
     sessions = list_sessions(home, cwd=cwd, limit=args.limit or None)
     if args.json:
         for summary in sessions:

@@ -1,5 +1,9 @@
 """The interactive session: a prompt loop over one agent, so each task builds on the conversation so far.
 
+Each conversation is saved as a session file, exactly as an exec run is (`ocodex.sessions`; source
+`cli`), so `ocodex exec resume` can continue it; `/new` starts a new file. `ocodex resume [ID | --last]`
+continues a saved session (an exec run's too) here.
+
 Line editing and history come from `readline` (history in `$OCODEX_HOME/history`); progress is the
 same human renderer exec uses, and answers are rendered as Markdown with rich on a terminal. Ctrl-C
 during a turn stops that turn and keeps the session; Ctrl-D or `/exit` ends it.
@@ -11,10 +15,15 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from ocodex.errors import Interrupted, OcodexError, run_reporting
+from ocodex.errors import Interrupted, OcodexError, UsageError, report, run_reporting
 from ocodex.events import Notice, ThreadStarted
+
+if TYPE_CHECKING:
+    from ocodex.commands.session_wiring import EventTee
+    from ocodex.runtime import Runtime
+    from ocodex.sessions import LoadedSession, SessionWriter
 
 HELP = """commands:
   /help      this help
@@ -46,6 +55,8 @@ class _History:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.touch(mode=0o600)  # prompts may quote code or secrets: private, like session files
+            self.path.chmod(0o600)
             self.readline.write_history_file(str(self.path))
         except OSError:
             pass
@@ -76,11 +87,48 @@ def run_interactive(args: argparse.Namespace) -> int:
     return run_reporting(lambda: _run(args, sys.stderr))
 
 
+def _record(home: Path, runtime: Runtime, cwd: Path, emit: EventTee,
+            loaded: LoadedSession | None = None) -> SessionWriter | None:
+    """Start a session file for `runtime`'s thread (or continue `loaded`'s) and send every event to it.
+
+    A new conversation whose file cannot be written goes on unsaved, with a warning: a person is
+    waiting to work. None then.
+    """
+    from ocodex.commands.session_wiring import open_session
+    from ocodex.sessions import SessionError
+
+    try:
+        writer = open_session(home, runtime, cwd, loaded, emit, source="cli")
+    except SessionError as exc:
+        if loaded is not None:
+            raise
+        emit.render(Notice(f"this conversation is not being saved: {exc.message}", "warning"))
+        return None
+    emit.sink = writer.event
+    return writer
+
+
+def _resume_target(args: argparse.Namespace, home: Path, cwd: Path) -> LoadedSession | None:
+    """The session `ocodex resume` continues; None for a plain `ocodex` (or `--last` finding none)."""
+    if getattr(args, "command", None) != "resume":
+        return None
+    from ocodex.commands.session_wiring import find_resume_target
+
+    if not args.session_id and not args.last:
+        raise UsageError("`ocodex resume` needs a SESSION_ID or --last",
+                         "`ocodex sessions` lists saved sessions and their ids")
+    if args.session_id and args.last:
+        raise UsageError("`ocodex resume` takes a SESSION_ID or --last, not both")
+    return find_resume_target(home, args.session_id, cwd, args.all_sessions)
+
+
 def _run(args: argparse.Namespace, err: TextIO) -> int:
     from ocodex.commands.exec import _flags, _use_color
+    from ocodex.commands.session_wiring import EventTee, keep_session_model, record_run_start
     from ocodex.config import check_provider_allowed, load_settings, ocodex_home
     from ocodex.render.human import HumanRenderer
     from ocodex.runtime import prepare_runtime
+    from ocodex.sessions import repair_history
 
     home = ocodex_home()
     settings = load_settings(home=home, overrides=args.config, profile=args.profile, flags=_flags(args))
@@ -91,12 +139,27 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     cwd = (Path(args.cd).expanduser() if args.cd else Path.cwd()).resolve()
     if not cwd.is_dir():
         raise OcodexError(f"--cd {args.cd}: not a directory", exit_code=2)
+    loaded = _resume_target(args, home, cwd)
+    if loaded is not None:
+        keep_session_model(settings, loaded)
 
     color = _use_color("auto", err)
     render = HumanRenderer(sys.stdout, err, color=color, answer=_Answer(sys.stdout, color))
-    runtime = prepare_runtime(settings=settings, cwd=cwd, home=home, emit=render)
+    emit = EventTee(render)
+    if getattr(args, "command", None) == "resume" and loaded is None:
+        render(Notice(f"no saved session for {cwd}; starting a new one", "warning"))
+    runtime = prepare_runtime(settings=settings, cwd=cwd, home=home, emit=emit,
+                              thread_id=loaded.meta.id if loaded is not None else None)
+    try:
+        writer = _record(home, runtime, cwd, emit, loaded) if loaded is not None else None
+    except BaseException:
+        runtime.close()
+        raise
+    # A new conversation's file is created with its first task, so one left without a task leaves no
+    # empty session behind (for `resume --last` to pick).
+    new_file = loaded is None
     history = _History(home / "history")
-    render(ThreadStarted(runtime.thread_id))
+    emit(ThreadStarted(runtime.thread_id))
     render(Notice(f"workdir: {cwd}  sandbox: {settings.sandbox_mode}  — /help for commands, Ctrl-D to leave"))
     try:
         while True:
@@ -122,16 +185,34 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
                           f"out {usage.output_tokens:,}\n")
                 continue
             if text == "/new":
+                try:
+                    fresh = prepare_runtime(settings=settings, cwd=cwd, home=home, emit=emit)
+                except OcodexError as exc:  # e.g. the server went away: keep this conversation
+                    report(exc, err)
+                    continue
+                emit.sink = None
+                if writer is not None:
+                    writer.close()
                 runtime.close()
-                runtime = prepare_runtime(settings=settings, cwd=cwd, home=home, emit=render)
-                render(ThreadStarted(runtime.thread_id))
+                runtime, writer, new_file = fresh, None, True
+                emit(ThreadStarted(runtime.thread_id))
                 continue
             if text.startswith("/"):
                 err.write(f"unknown command {text.split()[0]}; /help lists them\n")
                 continue
+            if new_file:
+                new_file = False
+                writer = _record(home, runtime, cwd, emit)
+                if writer is not None:
+                    writer.event(ThreadStarted(runtime.thread_id))
+            if writer is not None:
+                record_run_start(writer, settings=settings, runtime=runtime, cwd=cwd, prompt=line, images=0)
             try:
                 result = runtime.agent.run_turn(line)
             except Interrupted:
+                # A tool call cut short has no result, which chat servers reject: answer it as aborted
+                # (as resuming the session file does).
+                runtime.agent.messages[:] = repair_history(runtime.agent.messages)
                 err.write("interrupted: the task was stopped; the conversation continues\n")
                 continue
             if result.final_message is not None:
@@ -139,3 +220,5 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     finally:
         history.save()
         runtime.close()
+        if writer is not None:
+            writer.close()
