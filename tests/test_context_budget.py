@@ -88,6 +88,23 @@ def test_guard_repeats_reset_after_an_edit() -> None:
         guard.record_call("shell", '{ "command" : "pytest" }', success=True, changed_files=False)
 
 
+def test_guard_a_repeat_with_a_new_result_is_not_a_loop() -> None:
+    guard = LoopGuard(max_repeats=3)
+    call = '{"command": ["bash", "-lc", "pytest -q"]}'
+    for failures in (3, 2, 1, 0):  # the model fixes tests with `sed -i` between runs
+        guard.record_call("shell", call, success=failures == 0, changed_files=False,
+                          output=f"Exit code: {int(bool(failures))}\nWall time: 0.{failures} seconds\n"
+                                 f"{failures} failed")
+        guard.record_call("shell", f'{{"command": "sed -i s/a/b/ f{failures}.py"}}', success=True,
+                          changed_files=False)
+    # the last run's result twice more, whatever the timing, is a loop
+    guard.record_call("shell", call, success=True, changed_files=False,
+                      output="Exit code: 0\nWall time: 0.4 seconds\n0 failed")
+    with pytest.raises(Stuck, match="3 times"):
+        guard.record_call("shell", call, success=True, changed_files=False,
+                          output="Exit code: 0\nWall time: 0.2 seconds\n0 failed")
+
+
 def test_guard_idle_requests() -> None:
     guard = LoopGuard(max_repeats=100, max_idle=3, max_tool_errors=100)
     for i in range(2):

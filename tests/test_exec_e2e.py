@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
+from conftest import base_env
 from ocodex.testing.fake_ollama import Turn
 
 PATCH = """*** Begin Patch
@@ -97,6 +104,43 @@ def test_output_last_message_file(ocodex, fake, tmp_path: Path) -> None:
     assert out.read_text() == '{"greeting":"hi"}'
 
 
+def test_output_last_message_to_a_missing_directory_is_refused_up_front(ocodex, fake, tmp_path: Path) -> None:
+    run = ocodex("exec", "--oss", "-o", str(tmp_path / "no" / "last.txt"), "greet")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.startswith(f"error: -o {tmp_path / 'no' / 'last.txt'}: the directory")
+    assert fake.chat_requests == []  # nothing was run
+
+    (tmp_path / "taken").mkdir()
+    fake.script(Turn.text("hi"))
+    run = ocodex("exec", "--oss", "-o", str(tmp_path / "taken"), "greet")
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stdout == "hi\n" and f"error: could not write the last message to {tmp_path / 'taken'}" in run.stderr
+    assert not (tmp_path / ".taken.ocodex-tmp").exists()  # no temp file left behind
+
+
+def test_output_last_message_keeps_special_files_and_symlinks(ocodex, fake, tmp_path: Path) -> None:
+    # `-o /dev/null` once replaced /dev/null with a regular file (the temp-file rename); a FIFO
+    # stands in for the device here, so a regression cannot break the machine running the tests.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    fake.script(Turn.text("to the pipe"))
+    run = ocodex("exec", "--oss", "-o", str(fifo), "greet")
+    reader.join(timeout=30)
+    assert run.returncode == 0, run.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and received == ["to the pipe"]
+
+    real, link = tmp_path / "real.txt", tmp_path / "link.txt"
+    real.write_text("old")
+    link.symlink_to(real)
+    fake.script(Turn.text("through the link"))
+    run = ocodex("exec", "--oss", "-o", str(link), "greet")
+    assert run.returncode == 0, run.stderr
+    assert link.is_symlink() and real.read_text() == "through the link"
+
+
 def test_prompt_from_stdin_and_appended_stdin_block(ocodex, fake) -> None:
     run = ocodex("exec", "--oss", "-", input="prompt from stdin\n")
     assert run.returncode == 0, run.stderr
@@ -107,6 +151,14 @@ def test_prompt_from_stdin_and_appended_stdin_block(ocodex, fake) -> None:
     assert run.returncode == 0, run.stderr
     assert fake.chat_requests[-1]["messages"][-1]["content"] == (
         "summarize this\n\n<stdin>\nline one\nline two\n</stdin>")
+
+
+def test_stdin_that_is_not_utf8_is_read_not_a_crash(fake, home: Path, repo: Path) -> None:
+    for args, data in ((["review this"], b"caf\xe9 \xff diff\n"), (["-"], b"fix caf\xe9\n")):
+        proc = subprocess.run([sys.executable, "-m", "ocodex", "exec", "--oss", "--json", *args], cwd=repo,
+                              input=data, capture_output=True, env=base_env(home, fake.base_url))
+        assert proc.returncode == 0, proc.stderr.decode()
+        assert "caf\ufffd" in fake.chat_requests[-1]["messages"][-1]["content"]
 
 
 def test_empty_stdin_is_refused(ocodex) -> None:
@@ -220,6 +272,7 @@ def test_patch_that_does_not_apply_changes_nothing(ocodex, fake, repo: Path) -> 
     assert not run.items("file_change")
     tool_reply = next(m for m in fake.chat_requests[-1]["messages"] if m["role"] == "tool")["content"]
     assert "b.txt" in tool_reply and "No files were changed" in tool_reply
+    assert "apply_patch verification failed: hunk 2 (Update File: b.txt)" in run.stderr  # people see it too
 
 
 def test_sandbox_refuses_a_write_outside_the_workspace(ocodex, fake, repo: Path, tmp_path: Path) -> None:
@@ -246,6 +299,70 @@ def test_read_only_sandbox_refuses_patches(ocodex, fake, repo: Path) -> None:
     assert not (repo / "x.txt").exists()
 
 
+def test_workspace_write_patches_cannot_touch_git(ocodex, fake, repo: Path) -> None:
+    (repo / "link").symlink_to(".git")
+    hook = "*** Begin Patch\n*** Add File: .git/hooks/pre-commit\n+#!/bin/sh\n*** End Patch"
+    via_link = "*** Begin Patch\n*** Add File: link/hooks/post-commit\n+#!/bin/sh\n*** End Patch"
+    heredoc = f"apply_patch <<'EOF'\n{hook}\nEOF"
+    fake.script(Turn.tool_call("apply_patch", {"input": hook}), Turn.tool_call("apply_patch", {"input": via_link}),
+                Turn.tool_call("shell", {"command": ["bash", "-lc", heredoc]}), Turn.text("ok"))
+    run = ocodex("exec", "--oss", "--full-auto", "--json", "add a hook")
+    assert run.returncode == 0, run.stderr
+    assert not (repo / ".git/hooks/pre-commit").exists() and not (repo / ".git/hooks/post-commit").exists()
+    assert run.items("file_change") == []
+    replies = [m["content"] for m in fake.chat_requests[-1]["messages"] if m["role"] == "tool"]
+    assert len(replies) == 3 and all("read-only in the workspace-write sandbox" in r for r in replies)
+    assert ".git/hooks/pre-commit is read-only" in replies[0]
+
+
+def test_a_shell_patch_from_outside_the_workspace_is_refused(ocodex, fake, repo: Path) -> None:
+    patch = "*** Begin Patch\n*** Add File: n.txt\n+hi\n*** End Patch"
+    fake.script(Turn.tool_call("shell", {"command": ["bash", "-lc", f"cd .. && apply_patch <<'EOF'\n{patch}\nEOF"]}),
+                Turn.text("ok"))
+    run = ocodex("exec", "--oss", "--full-auto", "--json", "add n.txt one level up")
+    assert run.returncode == 0, run.stderr
+    assert not (repo / "n.txt").exists() and not (repo.parent / "n.txt").exists()
+    reply = next(m for m in fake.chat_requests[-1]["messages"] if m["role"] == "tool")["content"]
+    assert "outside the workspace" in reply and "No files were changed" in reply
+
+
+def test_binary_output_is_summarised_for_the_model(ocodex, fake, repo: Path) -> None:
+    (repo / "blob.bin").write_bytes(bytes(range(256)) * 64)
+    (repo / "latin1.txt").write_bytes("café naïve\n".encode("latin-1"))
+    fake.script(Turn.tool_call("shell", {"command": ["cat", "blob.bin"]}),
+                Turn.tool_call("shell", {"command": ["cat", "latin1.txt"]}),
+                Turn.tool_call("shell", {"command": ["find", ".", "-name", "*.txt", "-print0"]}), Turn.text("ok"))
+    run = ocodex("exec", "--oss", "--json", "look at the files")
+    assert run.returncode == 0, run.stderr
+    binary, latin1, nul_separated = [m["content"] for m in fake.chat_requests[-1]["messages"]
+                                     if m["role"] == "tool"]
+    assert "./latin1.txt\x00" in nul_separated  # text with NUL separators is still text
+    assert "[binary output, about" in binary and "xxd" in binary and "\x00" not in binary
+    assert "caf\ufffd na\ufffdve" in latin1  # text that is merely not UTF-8 is still shown
+    assert run.items("command_execution")[0]["exit_code"] == 0
+
+
+def test_ctrl_c_during_a_command_stops_the_run_with_one_error_line(fake, home: Path, repo: Path) -> None:
+    fake.script(Turn.tool_call("shell", {"command": ["bash", "-c", "echo started; sleep 60"]}), Turn.text("no"))
+    proc = subprocess.Popen([sys.executable, "-m", "ocodex", "exec", "--oss", "--full-auto", "wait"], cwd=repo,
+                            env=base_env(home, fake.base_url), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        seen = ""
+        while not seen.endswith("sleep 60'\n"):  # the `exec ...` line: the turn is running the command
+            line = proc.stderr.readline()
+            assert line, f"ocodex ended early: {seen}"
+            seen += line
+        proc.send_signal(signal.SIGINT)
+        out, rest = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert out == ""
+    assert (seen + rest).count("interrupted") == 1, seen + rest
+
+
 def test_update_plan_drives_the_todo_list(ocodex, fake) -> None:
     fake.script(
         Turn.tool_call("update_plan", {"plan": [{"step": "Inspect", "status": "in_progress"},
@@ -261,6 +378,56 @@ def test_update_plan_drives_the_todo_list(ocodex, fake) -> None:
     last_item = [e for e in events if e["type"] == "item.completed"][-1]["item"]
     assert last_item["type"] == "todo_list"  # completed at the end of the turn, after the answer
     assert last_item["items"] == [{"text": "Inspect", "completed": True}, {"text": "Write", "completed": True}]
+
+
+def test_update_plan_accepts_the_statuses_small_models_write(ocodex, fake) -> None:
+    fake.script(Turn.tool_call("update_plan", {"plan": ["Inspect", "Write"]}),
+                Turn.tool_call("update_plan", {"plan": [{"step": "Inspect", "status": "Done"},
+                                                        {"step": "Write", "status": "in-progress"}]}),
+                Turn.text("Done."))
+    run = ocodex("exec", "--oss", "--json", "plan it")
+    assert run.returncode == 0, run.stderr
+    assert [m["content"] for m in fake.chat_requests[-1]["messages"] if m["role"] == "tool"] == ["Plan updated"] * 2
+    last_item = [e for e in run.events() if e["type"] == "item.completed"][-1]["item"]
+    assert last_item["items"] == [{"text": "Inspect", "completed": True}, {"text": "Write", "completed": False}]
+
+
+def test_shell_arguments_small_models_send_are_understood(ocodex, fake, repo: Path) -> None:
+    (repo / "marker.txt").write_text("m\n")
+    fake.script(Turn.tool_call("shell", {"command": '["ls", "-a"]'}),  # argv as JSON text
+                Turn.tool_call("shell", {"command": ["ls -a"]}),  # a command line as the only element
+                Turn.tool_call("shell", {"command": ["ls"], "timeout_ms": "5000"}),  # a number as a string
+                Turn.text("ok"))
+    run = ocodex("exec", "--oss", "--json", "list")
+    assert run.returncode == 0, run.stderr
+    replies = [m["content"] for m in fake.chat_requests[-1]["messages"] if m["role"] == "tool"]
+    assert len(replies) == 3
+    assert all(r.startswith("Exit code: 0") and "marker.txt" in r for r in replies), replies
+
+
+def test_a_missing_program_is_exit_127_in_every_sandbox_mode(ocodex, fake) -> None:
+    for mode in ("read-only", "danger-full-access"):
+        fake.script(Turn.tool_call("shell", {"command": ["nosuchprogram-qa"]}), Turn.text("ok"))
+        run = ocodex("exec", "--oss", "--json", "-s", mode, "run it")
+        assert run.returncode == 0, run.stderr
+        reply = next(m for m in fake.chat_requests[-1]["messages"] if m["role"] == "tool")["content"]
+        assert reply.startswith("Exit code: 127") and "nosuchprogram-qa: command not found" in reply, reply
+        assert run.items("command_execution")[0]["exit_code"] == 127
+
+
+def test_tool_names_small_models_use_reach_the_right_tool(ocodex, fake, repo: Path) -> None:
+    (repo / "marker.txt").write_text("m\n")
+    fake.script(Turn.tool_call("functions.shell", {"command": ["ls"]}),
+                Turn.tool_call("container.exec", {"cmd": ["ls"]}),  # gpt-oss's training-time tool
+                Turn.tool_call("shell<|channel|>commentary", {"command": ["ls"]}),
+                Turn.text("ok"))
+    run = ocodex("exec", "--oss", "--json", "list")
+    assert run.returncode == 0, run.stderr
+    messages = fake.chat_requests[-1]["messages"]
+    replies = [m["content"] for m in messages if m["role"] == "tool"]
+    assert len(replies) == 3 and all("marker.txt" in r for r in replies), replies
+    names = [c["function"]["name"] for m in messages for c in m.get("tool_calls") or ()]
+    assert names == ["shell"] * 3  # the history shows the model the name it should use
 
 
 def test_malformed_tool_call_gets_a_correctable_error(ocodex, fake) -> None:

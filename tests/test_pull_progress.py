@@ -147,6 +147,18 @@ def test_tty_gets_a_rich_bar() -> None:
     assert "5.0 MiB" in text  # the summed total over both digests
 
 
+def test_rich_speed_survives_a_new_layer_growing_the_total() -> None:
+    out, clock = io.StringIO(), Clock()
+    display = RichPullDisplay(out, model="m", force_terminal=True, clock=clock)
+    for gib in range(5):  # 1 GiB/s on the big layer...
+        display.update(layer(BIG, 4 * GIB, gib * GIB or None))
+        clock.now += 1
+    display.update(layer(SMALL, 8 * 1024, 8 * 1024))  # ...then a tiny layer starts and ends at once
+    display.finish()
+    final = out.getvalue().rsplit("\r", 1)[-1]
+    assert "success" in final and "819.2 MiB/s" in final, final  # 4 GiB in 5 s, not the tiny layer's KiB/s
+
+
 def test_rich_abort_before_any_update_is_harmless() -> None:
     display = make_pull_display(io.StringIO(), tty=True)
     display.abort()

@@ -12,8 +12,11 @@ from ocodex.events import (
     FileUpdate,
     ItemCompleted,
     ItemStarted,
+    ItemUpdated,
     Notice,
     ThreadStarted,
+    TodoEntry,
+    TodoList,
     TurnCompleted,
     TurnFailed,
     Usage,
@@ -50,6 +53,24 @@ def test_a_message_before_a_failure_is_still_shown() -> None:
     assert out.getvalue() == ""
 
 
+def test_a_plan_is_shown_when_it_changes_not_again_when_completed() -> None:
+    render, _, err = human()
+    render(ItemStarted(TodoList("item_0", [TodoEntry("Inspect", False)])))
+    render(ItemUpdated(TodoList("item_0", [TodoEntry("Inspect", True)])))
+    render(ItemCompleted(TodoList("item_0", [TodoEntry("Inspect", True)])))
+    assert err.getvalue() == "plan\n  [ ] Inspect\nplan\n  [x] Inspect\n"
+
+
+def test_command_output_preview_cannot_drive_the_terminal() -> None:
+    render, _, err = human()
+    output = "ok\r\n10%\r100%\n\x1b]52;c;cHduZWQ=\x07evil\x1b[2J\n" + "x\n" * 10
+    render(ItemCompleted(CommandExecution("item_0", "cat f", output, 0, "completed")))
+    text = err.getvalue()
+    assert "\x1b" not in text and "\x07" not in text and "\r" not in text
+    assert text.splitlines()[1:4] == ["  ok", "  100%", "  \ufffd]52;c;cHduZWQ=\ufffdevil\ufffd[2J"]
+    assert text.splitlines()[-1] == "  … 7 more lines"
+
+
 def test_colour_only_when_asked() -> None:
     plain, _, plain_err = human(color=False)
     coloured, _, coloured_err = human(color=True)
@@ -73,3 +94,11 @@ def test_jsonl_lines_are_compact_and_notices_go_to_stderr() -> None:
                                     "item": {"id": "item_0", "type": "agent_message", "text": "héllo"}}
     assert "héllo" in lines[1]  # UTF-8, not \\u escapes, as Codex prints
     assert err.getvalue() == "model: x\n"
+
+
+def test_jsonl_events_stay_one_line_for_splitlines_readers() -> None:
+    out = io.StringIO()
+    text = "a\u2028b\u2029c\x85d\ne"  # e.g. a command's output decoded from binary bytes
+    JsonlRenderer(out, io.StringIO())(ItemCompleted(AgentMessage("item_0", text)))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["item"]["text"] == text

@@ -43,6 +43,8 @@ def _render(style: str, name: str, arguments: dict[str, Any]) -> str:
        arguments=_arguments, before=_prose, after=_prose)
 def test_a_call_in_any_style_is_found_and_stripped(style: str, name: str, arguments: dict[str, Any],
                                                     before: str, after: str) -> None:
+    if style != "tag":
+        after = ""  # a json fence or bare object is a call only when it ends the message
     text = f"{before}\n{_render(style, name, arguments)}\n{after}"
     visible, calls = extract_text_calls(text, TOOLS)
     assert len(calls) == 1
@@ -85,6 +87,45 @@ def test_the_parser_never_raises_and_never_invents_tools(text: str) -> None:
 def test_only_known_tools_count_outside_tags() -> None:
     text = 'Result: {"name": "report", "arguments": {"x": 1}}'
     assert extract_text_calls(text, TOOLS) == (text, [])
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(style=st.sampled_from(["fence", "bare"]), name=st.sampled_from(sorted(TOOLS)),
+       arguments=_arguments, before=_prose, after=_prose.filter(lambda t: t.strip()))
+def test_a_json_example_followed_by_prose_is_not_run(style: str, name: str, arguments: dict[str, Any],
+                                                     before: str, after: str) -> None:
+    text = f"{before}\n{_render(style, name, arguments)}\n{after}"
+    visible, calls = extract_text_calls(text, TOOLS)
+    assert calls == [] and visible == text.strip()
+
+
+def test_explanations_of_a_call_are_not_run() -> None:
+    explained = ('To delete the build directory the agent sends:\n```json\n'
+                 '{"name": "shell", "arguments": {"command": ["rm", "-rf", "build"]}}\n```\n'
+                 "and the shell tool runs it in the sandbox.")
+    inline = 'A call looks like {"name": "shell", "arguments": {"command": "ls"}}'
+    quoted = 'Send `{"name": "shell", "arguments": {"command": "ls"}}`'
+    for text in (explained, inline, quoted):
+        assert extract_text_calls(text, TOOLS) == (text, [])
+
+
+def test_trailing_calls_after_a_lead_in_are_run_in_order() -> None:
+    text = ('Let me look.\n```json\n{"name": "shell", "arguments": {"command": "a"}}\n```\n'
+            '{"name": "shell", "arguments": {"command": "b"}}\n')
+    visible, calls = extract_text_calls(text, TOOLS)
+    assert visible == "Let me look."
+    assert [json.loads(c.arguments)["command"] for c in calls] == ["a", "b"]
+
+
+def test_mistral_and_llama_markers_before_a_bare_call() -> None:
+    mistral = ('[TOOL_CALLS] [{"name": "shell", "arguments": {"command": "ls"}}, '
+               '{"name": "shell", "arguments": {"command": "pwd"}}]')
+    visible, calls = extract_text_calls(mistral, TOOLS)
+    assert visible == "" and [json.loads(c.arguments)["command"] for c in calls] == ["ls", "pwd"]
+    visible, calls = extract_text_calls('<|python_tag|>{"name": "shell", "parameters": {"command": "ls"}}', TOOLS)
+    assert visible == "" and calls[0].name == "shell"
+    for text in ('Numbers: [1, 2]', 'See [{"name": "shell", "arguments": {}}]', 'Result:\n[{"name": "report"}]'):
+        assert extract_text_calls(text, TOOLS) == (text, [])
 
 
 def test_a_broken_tag_is_an_error_call_with_the_name() -> None:

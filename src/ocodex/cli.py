@@ -68,6 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
                              help="the task; `-` or nothing reads it from stdin. `resume [SESSION_ID] "
                                   "[PROMPT]` continues a saved session (words after `--` are always prompt)")
 
+    resume_parser = commands.add_parser(
+        "resume", help="continue a saved session in the interactive terminal",
+        description="Continue a saved session (an exec run's or an interactive one's) in the interactive "
+                    "terminal, with its whole conversation.")
+    _add_common(resume_parser, "")
+    resume_parser.add_argument("session_id", nargs="?", metavar="SESSION_ID",
+                               help="the thread id (or a unique prefix of 8+ characters); `ocodex sessions` "
+                                    "lists them")
+    resume_parser.add_argument("--last", action="store_true", help="the newest session of this directory")
+    resume_parser.add_argument("--all", dest="all_sessions", action="store_true",
+                               help="with --last: consider sessions of every directory")
+
     sessions_parser = commands.add_parser(
         "sessions", help="list saved sessions",
         description="List saved sessions, most recently active first: id, date, directory, model and "
@@ -150,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command in cli_ollama.COMMANDS:
         return cli_ollama.run(args, parser)
-    if args.command is None:
+    if args.command in (None, "resume"):
         from ocodex.ui.repl import run_interactive
 
         return run_interactive(args)

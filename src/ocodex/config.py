@@ -151,6 +151,7 @@ class Settings:
     show_raw_agent_reasoning: bool = False
     temperature: float | None = None  # None: the provider decides
     top_p: float | None = None
+    log_requests: str | None = None  # append every model-server request/response here (ocodex.request_log)
     sandbox_workspace_write: SandboxWorkspaceWrite = field(default_factory=SandboxWorkspaceWrite)
     project_filters: ProjectFilters = field(default_factory=ProjectFilters)
     oss: OssConfig = field(default_factory=OssConfig)
@@ -474,6 +475,7 @@ _SETTINGS_KEYS: dict[str, Spec] = {
     "show_raw_agent_reasoning": _bool,
     "temperature": _float(0),
     "top_p": _float(0, 1),
+    "log_requests": _str,
     "sandbox_workspace_write": _SANDBOX_WORKSPACE_WRITE,
     "project_filters": _PROJECT_FILTERS,
     "oss": _OSS,

@@ -71,6 +71,10 @@ class Interrupted(OcodexError):
     exit_code = 130
 
 
+class TurnInterrupted(Interrupted):
+    """Ctrl-C during a turn, after the turn's `turn.failed` event has already said so."""
+
+
 def report(exc: OcodexError, err: TextIO) -> int:
     """Print `error: ...` (and `hint: ...`) with secrets scrubbed; return the exit code."""
     from ocodex.redact import scrub
@@ -91,3 +95,26 @@ def run_reporting(body: Callable[[], int], err: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         stream.write("error: interrupted\n")
         return Interrupted.exit_code
+    except BrokenPipeError:  # whoever read our stdout went away (`| head`, a killed consumer): stop
+        _silence_stdout()
+        stream.write("error: stdout was closed by its reader (broken pipe); the run stopped\n")
+        return 1
+    except Exception:  # a bug: show its traceback, but never a secret it happens to quote
+        import traceback
+
+        from ocodex.redact import scrub
+
+        stream.write(scrub(traceback.format_exc()))
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush does not fail on the closed pipe too."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

@@ -56,12 +56,15 @@ class Runtime:
         self.transport.close()
 
 
-def transport_for(provider: ProviderConfig, env: dict[str, str] | os._Environ[str]) -> Transport:
-    """A transport with the provider's headers and TLS settings but no endpoints (no Basic auth, no
-    failover); `ocodex.connection.connect` builds the full one from a base URL."""
-    verify: bool | str = provider.ca_cert or provider.verify_tls
-    return Transport(headers=provider.resolved_headers(env), query_params=dict(provider.query_params),
-                     verify=verify, read_timeout=provider.stream_idle_timeout_ms / 1000)
+def without_credentials(env: dict[str, str] | None, provider: ProviderConfig) -> dict[str, str] | None:
+    """The tools' environment (`None`: inherit ours) minus the variables that hold the provider's
+    credentials (`env_key`, `env_http_headers`): a model that runs `env` must not see, print or send them."""
+    names = {provider.env_key} if provider.env_key else set()
+    names.update(provider.env_http_headers.values())
+    source = os.environ if env is None else env
+    if not any(name in source for name in names):
+        return env
+    return {key: value for key, value in source.items() if key not in names}
 
 
 def _primary_url(provider: ProviderConfig) -> tuple[str, str]:
@@ -87,7 +90,7 @@ def _connect(settings: Settings, provider: ProviderConfig, emit: Callable[[Event
     url, source = _primary_url(provider)
     warn = settings.oss.warn_plain_http if provider.id == "oss" else True
     connection = connect(provider, url, os.environ, warn_plain_http=warn,
-                         notify=lambda message: emit(Notice(message, "warning")))
+                         notify=lambda message: emit(Notice(message, "warning")), log_requests=settings.log_requests)
     for warning in connection.warnings:
         emit(Notice(warning, "warning"))
     if provider.env_key and not os.environ.get(provider.env_key, "").strip() and provider.id != "oss":
@@ -221,8 +224,10 @@ def prepare_runtime(*, settings: Settings, cwd: Path, home: Path, emit: Callable
         output_limit = min(output_limit, choice.context_window)
     from ocodex.filters import filter_env
 
+    tool_env = without_credentials(
+        filter_env(settings.project_filters.include, settings.project_filters.exclude, home), provider_config)
     ctx = ToolContext(cwd=cwd, policy=policy, emit=emit, ids=ItemIds(), output_limit_bytes=output_limit,
-                      env=filter_env(settings.project_filters.include, settings.project_filters.exclude, home))
+                      env=tool_env)
     options = AgentOptions(model=choice.model, temperature=temperature, top_p=top_p,
                            reasoning_effort=effort,
                            request_max_retries=provider_config.request_max_retries,

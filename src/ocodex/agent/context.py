@@ -21,6 +21,12 @@ from typing import Any
 from ocodex.agent.guard import TaskFailure
 from ocodex.providers.base import ToolSpec
 
+SMALL_WINDOW = 16384
+"""Tokens below which an agent session soon loses its start: system prompt, tools and a few files."""
+SUGGESTED_WINDOW = 32768
+"""The window ocodex suggests: its prompt is lean (~1k tokens), so 32k leaves room for real work at half the
+KV-cache memory of the 64k Ollama's docs suggest for heavier agents."""
+
 COMPACT_PROMPT = (
     "You are performing a CONTEXT CHECKPOINT COMPACTION. Write a handoff summary of the work so far "
     "for another model that will continue the task: what was learned (files, commands and their "
@@ -117,7 +123,7 @@ class TokenBudget:
         raise ContextExhausted(
             f"the conversation needs about {estimate} tokens but the model's context window is "
             f"{self.window} tokens ({what})",
-            hint="raise the window with -c model_context_window=32768 (ocodex then creates a variant of "
+            hint=f"raise the window with -c model_context_window={SUGGESTED_WINDOW} (ocodex then creates a variant of "
                  "the model with that num_ctx) or OLLAMA_CONTEXT_LENGTH on the server, or shorten the prompt")
 
 

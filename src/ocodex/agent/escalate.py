@@ -91,6 +91,9 @@ def run_with_escalation(runtime: _Runtime, prompt: str, images: Sequence[str], *
     second = make_runtime(plan.large)
     try:
         second.agent.on_message = runtime.agent.on_message
+        second.agent.on_compact = runtime.agent.on_compact
+        if second.agent.on_compact is not None:  # the session file: the retry starts from the earlier history
+            second.agent.on_compact(list(second.agent.messages))
         second.agent.ctx.ids = runtime.agent.ctx.ids  # item ids stay unique across both attempts
         second.agent.usage.add(first_usage)
         final = second.agent.run_turn(prompt, images)

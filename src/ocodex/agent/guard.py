@@ -1,7 +1,7 @@
 """Loop detection: ending a turn that burns context without getting anywhere.
 
-This module owns the rules for "the model is stuck": the same tool call with the same arguments
-`max_repeats` times since the workspace last changed, `max_idle` requests in a row that made no
+This module owns the rules for "the model is stuck": the same tool call with the same arguments and
+the same result `max_repeats` times since the workspace last changed, `max_idle` requests in a row that made no
 progress (every call a repeat or an error), or `max_tool_errors` failed tool calls in a row. A stuck
 turn raises `Stuck`, which the loop turns into an error item and a failed turn (and which escalation
 treats as the small model failing the task).
@@ -10,6 +10,7 @@ treats as the small model failing the task).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,6 +31,9 @@ class TaskFailure(OcodexError):
 
 class Stuck(TaskFailure):
     """A loop or a run of tool errors."""
+
+
+_WALL_TIME = re.compile(r"^Wall time: .*$", re.MULTILINE)  # the shell tool's timing varies every run
 
 
 def _canonical(name: str, arguments: str) -> str:
@@ -53,9 +57,14 @@ class LoopGuard:
     def start_request(self) -> None:
         self._progress = False
 
-    def record_call(self, name: str, arguments: str, *, success: bool, changed_files: bool) -> None:
-        """Account for one executed call; raises `Stuck` when the turn should end."""
-        key = _canonical(name, arguments)
+    def record_call(self, name: str, arguments: str, *, success: bool, changed_files: bool,
+                    output: str = "") -> None:
+        """Account for one executed call; raises `Stuck` when the turn should end.
+
+        A call counts as a repeat only when its `output` is also the same: re-running the tests after
+        editing files through the shell (`sed -i`, a script) is a new question with a new answer.
+        """
+        key = _canonical(name, arguments) + "\0" + _WALL_TIME.sub("", output)
         count = self._seen.get(key, 0) + 1
         self._seen[key] = count
         if changed_files:
@@ -68,7 +77,7 @@ class LoopGuard:
             self._errors += 1
         if count >= self.max_repeats:
             raise Stuck(f"loop detected: the model called {name} with the same arguments {count} times "
-                        "without changing anything; stopping the turn",
+                        "and got the same result; stopping the turn",
                         hint="try a larger model (-m, or --escalate), or rephrase the task")
         if self._errors >= self.max_tool_errors:
             raise Stuck(f"the model's last {self._errors} tool calls all failed; stopping the turn",

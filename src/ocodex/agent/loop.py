@@ -17,7 +17,7 @@ from typing import Any
 from ocodex.agent.context import TokenBudget, compacted, split_for_compaction, summary_request
 from ocodex.agent.guard import LoopGuard, Stuck, TaskFailure
 from ocodex.agent.textcalls import extract_text_calls, repair_arguments, shape_error, text_protocol_prompt
-from ocodex.errors import Interrupted, OcodexError, ProviderError, ServerUnavailable, StreamError
+from ocodex.errors import OcodexError, ProviderError, ServerUnavailable, StreamError, TurnInterrupted
 from ocodex.events import (
     AgentMessage,
     ErrorItem,
@@ -123,6 +123,17 @@ def _steps_taken(messages: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _prompt_text(message: dict[str, Any]) -> str | None:
+    """The text of a user message as `run_turn` builds it: the string, or the text part after images."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and content and isinstance(content[-1], dict):
+        text = content[-1].get("text")
+        return text if isinstance(text, str) else None
+    return None
+
+
 class Agent:
     def __init__(self, *, provider: Provider, tools: ToolRegistry, ctx: ToolContext,
                  options: AgentOptions, messages: list[dict[str, Any]],
@@ -137,6 +148,8 @@ class Agent:
         self.sleep: Callable[[float], None] = time.sleep
         # Called with every message appended to the history (the session file records them).
         self.on_message: Callable[[dict[str, Any]], None] | None = None
+        # Called with the whole new history after a compaction rewrites it (the session file records it).
+        self.on_compact: Callable[[list[dict[str, Any]]], None] | None = None
         self.budget = TokenBudget(options.context_window, options.auto_compact_limit)
         self._opening = len(messages)  # system prompt, AGENTS.md, environment: never compacted
         self._prompts: list[dict[str, Any]] = []  # the user's prompts: survive compaction verbatim
@@ -180,6 +193,14 @@ class Agent:
 
     # ---- the turn ----------------------------------------------------------------------------
 
+    def resume_from(self, history: list[dict[str, Any]], prompts: Sequence[str]) -> None:
+        """Continue a saved thread: `history` replaces the conversation, and its user messages holding
+        one of `prompts` (as typed, e.g. from a session file) survive compaction verbatim, as this run's
+        own prompts do."""
+        self.messages[:] = history
+        wanted = set(prompts)
+        self._prompts = [m for m in history if m.get("role") == "user" and _prompt_text(m) in wanted]
+
     def add_message(self, message: dict[str, Any]) -> None:
         """Append to the history and tell `on_message`."""
         self.messages.append(message)
@@ -199,7 +220,7 @@ class Agent:
             final = self._loop()
         except KeyboardInterrupt:
             self.emit(TurnFailed("interrupted by the user"))
-            raise Interrupted("interrupted") from None
+            raise TurnInterrupted("interrupted by the user") from None
         except OcodexError as exc:
             message = exc.message if not exc.hint else f"{exc.message} ({exc.hint})"
             failure = exc.kind if isinstance(exc, TaskFailure) else None
@@ -259,7 +280,7 @@ class Agent:
             calls = []
             for call in response.tool_calls:
                 arguments, problem = repair_arguments(call.arguments)
-                calls.append(_Call(call.id, call.name, arguments, problem, call.arguments))
+                calls.append(_Call(call.id, self.tools.resolve(call.name), arguments, problem, call.arguments))
             return calls
         if not response.text:
             return []
@@ -300,7 +321,8 @@ class Agent:
                 self.add_message({"role": "tool", "tool_call_id": call.id, "content": result.output})
             try:
                 guard.record_call(call.name, call.raw, success=result.success,
-                                  changed_files=call.name == "apply_patch" and result.success)
+                                  changed_files=call.name == "apply_patch" and result.success,
+                                  output=result.output)
             except Stuck as exc:  # raised once every call has its result, so the history stays whole
                 stuck = stuck or exc
         if text_mode:
@@ -364,6 +386,8 @@ class Agent:
         self._record_usage(response.usage)
         summary = response.text or _steps_taken(split.old)
         self.messages[:] = compacted(opening, self._prompts, summary, split.recent)
+        if self.on_compact is not None:
+            self.on_compact(list(self.messages))
         self.emit(Notice(f"context: summarised {len(split.old)} earlier messages to stay within the window "
                          f"(~{before} -> ~{self.budget.estimate(self.messages)} tokens)"))
         return True

@@ -6,8 +6,9 @@ quotes, Python's True/False/None, code fences), finding tool calls written into 
 bare JSON object naming a known tool) and stripping them from the visible answer, and the text-only
 tool protocol offered to models without the `tools` capability (`text_protocol_prompt`).
 
-A JSON object only counts as a call when it names one of the offered tools, so an answer that merely
-shows some JSON is left alone. A `<tool_call>` block is always a call: when its JSON cannot be
+A JSON object only counts as a call when it names one of the offered tools, and a `json` fence or
+bare object only at the end of the message, so an answer that merely shows or explains some JSON is
+left alone. A `<tool_call>` block is always a call: when its JSON cannot be
 repaired it becomes a `TextCall` with an `error` that shows the expected shape.
 """
 
@@ -27,6 +28,8 @@ _HEX = "0123456789abcdefABCDEF"
 _PY_LITERALS = {"True": "true", "False": "false", "None": "null"}
 _TAG_RE = re.compile(r"<(tool_call|function_call)>\s*(.*?)\s*(?:</\1>|\Z)", re.DOTALL)
 _FENCE_RE = re.compile(r"```[ \t]*([A-Za-z_-]*)[ \t]*\n(.*?)\n?[ \t]*```", re.DOTALL)
+# What some models write just before a bare call (Mistral, Llama 3.1) when a template did not parse it.
+_CALL_MARKERS = ("[TOOL_CALLS]", "<|python_tag|>")
 _NAME_RE = re.compile(r"""["']?(?:name|tool|tool_name)["']?\s*:\s*["']([A-Za-z_][\w.-]*)["']""")
 
 
@@ -176,8 +179,8 @@ def _block_call(body: str, tools: set[str], *, always: bool) -> TextCall | None:
     return call
 
 
-def _balanced_objects(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each top-level `{...}` span, skipping braces inside strings."""
+def _balanced_objects(text: str, opening: str = "{", closing: str = "}") -> list[tuple[int, int]]:
+    """(start, end) of each top-level `{...}` (or other bracket) span, skipping those inside strings."""
     spans, depth, start, quote, escaped = [], 0, 0, "", False
     for i, ch in enumerate(text):
         if quote:
@@ -189,11 +192,11 @@ def _balanced_objects(text: str) -> list[tuple[int, int]]:
                 quote = ""
         elif ch in "\"'" and depth:
             quote = ch
-        elif ch == "{":
+        elif ch == opening:
             if depth == 0:
                 start = i
             depth += 1
-        elif ch == "}" and depth:
+        elif ch == closing and depth:
             depth -= 1
             if depth == 0:
                 spans.append((start, i + 1))
@@ -204,8 +207,52 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+def _trailing_calls(rest: str, names: set[str]) -> tuple[str, list[TextCall]] | None:
+    """The `json`/plain fence or bare JSON that ends `rest`, as calls, and the text before it.
+
+    Bare JSON (an object, or a list of call objects as Mistral's `[TOOL_CALLS] [...]`) must also
+    start its own line: JSON quoted inside a sentence is never a call.
+    """
+    body = rest.rstrip()
+    fence = next((m for m in reversed(list(_FENCE_RE.finditer(body))) if m.end() == len(body)), None)
+    if fence is not None:
+        if fence.group(1).lower() not in ("", "json", "json5"):
+            return None
+        call = _block_call(fence.group(2), names, always=False)
+        return (body[:fence.start()], [call]) if call is not None else None
+    brackets = ("{", "}") if body.endswith("}") else ("[", "]") if body.endswith("]") else None
+    spans = [span for span in _balanced_objects(body, *brackets) if span[1] == len(body)] if brackets else []
+    if not spans:
+        return None
+    start = spans[-1][0]
+    before = body[:start].rstrip(" \t")
+    for marker in _CALL_MARKERS:
+        if before.endswith(marker):
+            before = before[:-len(marker)].rstrip(" \t")
+            break
+    if before and not before.endswith("\n"):
+        return None
+    if brackets == ("{", "}"):
+        call = _block_call(body[start:], names, always=False)
+        return (before, [call]) if call is not None else None
+    try:
+        value = repair_json(body[start:])
+    except ValueError:
+        return None
+    calls = [_call_from(item, names) for item in value] if isinstance(value, list) else []
+    if not calls or any(call is None for call in calls):
+        return None
+    return before, [call for call in calls if call is not None]
+
+
 def extract_text_calls(text: str, tools: set[str] | list[str]) -> tuple[str, list[TextCall]]:
-    """Tool calls written in `text`, and the text with them removed."""
+    """Tool calls written in `text`, and the text with them removed.
+
+    `<tool_call>` tags and `tool_call`/`tool`/`function` fences count anywhere. A `json` or plain
+    fence, or a bare object on its own lines, counts only at the end of the message (nothing but
+    other such calls after it): a model that calls a tool stops there, while an answer that
+    explains a call goes on talking, and must not have its example executed.
+    """
     names = set(tools)
     calls: list[TextCall] = []
 
@@ -219,25 +266,20 @@ def extract_text_calls(text: str, tools: set[str] | list[str]) -> tuple[str, lis
     rest = _TAG_RE.sub(take_tag, text)
 
     def take_fence(match: re.Match[str]) -> str:
-        lang = match.group(1).lower()
-        if lang not in ("", "json", "tool_call", "tool", "function", "json5"):
+        if match.group(1).lower() not in ("tool_call", "tool", "function"):
             return match.group(0)
-        call = _block_call(match.group(2), names, always=lang in ("tool_call", "tool", "function"))
+        call = _block_call(match.group(2), names, always=True)
         if call is None:
             return match.group(0)
         calls.append(call)
         return ""
 
     rest = _FENCE_RE.sub(take_fence, rest)
-    pieces, last = [], 0
-    for start, end in _balanced_objects(rest):
-        call = _block_call(rest[start:end], names, always=False)
-        if call is not None:
-            calls.append(call)
-            pieces.append(rest[last:start])
-            last = end
-    pieces.append(rest[last:])
-    return _tidy("".join(pieces)), calls
+    trailing: list[TextCall] = []
+    while (found := _trailing_calls(rest, names)) is not None:
+        rest, found_calls = found
+        trailing[:0] = found_calls
+    return _tidy(rest), calls + trailing
 
 
 def text_protocol_prompt(specs: list[ToolSpec]) -> str:

@@ -14,12 +14,26 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from ocodex.errors import OcodexError, UsageError, run_reporting
+from ocodex.errors import OcodexError, TurnInterrupted, UsageError, run_reporting
 from ocodex.events import Notice, StreamErrorEvent, ThreadStarted
+
+
+def _valid_text(text: str) -> str:
+    """`text` with bytes that were not UTF-8 (surrogate-escaped by Python) as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _read_stdin(stdin: TextIO) -> str:
+    """All of stdin as text; bytes that are not UTF-8 (a binary diff, a Latin-1 file) become U+FFFD."""
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is not None:
+        return buffer.read().decode("utf-8", "replace")
+    return _valid_text(stdin.read())
 
 
 def read_prompt(words: list[str], stdin: TextIO, err: TextIO) -> tuple[str, bool]:
     """The prompt text, and whether the seed's `-- json PROMPT` form asked for JSON output."""
+    words = [_valid_text(word) for word in words]
     json_word = len(words) >= 2 and words[0] == "json"
     if json_word:
         words = words[1:]
@@ -28,12 +42,12 @@ def read_prompt(words: list[str], stdin: TextIO, err: TextIO) -> tuple[str, bool
         if stdin.isatty():
             raise UsageError("no prompt provided: give one as an argument, or pipe it into stdin")
         err.write("Reading prompt from stdin...\n")
-        text = stdin.read()
+        text = _read_stdin(stdin)
         if not text.strip():
             raise UsageError("No prompt provided via stdin.", exit_code=1)
         return text, json_word
     if not stdin.isatty():
-        data = stdin.read()
+        data = _read_stdin(stdin)
         if data.strip():
             err.write("Reading additional input from stdin...\n")
             prompt = f"{prompt}\n\n<stdin>\n{data if data.endswith(chr(10)) else data + chr(10)}</stdin>"
@@ -69,9 +83,24 @@ def _use_color(choice: str, stream: TextIO) -> bool:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.ocodex-tmp")
-    tmp.write_text(text, "utf-8")
-    os.replace(tmp, path)
+    """Write `text` to `path` through a temp file and a rename; a symlink's target is what changes.
+
+    `/dev/null`, `/dev/stdout` or a FIFO is written into directly: renaming over it would replace
+    the device with a regular file (for root, `/dev/null` itself).
+    """
+    target = Path(os.path.realpath(path))
+    tmp = target.with_name(f".{target.name}.ocodex-tmp")
+    try:
+        if target.exists() and not target.is_file():
+            with open(target, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            return
+        tmp.write_text(text, "utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OcodexError(f"could not write the last message to {path}: {exc.strerror or exc}",
+                          "the answer is on stdout; check the -o/--output-last-message path") from None
 
 
 def run_exec(args: argparse.Namespace) -> int:
@@ -86,13 +115,16 @@ def _compat_notes(settings: Any, add_dirs: list[Path]) -> list[str]:
                      "approval (as in Codex exec); commands stay inside the sandbox")
     web_search = settings.extra.get("web_search")
     features = settings.extra.get("features")
-    wants_search = (isinstance(features, dict) and features.get("web_search_request") is True) or \
-        (web_search is not None and web_search != "disabled")
-    if wants_search:
-        notes.append(f"note: web_search={web_search or 'live'} is ignored: ocodex has no web search tool")
+    if web_search is not None and web_search != "disabled":
+        notes.append(f"note: web_search={web_search} is ignored: ocodex has no web search tool")
+    elif isinstance(features, dict) and features.get("web_search_request") is True:
+        notes.append("note: features.web_search_request=true is ignored: ocodex has no web search tool")
     if settings.extra.get("openai_base_url") and settings.model_provider != "openai":
         notes.append("note: openai_base_url is ignored: it applies only to model_provider = \"openai\" "
                      f"(this run uses '{settings.model_provider}')")
+    if settings.sandbox_workspace_write.network_access and settings.sandbox_mode == "read-only":
+        notes.append("note: sandbox_workspace_write.network_access is ignored: the read-only sandbox has no "
+                     "network (use --sandbox workspace-write)")
     if add_dirs and settings.sandbox_mode == "read-only":
         notes.append("note: --add-dir is ignored: the read-only sandbox has no writable roots "
                      "(use --sandbox workspace-write)")
@@ -136,6 +168,11 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     if not cwd.is_dir():
         raise UsageError(f"--cd {args.cd}: not a directory")
     cwd = cwd.resolve()
+    if args.output_last_message:  # refused now, not after the whole task has run
+        target = Path(args.output_last_message).expanduser()
+        if not target.parent.is_dir():
+            raise UsageError(f"-o {args.output_last_message}: the directory {target.parent} does not exist",
+                             "create it first, or choose another path")
     loaded = None
     if resuming:
         from ocodex.commands.session_wiring import find_resume_target
@@ -143,11 +180,10 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
         loaded = find_resume_target(home, session_id, cwd, args.all_sessions)
     settings = load_settings(home=home, overrides=args.config, profile=args.profile, flags=_flags(args))
     check_provider_allowed(settings, bool(args.openai))
-    model_source = settings.describe_source("model")
-    if loaded is not None and loaded.meta.model and not model_source.startswith(("command line", "-c ")):
-        # A resumed thread keeps its model unless -m or -c asks for another.
-        settings.model = loaded.meta.model
-        settings.origins[("model",)] = f"session {loaded.meta.id}"
+    if loaded is not None:
+        from ocodex.commands.session_wiring import keep_session_model
+
+        keep_session_model(settings, loaded)
     settings.sandbox_workspace_write.writable_roots.extend(str(d) for d in add_dirs)
     if not args.skip_git_repo_check and not in_git_repo(cwd):
         raise OcodexError("Not inside a trusted directory and --skip-git-repo-check was not specified.",
@@ -187,9 +223,9 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
         if schema is not None:
             runtime.agent.provider = WithResponseFormat(runtime.agent.provider, response_format(schema))
         if not args.ephemeral:
-            from ocodex.commands.session_wiring import open_session, record_run_start, redactor_for
+            from ocodex.commands.session_wiring import open_session, record_run_start
 
-            writer = open_session(home, runtime, cwd, redactor_for(settings), loaded, emit)
+            writer = open_session(home, runtime, cwd, loaded, emit)
         elif loaded is not None:
             from ocodex.commands.session_wiring import restore_only
 
@@ -216,8 +252,13 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
                 second.agent.provider = WithResponseFormat(second.agent.provider, response_format(schema))
             return second
 
-        result = run_with_escalation(runtime, prompt, images, plan=escalation, emit=emit,
-                                     make_runtime=large_runtime)
+        try:
+            result = run_with_escalation(runtime, prompt, images, plan=escalation, emit=emit,
+                                         make_runtime=large_runtime)
+        except TurnInterrupted as exc:
+            if json_mode:
+                raise
+            return exc.exit_code  # the renderer has shown the turn's failure: no second error line
         if result.final_message is not None and schema is not None:
             from ocodex.output_schema import OutputSchemaMismatch, check_output
 

@@ -6,6 +6,7 @@ piping stdout into a file or another program gets exactly the answer text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TextIO
 
@@ -33,6 +34,16 @@ _KIND = {"add": "A", "update": "M", "delete": "D"}
 _PREVIEW_LINES = 6
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(line: str) -> str:
+    """A line of a command's output made safe for the terminal: what follows its last carriage
+    return (as a terminal would show a progress line), with escape sequences and other control
+    characters shown as U+FFFD, so a file the model `cat`s cannot drive the user's terminal."""
+    return _CONTROL.sub("\ufffd", line.rstrip("\r").rsplit("\r", 1)[-1])
+
+
 class HumanRenderer:
     def __init__(self, out: TextIO, err: TextIO, *, color: bool,
                  answer: Callable[[str], None] | None = None) -> None:
@@ -44,6 +55,7 @@ class HumanRenderer:
         # to stdout only) or a remark between tool calls (shown here on stderr).
         self._pending_message: str | None = None
         self._last_error: str | None = None  # a failed turn repeating its error item is not shown twice
+        self._last_plan: list[tuple[str, bool]] | None = None  # nor an unchanged plan
 
     def style(self, text: str, *names: str) -> str:
         if not self.color or not names:
@@ -98,11 +110,12 @@ class HumanRenderer:
                 ok = command.exit_code == 0
                 mark = self.style("✓", "green") if ok else self.style("✗", "red")
                 self.line(f"{mark} exit {command.exit_code}")
-                lines = command.aggregated_output.rstrip("\n").splitlines()
-                for text in lines[:_PREVIEW_LINES]:
-                    self.line(self.style("  " + text, "dim"))
-                if len(lines) > _PREVIEW_LINES:
-                    self.line(self.style(f"  … {len(lines) - _PREVIEW_LINES} more lines", "dim"))
+                output = command.aggregated_output.rstrip("\n")
+                total = output.count("\n") + 1 if output else 0  # up to 8 MiB: count, don't split it all
+                for text in output.split("\n", _PREVIEW_LINES)[:min(total, _PREVIEW_LINES)]:
+                    self.line(self.style("  " + _printable(text), "dim"))
+                if total > _PREVIEW_LINES:
+                    self.line(self.style(f"  … {total - _PREVIEW_LINES} more lines", "dim"))
             case FileChange() as change:
                 self.line(self.style("apply_patch", "magenta", "bold") + f" {change.status}")
                 for update in change.changes:
@@ -114,6 +127,10 @@ class HumanRenderer:
                 self.line(self.style("error: ", "red", "bold") + message)
 
     def _plan(self, plan: TodoList) -> None:
+        shown = [(entry.text, entry.completed) for entry in plan.items]
+        if shown == self._last_plan:  # the turn's end completes the item: no need to repeat it
+            return
+        self._last_plan = shown
         self.line(self.style("plan", "magenta", "bold"))
         for entry in plan.items:
             box = "[x]" if entry.completed else "[ ]"

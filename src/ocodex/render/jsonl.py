@@ -10,6 +10,10 @@ from typing import TextIO
 
 from ocodex.events import Event, Notice
 
+# Characters other than "\n" that Python's str.splitlines() (and some JavaScript readers) treat as line
+# breaks. JSON may carry them raw inside strings; escaped, one event stays one line for every reader.
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
 
 class JsonlRenderer:
     def __init__(self, out: TextIO, err: TextIO) -> None:
@@ -21,7 +25,11 @@ class JsonlRenderer:
             self.err.write(f"{event.message}\n")
             self.err.flush()
             return
-        self.out.write(json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n")
+        line = json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        for char, escaped in _LINE_BREAKS.items():
+            if char in line:
+                line = line.replace(char, escaped)
+        self.out.write(line + "\n")
         self.out.flush()
 
     def final_message(self, text: str) -> None:

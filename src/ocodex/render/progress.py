@@ -178,40 +178,51 @@ class PlainPullDisplay:
 class RichPullDisplay:
     """A live rich bar: status, bar, downloaded/total bytes, speed and ETA, summed over layers."""
 
-    def __init__(self, stream: TextIO, *, model: str | None = None,
-                 force_terminal: bool | None = None) -> None:
+    def __init__(self, stream: TextIO, *, model: str | None = None, force_terminal: bool | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._stream = stream
         self._model = model
         self._force_terminal = force_terminal
-        self._tracker = PullTracker()
+        self._tracker = PullTracker(clock)
         self._progress: Any = None
         self._task: Any = None
 
     def _start(self) -> None:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            ProgressColumn,
-            Task,
-            TextColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import BarColumn, DownloadColumn, Progress, ProgressColumn, Task, TextColumn
         from rich.text import Text
 
+        tracker = self._tracker
+
+        # Speed and ETA come from the tracker, not from rich's task: rich forgets its speed samples
+        # whenever the total changes, and the total grows each time Ollama starts another layer, so
+        # a 13 GB pull would end showing the speed of its last, few-KB layer.
         class SpeedColumn(ProgressColumn):
             """Transfer speed in binary units, matching the byte counts."""
 
             def render(self, task: Task) -> Text:
-                speed = task.finished_speed or task.speed
+                speed = tracker.speed
                 shown = f"{format_bytes(speed)}/s" if speed else "?"
                 return Text(shown, style="progress.data.speed")
+
+        class EtaColumn(ProgressColumn):
+            """Time left at the current speed."""
+
+            def render(self, task: Task) -> Text:
+                speed, left = tracker.speed, max(tracker.total - tracker.completed, 0)
+                if task.finished or not left:
+                    shown = "0:00:00"
+                elif not speed:
+                    shown = "-:--:--"
+                else:
+                    seconds = int(left / speed)
+                    shown = f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+                return Text(shown, style="progress.remaining")
 
         console = Console(file=self._stream, force_terminal=self._force_terminal)
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), DownloadColumn(binary_units=True),
-            SpeedColumn(), TimeRemainingColumn(), console=console, transient=False)
+            SpeedColumn(), EtaColumn(), console=console, transient=False)
         self._task = self._progress.add_task(self._describe(""), total=None)
         self._progress.start()
 

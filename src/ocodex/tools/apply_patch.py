@@ -7,12 +7,14 @@ exactly which hunk failed and why.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from ocodex.events import FileChange, FileUpdate, ItemCompleted, ItemStarted
+from ocodex.events import FileChange, FileUpdate, ItemCompleted, ItemStarted, Notice
 from ocodex.patch.apply import apply_patch, format_summary
-from ocodex.patch.parser import PatchError, parse_patch
+from ocodex.patch.parser import Patch, PatchError, parse_patch
+from ocodex.sandbox import PROTECTED_SUBPATHS
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
 
 DESCRIPTION = ("Edit files with a patch: *** Begin Patch, then *** Add File: / *** Update File: / "
@@ -25,14 +27,32 @@ PARAMETERS: dict[str, Any] = {
 }
 
 def run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
-    """Verify and apply `text`, emitting a file_change item on success."""
+    """Verify and apply `text`, emitting a file_change item on success.
+
+    A failure has no item (as in Codex), so a person watching sees its first line as a notice.
+    """
+    result = _run_patch(text, workdir, ctx)
+    if not result.success:
+        ctx.emit(Notice(result.output.splitlines()[0]))
+    return result
+
+
+def _run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
     if ctx.policy.mode == "read-only":
         return ToolResult("apply_patch rejected: the sandbox is read-only, so files cannot be changed. "
                           "Tell the user which change you would make instead.", success=False)
     root = ctx.cwd
+    if not _inside(workdir, root):
+        return ToolResult(f"apply_patch rejected: the patch would apply in {workdir}, outside the workspace "
+                          f"{root}. No files were changed.", success=False)
+    base = workdir
     try:
         patch = parse_patch(text)
-        changes = apply_patch(patch, workdir if _inside(workdir, root) else root)
+        if ctx.policy.mode == "workspace-write" and (protected := _protected_target(patch, base, root)):
+            return ToolResult(f"apply_patch rejected: {protected} is read-only in the workspace-write "
+                              f"sandbox ({', '.join(PROTECTED_SUBPATHS)} stay read-only). No files were "
+                              "changed.", success=False)
+        changes = apply_patch(patch, base)
     except PatchError as exc:
         message = str(exc)
         if not message.startswith("apply_patch"):
@@ -48,6 +68,31 @@ def run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
     item.status = "completed"
     ctx.emit(ItemCompleted(item))
     return ToolResult(format_summary(changes, root))
+
+
+def _protected_target(patch: Patch, base: Path, root: Path) -> str | None:
+    """The first path the patch writes under a protected directory (`.git`, ...), workspace-relative."""
+    real_root = root.resolve()
+    for hunk in patch.hunks:
+        for rel in (hunk.path, getattr(hunk, "move_to", None)):
+            if not rel:
+                continue
+            lexical = Path(os.path.normpath(base / rel))
+            for path, top in ((lexical, root), (_resolved(lexical), real_root)):
+                try:
+                    first = path.relative_to(top).parts[:1]
+                except ValueError:
+                    continue  # outside the workspace: the applier refuses it with its own message
+                if first and first[0] in PROTECTED_SUBPATHS:
+                    return path.relative_to(top).as_posix()
+    return None
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
+        return path
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -28,6 +28,10 @@ PARAMETERS: dict[str, Any] = {
     "required": ["plan"],
 }
 
+_SYNONYMS = {"done": "completed", "complete": "completed", "finished": "completed", "todo": "pending",
+             "not_started": "pending", "doing": "in_progress", "active": "in_progress",
+             "started": "in_progress", "inprogress": "in_progress"}
+
 _SHAPE = '{"plan": [{"step": "Read the code", "status": "in_progress"}, {"step": "...", "status": "pending"}]}'
 
 
@@ -36,9 +40,14 @@ def _entries(plan: Any) -> list[TodoEntry]:
         raise ToolError(f"update_plan needs a non-empty `plan` list, e.g. {_SHAPE}")
     entries = []
     for number, step in enumerate(plan, 1):
+        if isinstance(step, str) and step.strip():
+            step = {"step": step}  # a bare list of step names: all pending
         if not isinstance(step, dict) or not isinstance(step.get("step"), str):
             raise ToolError(f"update_plan: plan item {number} needs a `step` string, e.g. {_SHAPE}")
         status = step.get("status", "pending")
+        if isinstance(status, str):  # "In Progress", "in-progress", "done": what small models write
+            status = status.strip().lower().replace("-", "_").replace(" ", "_")
+            status = _SYNONYMS.get(status, status)
         if status not in STATUSES:
             raise ToolError(f"update_plan: plan item {number} has status {status!r}; "
                             f"use one of {', '.join(STATUSES)}")

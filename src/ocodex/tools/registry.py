@@ -12,6 +12,11 @@ from collections.abc import Iterable
 from ocodex.providers.base import ToolSpec
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
 
+# Names small models use for the tools they were trained with (gpt-oss: `container.exec`).
+_ALIASES = {"bash": "shell", "exec": "shell", "container.exec": "shell", "run_shell_command": "shell",
+            "shell_command": "shell", "applypatch": "apply_patch", "apply-patch": "apply_patch",
+            "update-plan": "update_plan", "plan": "update_plan"}
+
 
 class ToolRegistry:
     def __init__(self, tools: Iterable[Tool]) -> None:
@@ -29,7 +34,16 @@ class ToolRegistry:
     def names(self) -> list[str]:
         return list(self._tools)
 
+    def resolve(self, name: str) -> str:
+        """The offered tool a model meant: `functions.shell`, `shell<|channel|>commentary`, `bash`."""
+        if name in self._tools:
+            return name
+        bare = name.split("<|", 1)[0].strip().removeprefix("functions.")
+        bare = _ALIASES.get(bare.lower(), bare)
+        return bare if bare in self._tools else name
+
     def call(self, name: str, arguments: str, ctx: ToolContext) -> ToolResult:
+        name = self.resolve(name)
         tool = self._tools.get(name)
         if tool is None:
             return ToolResult(f"error: unknown tool {name!r}; available tools: {', '.join(self._tools)}",

@@ -7,8 +7,12 @@ The JSONL item keeps the whole output; the model gets head + tail within `output
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import json
 import os
 import shlex
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +50,17 @@ def command_env(base: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def _argv(command: Any) -> list[str]:
+    if isinstance(command, str) and command.strip().startswith("["):
+        # An argv list sent as JSON text, as small models often do: '["ls", "-la"]'.
+        with contextlib.suppress(ValueError):
+            decoded = json.loads(command)
+            if isinstance(decoded, list) and decoded and all(isinstance(a, str) for a in decoded):
+                command = decoded
     if isinstance(command, str) and command.strip():
         return ["bash", "-lc", command]
     if isinstance(command, list) and command and all(isinstance(a, str) for a in command):
+        if len(command) == 1 and " " in command[0].strip() and not os.path.exists(command[0]):
+            return ["bash", "-lc", command[0]]  # ["ls -la"]: a command line, not a program's name
         return list(command)
     raise ToolError(f"shell: `command` must be a list of strings or a string, e.g. {_SHAPE}")
 
@@ -67,13 +79,32 @@ def _workdir(value: Any, ctx: ToolContext) -> Path:
 def _timeout_s(value: Any, ctx: ToolContext) -> float:
     if value is None:
         return ctx.default_timeout_ms / 1000
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)  # "5000": a number sent as a string
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ToolError(f"shell: `timeout_ms` must be a positive integer, e.g. {_SHAPE}")
     return float(value) / 1000
 
 
+_NOT_TEXT = frozenset("\ufffd" + "".join(map(chr, range(32)))) - frozenset("\t\n\r\f\b\x1b")
+
+
+def _looks_binary(output: str) -> bool:
+    """Over 30% undecodable bytes and control characters (NUL included) in the first 8 KiB.
+
+    A ratio, not "any NUL": `find -print0` or `git ls-files -z` output is text a model can read.
+    """
+    sample = output[:8192]
+    return sum(ch in _NOT_TEXT for ch in sample) * 10 > len(sample) * 3
+
+
 def _report(result: ExecResult, ctx: ToolContext) -> str:
-    body = truncate_middle(result.output, ctx.output_limit_bytes)
+    if _looks_binary(result.output):
+        size = len(result.output.encode("utf-8", "surrogatepass"))
+        body = (f"[binary output, about {size} bytes, not shown: inspect binary data with "
+                "`file`, `xxd FILE | head` or `strings FILE | head` instead]\n")
+    else:
+        body = truncate_middle(result.output, ctx.output_limit_bytes)
     text = f"Exit code: {result.exit_code}\nWall time: {result.duration_s:.1f} seconds\nOutput:\n{body}"
     if result.sandbox_denied:
         text += (f"\n\nNote: the {ctx.policy.mode} sandbox blocked this command. "
@@ -82,21 +113,24 @@ def _report(result: ExecResult, ctx: ToolContext) -> str:
 
 
 def handle(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-    command = args.get("command")
+    command = args.get("command", args.get("cmd"))  # `cmd`: gpt-oss's container.exec spelling
     argv = _argv(command)
     workdir = _workdir(args.get("workdir"), ctx)
     timeout_s = _timeout_s(args.get("timeout_ms"), ctx)
 
-    shell_patch = extract_patch_from_command(command)
+    shell_patch = extract_patch_from_command(argv)
     if shell_patch is not None:
         target = (workdir / shell_patch.workdir).resolve() if shell_patch.workdir else workdir
         return run_patch(shell_patch.patch, target, ctx)
 
     item = CommandExecution(ctx.ids.next(), shlex.join(argv))
     ctx.emit(ItemStarted(item))
+    env = command_env(ctx.env)
     try:
-        result = run_command(argv, cwd=workdir, policy=ctx.policy, timeout_s=timeout_s,
-                             env=command_env(ctx.env))
+        if "/" not in argv[0] and shutil.which(argv[0], path=env.get("PATH")) is None:
+            # Checked here so every sandbox mode answers alike (bwrap would say `execvp` and exit 1).
+            raise FileNotFoundError(errno.ENOENT, "command not found")
+        result = run_command(argv, cwd=workdir, policy=ctx.policy, timeout_s=timeout_s, env=env)
     except OSError as exc:
         result = ExecResult(exit_code=127, output=f"{argv[0]}: {exc.strerror or exc}\n", timed_out=False,
                             duration_s=0.0, sandbox_denied=False)
