@@ -102,3 +102,20 @@ def test_jsonl_events_stay_one_line_for_splitlines_readers() -> None:
     JsonlRenderer(out, io.StringIO())(ItemCompleted(AgentMessage("item_0", text)))
     lines = out.getvalue().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["item"]["text"] == text
+
+
+def test_registered_secrets_are_masked_in_every_face() -> None:
+    from ocodex.redact import register_secret
+
+    register_secret("sk-test-4f9a8b7c6d5e")
+    out, err = io.StringIO(), io.StringIO()
+    jsonl = JsonlRenderer(out, err)
+    jsonl(ItemCompleted(CommandExecution("item_0", "cat config.toml", 'key = "sk-test-4f9a8b7c6d5e"\n', 0,
+                                         "completed")))
+    jsonl(Notice("using sk-test-4f9a8b7c6d5e"))
+    render, h_out, h_err = human()
+    render(ItemCompleted(CommandExecution("item_1", "cat config.toml", "sk-test-4f9a8b7c6d5e\n", 0, "completed")))
+    render.final_message("the key is sk-test-4f9a8b7c6d5e")
+    for text in (out.getvalue(), err.getvalue(), h_out.getvalue(), h_err.getvalue()):
+        assert "sk-test-4f9a8b7c6d5e" not in text
+    assert json.loads(out.getvalue().splitlines()[0])["item"]["aggregated_output"] == 'key = "***"\n'

@@ -27,6 +27,7 @@ from ocodex.events import (
     TurnCompleted,
     TurnFailed,
 )
+from ocodex.redact import scrub
 
 _STYLES = {"bold": "1", "dim": "2", "italic": "3", "red": "31", "green": "32", "yellow": "33",
            "blue": "34", "magenta": "35", "cyan": "36"}
@@ -64,7 +65,7 @@ class HumanRenderer:
         return f"\x1b[{codes}m{text}\x1b[0m"
 
     def line(self, text: str = "") -> None:
-        self.err.write(text + "\n")
+        self.err.write(scrub(text) + "\n")  # registered secrets never reach the terminal
         self.err.flush()
 
     def __call__(self, event: Event) -> None:
@@ -138,6 +139,7 @@ class HumanRenderer:
 
     def final_message(self, text: str) -> None:
         self._pending_message = None
+        text = scrub(text)
         if self.answer is not None:
             self.answer(text)
             return

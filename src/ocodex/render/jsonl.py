@@ -9,6 +9,7 @@ import json
 from typing import TextIO
 
 from ocodex.events import Event, Notice
+from ocodex.redact import scrub, scrub_value
 
 # Characters other than "\n" that Python's str.splitlines() (and some JavaScript readers) treat as line
 # breaks. JSON may carry them raw inside strings; escaped, one event stays one line for every reader.
@@ -22,10 +23,12 @@ class JsonlRenderer:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Notice):
-            self.err.write(f"{event.message}\n")
+            self.err.write(f"{scrub(event.message)}\n")
             self.err.flush()
             return
-        line = json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        # Last line of defence: a registered secret (API key, proxy password) that reached an event,
+        # e.g. because the model printed a config file, is masked before it is printed.
+        line = json.dumps(scrub_value(event.to_dict()), ensure_ascii=False, separators=(",", ":"))
         for char, escaped in _LINE_BREAKS.items():
             if char in line:
                 line = line.replace(char, escaped)
