@@ -286,6 +286,7 @@ def test_resume_after_an_escalation_continues_from_the_large_models_attempt(ocod
     assert fake.chat_requests[-1]["messages"] == [
         *large_saw, {"role": "assistant", "content": "Solved by the large model."},
         {"role": "user", "content": "again"}]
+    assert fake.chat_requests[-1]["model"] == "gpt-oss:120b"  # and on the model that took over
 
 
 def test_a_consumer_that_closes_stdout_stops_the_run_cleanly(fake, home: Path, repo: Path) -> None:

@@ -119,3 +119,11 @@ def test_registered_secrets_are_masked_in_every_face() -> None:
     for text in (out.getvalue(), err.getvalue(), h_out.getvalue(), h_err.getvalue()):
         assert "sk-test-4f9a8b7c6d5e" not in text
     assert json.loads(out.getvalue().splitlines()[0])["item"]["aggregated_output"] == 'key = "***"\n'
+
+
+def test_model_text_cannot_drive_the_terminal() -> None:
+    render, _, err = human()
+    render(ItemCompleted(AgentMessage("item_0", "look\x1b]0;pwned\x07 here\n\tindented")))
+    render(ItemStarted(CommandExecution("item_1", "ls")))
+    assert "\x1b" not in err.getvalue() and "\x07" not in err.getvalue()
+    assert "look\ufffd]0;pwned\ufffd here\n\tindented" in err.getvalue()

@@ -198,6 +198,7 @@ class LoadedSession:
     first_prompt: str | None = None
     prompts: list[str] = field(default_factory=list)  # every prompt of the thread, as the user typed it
     truncated_line: int | None = None  # the incomplete last line that was skipped, if any
+    model: str | None = None  # the model of the latest run (turn_context), e.g. after an escalation
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
@@ -278,6 +279,9 @@ def load_session(path: Path) -> LoadedSession:
             if problem is not None:
                 raise _corrupt(path, number, problem)
             loaded.messages.append(payload)
+        elif kind == "turn_context":
+            if isinstance(payload.get("model"), str) and payload["model"]:
+                loaded.model = payload["model"]
         elif kind == "compacted":
             history = payload.get("replacement_history")
             if not (isinstance(history, list) and not any(map(_message_problem, history))):

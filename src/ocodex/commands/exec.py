@@ -248,6 +248,9 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
                 settings=for_large_model(settings, escalation), cwd=cwd, home=home, emit=emit,  # type: ignore[arg-type]
                 thread_id=runtime.thread_id)
             second.agent.messages[:] = list(history)
+            if writer is not None:  # a later resume continues on the model that took over
+                writer.write("turn_context", {"cwd": str(cwd), "model": second.model,
+                                              "model_provider": second.provider_id, "escalated": True})
             if schema is not None:
                 second.agent.provider = WithResponseFormat(second.agent.provider, response_format(schema))
             return second

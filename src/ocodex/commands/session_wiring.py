@@ -56,9 +56,11 @@ def find_resume_target(home: Path, session_id: str | None, cwd: Path, all_dirs: 
 
 
 def keep_session_model(settings: Settings, loaded: LoadedSession) -> None:
-    """A resumed thread keeps its model unless -m or -c asks for another."""
-    if loaded.meta.model and not settings.describe_source("model").startswith(("command line", "-c ")):
-        settings.model = loaded.meta.model
+    """A resumed thread keeps its latest model (the large one after an escalation) unless -m or -c asks
+    for another."""
+    model = loaded.model or loaded.meta.model
+    if model and not settings.describe_source("model").startswith(("command line", "-c ")):
+        settings.model = model
         settings.origins[("model",)] = f"session {loaded.meta.id}"
 
 

@@ -45,6 +45,12 @@ def _printable(line: str) -> str:
     return _CONTROL.sub("\ufffd", line.rstrip("\r").rsplit("\r", 1)[-1])
 
 
+def _clean(text: str) -> str:
+    """Model-written text (messages, reasoning) with control characters other than newline and tab
+    shown as U+FFFD: a model must not be able to drive the user's terminal either."""
+    return _CONTROL.sub("\ufffd", text)
+
+
 class HumanRenderer:
     def __init__(self, out: TextIO, err: TextIO, *, color: bool,
                  answer: Callable[[str], None] | None = None) -> None:
@@ -73,7 +79,7 @@ class HumanRenderer:
             isinstance(event, ItemCompleted) and isinstance(event.item, TodoList))
         if self._pending_message is not None and not ends_turn:
             self.line(self.style("ocodex", "magenta", "bold"))
-            self.line(self._pending_message)
+            self.line(_clean(self._pending_message))
             self._pending_message = None
         match event:
             case Notice(message=message, level=level):
@@ -106,7 +112,7 @@ class HumanRenderer:
                 self._pending_message = text
             case Reasoning(text=text):
                 self.line(self.style("thinking", "magenta", "italic"))
-                self.line(self.style(text, "dim", "italic"))
+                self.line(self.style(_clean(text), "dim", "italic"))
             case CommandExecution() as command:
                 ok = command.exit_code == 0
                 mark = self.style("✓", "green") if ok else self.style("✗", "red")
@@ -140,6 +146,8 @@ class HumanRenderer:
     def final_message(self, text: str) -> None:
         self._pending_message = None
         text = scrub(text)
+        if self.out.isatty():
+            text = _clean(text)
         if self.answer is not None:
             self.answer(text)
             return
