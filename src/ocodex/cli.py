@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ocodex",
         description="A coding agent for open models served by Ollama.",
-        epilog="Run `ocodex exec --oss \"PROMPT\"` for one non-interactive task.",
+        epilog="Run `ocodex` alone for an interactive session, or `ocodex exec --oss \"PROMPT\"` for one "
+               "non-interactive task.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"ocodex {__version__}")
     _add_common(parser, "g_")
