@@ -45,8 +45,8 @@ def test_chat_history_becomes_responses_items() -> None:
         {"role": "tool", "tool_call_id": "call_1", "content": "a.txt"},
         {"role": "assistant", "content": "There is a.txt."},
     ]
-    saved = {"need ls": {"type": "reasoning", "summary": [{"type": "summary_text", "text": "need ls"}],
-                         "encrypted_content": "opaque"}}
+    saved = {"need ls": [{"type": "reasoning", "summary": [{"type": "summary_text", "text": "need ls"}],
+                          "encrypted_content": "opaque"}]}
     instructions, items = to_input_items(messages, saved)
     assert instructions == "You are ocodex."
     assert [i["type"] for i in items] == ["message", "message", "reasoning", "message", "function_call",
@@ -131,7 +131,80 @@ def test_items_without_deltas_still_yield_text_reasoning_and_calls() -> None:
     completed = events[-1]
     assert isinstance(completed, Completed) and completed.finish_reason == "tool_calls"
     assert completed.usage is not None and completed.usage.cached_input_tokens == 1
-    assert saved["hmm"]["encrypted_content"] == "hmm" and "id" not in saved["hmm"]
+    assert saved["hmm"][0]["encrypted_content"] == "hmm" and "id" not in saved["hmm"][0]
+
+
+def test_every_reasoning_item_of_a_reply_is_kept_for_the_next_request() -> None:
+    lines = sse(
+        '{"type":"response.reasoning_summary_text.delta","item_id":"r1","delta":"look"}',
+        '{"type":"response.output_item.done","item":{"id":"r1","type":"reasoning",'
+        '"summary":[{"type":"summary_text","text":"look"}],"encrypted_content":"e1"}}',
+        '{"type":"response.output_item.done","item":{"id":"r2","type":"reasoning",'
+        '"summary":[{"type":"summary_text","text":"look"}],"encrypted_content":"e2"}}',
+        '{"type":"response.output_item.done","item":{"id":"f","type":"function_call","call_id":"c1",'
+        '"name":"shell","arguments":"{}"}}',
+        '{"type":"response.completed","response":{}}')
+    saved: dict = {}
+    events = list(parse_responses_stream(lines, saved))
+    # Two items, even with the same text: both are kept, in order, under the reply's whole reasoning.
+    assert events[:2] == [ReasoningDelta("look"), ReasoningDelta("\n\nlook")]
+    assert [i["encrypted_content"] for i in saved["look\n\nlook"]] == ["e1", "e2"]
+    messages = [{"role": "user", "content": "go"},
+                {"role": "assistant", "content": "", "reasoning": "look\n\nlook",
+                 "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "shell", "arguments": "{}"}}]}]
+    _, items = to_input_items(messages, saved)
+    assert [i["type"] for i in items] == ["message", "reasoning", "reasoning", "function_call"]
+    assert [i.get("encrypted_content") for i in items[1:3]] == ["e1", "e2"]
+
+
+def test_an_answer_sent_only_in_the_final_event_is_not_lost() -> None:
+    lines = sse('{"type":"response.completed","response":{"output":['
+                '{"id":"r","type":"reasoning","summary":[{"type":"summary_text","text":"hmm"}],'
+                '"encrypted_content":"e"},'
+                '{"id":"m","type":"message","content":[{"type":"output_text","text":"hello"}]},'
+                '{"id":"f","type":"function_call","call_id":"c1","name":"shell","arguments":"{}"}]}}')
+    saved: dict = {}
+    events = list(parse_responses_stream(lines, saved))
+    assert events[:3] == [ReasoningDelta("hmm"), TextDelta("hello"), ToolCall("c1", "shell", "{}")]
+    assert isinstance(events[3], Completed) and events[3].finish_reason == "tool_calls"
+    assert saved["hmm"][0]["encrypted_content"] == "e"
+    # When the items did stream, the final event's copy of them is not shown twice.
+    streamed = sse('{"type":"response.output_text.delta","item_id":"m","delta":"hello"}',
+                   '{"type":"response.completed","response":{"output":[{"id":"m","type":"message",'
+                   '"content":[{"type":"output_text","text":"hello"}]}]}}')
+    assert [e for e in parse_responses_stream(streamed) if isinstance(e, TextDelta)] == [TextDelta("hello")]
+
+
+def test_a_refusal_is_the_answer_not_silence() -> None:
+    streamed = sse('{"type":"response.refusal.delta","item_id":"m","delta":"I can\'t help with that."}',
+                   '{"type":"response.output_item.done","item":{"id":"m","type":"message","content":'
+                   '[{"type":"refusal","refusal":"I can\'t help with that."}]}}',
+                   '{"type":"response.completed","response":{}}')
+    whole = sse('{"type":"response.output_item.done","item":{"id":"m","type":"message","content":'
+                '[{"type":"refusal","refusal":"No."}]}}', '{"type":"response.completed","response":{}}')
+    assert [e for e in parse_responses_stream(streamed) if isinstance(e, TextDelta)] == [
+        TextDelta("I can't help with that.")]
+    assert [e for e in parse_responses_stream(whole) if isinstance(e, TextDelta)] == [TextDelta("No.")]
+
+
+def test_reasoning_items_without_a_summary_go_back_with_their_tool_calls() -> None:
+    # OpenAI often sends reasoning with an empty summary: nothing to show, but the item must go back.
+    lines = sse(
+        '{"type":"response.output_item.done","item":{"id":"r1","type":"reasoning","summary":[],'
+        '"encrypted_content":"e1"}}',
+        '{"type":"response.output_item.done","item":{"id":"f","type":"function_call","call_id":"c9",'
+        '"name":"shell","arguments":"{}"}}',
+        '{"type":"response.completed","response":{}}')
+    saved: dict = {}
+    events = list(parse_responses_stream(lines, saved))
+    assert not any(isinstance(e, ReasoningDelta) for e in events)
+    call = {"id": "c9", "type": "function", "function": {"name": "shell", "arguments": "{}"}}
+    messages = [{"role": "user", "content": "go"}, {"role": "assistant", "content": "", "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "c9", "content": "ok"}, {"role": "assistant", "content": "done"}]
+    _, items = to_input_items(messages, saved)
+    assert [i["type"] for i in items] == ["message", "reasoning", "function_call", "function_call_output",
+                                          "message"]
+    assert items[1]["encrypted_content"] == "e1"
 
 
 # ---------------------------------------------------------------------------------- whole runs
@@ -166,6 +239,52 @@ def test_openai_provider_runs_a_tool_call_flow(ocodex, fake: FakeResponses, repo
     written = [p.read_text(errors="replace") for p in [*home.rglob("*"), *repo.rglob("*"), out_file]
                if p.is_file() and ".git" not in p.parts]
     assert all(API_KEY not in text for text in [run.stdout, run.stderr, *written])
+
+
+def test_several_reasoning_items_of_one_reply_all_go_back(ocodex, fake: FakeResponses, repo: Path) -> None:
+    fake.opaque_reasoning = True
+    fake.split_reasoning = True
+    fake.script(Turn.tool_call("shell", {"command": ["ls"]}, reasoning="list files\n\nthen answer"),
+                Turn.tool_call("shell", {"command": ["pwd"]}, reasoning="where am I\n\nthen answer"),
+                Turn.text("done"))
+    run = ocodex("exec", "--openai", "-c", "model_provider=openai", "-m", "gpt-5", "--json", "go",
+                 env={"OPENAI_API_KEY": API_KEY, "OPENAI_BASE_URL": fake.base_url})
+    assert run.returncode == 0, run.stderr
+    assert "cut the conversation" not in run.stdout + run.stderr  # the fake counts instructions and tools
+    first, second, third = fake.responses_requests
+    assert first["store"] is False and third["store"] is False
+    kinds = [item["type"] for item in third["input"]]
+    assert kinds[-8:] == ["reasoning", "reasoning", "function_call", "function_call_output",
+                          "reasoning", "reasoning", "function_call", "function_call_output"]
+    blobs = [item["encrypted_content"] for item in third["input"] if item["type"] == "reasoning"]
+    assert len(set(blobs)) == 4 and all(blob.startswith("enc:") for blob in blobs)
+    assert all("id" not in item for item in third["input"] if item["type"] == "reasoning")
+    assert [i["type"] for i in second["input"]][-4:] == ["reasoning", "reasoning", "function_call",
+                                                           "function_call_output"]
+
+
+def test_codex_api_key_is_the_openai_key_when_openai_api_key_is_unset(ocodex, fake: FakeResponses,
+                                                                      home: Path) -> None:
+    # What the Codex TypeScript SDK sets for `codex exec`: OPENAI_BASE_URL and CODEX_API_KEY.
+    fake.api_key = API_KEY
+    fake.script(Turn.tool_call("shell", {"command": ["env"]}), Turn.text("ok"))
+    env = {"OPENAI_BASE_URL": fake.base_url, "CODEX_API_KEY": API_KEY}
+    run = ocodex("exec", "--openai", "-c", "model_provider=openai", "-m", "gpt-5", "--json", "hi", env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.items("agent_message")[-1]["text"] == "ok"
+    assert all(r.headers.get("authorization") == f"Bearer {API_KEY}" for r in fake.requests)
+    assert "note:" not in run.stderr
+    # The model's shell never sees the key, and it is not shown or saved.
+    shown = run.items("command_execution")[0]["aggregated_output"]
+    assert "PATH=" in shown and "CODEX_API_KEY" not in shown and API_KEY not in shown
+    saved = [p.read_text(errors="replace") for p in home.rglob("*") if p.is_file()]
+    assert all(API_KEY not in text for text in [run.stdout, run.stderr, *saved])
+    # OPENAI_API_KEY wins when both are set.
+    fake.script(Turn.text("ok"))
+    env["OPENAI_API_KEY"], env["CODEX_API_KEY"] = API_KEY, "sk-other-key-000000000000"
+    run = ocodex("exec", "--openai", "-c", "model_provider=openai", "-m", "gpt-5", "hi", env=env)
+    assert run.returncode == 0, run.stderr
+    assert fake.requests[-1].headers.get("authorization") == f"Bearer {API_KEY}"
 
 
 def test_openai_without_a_key_or_with_a_wrong_one_is_explained(ocodex, fake: FakeResponses) -> None:

@@ -62,12 +62,22 @@ def _message_item(role: str, content: Any) -> dict[str, Any]:
     return {"type": "message", "role": role, "content": _content_parts(content, role)}
 
 
-def to_input_items(messages: list[dict[str, Any]], reasoning_items: dict[str, dict[str, Any]] | None = None
+def reasoning_key(reasoning: str, call_ids: list[str]) -> str:
+    """Where a reply's reasoning items are kept: its reasoning text, or for reasoning without a summary
+    (OpenAI often sends none) its tool call ids; "" (not kept) when it has neither."""
+    if reasoning.strip():
+        return reasoning.strip()
+    return "\0calls:" + ",".join(call_ids) if call_ids else ""
+
+
+def to_input_items(messages: list[dict[str, Any]], reasoning_items: dict[str, list[dict[str, Any]]] | None = None
                    ) -> tuple[str | None, list[dict[str, Any]]]:
     """(instructions, input items) for chat-shaped `messages`.
 
-    `reasoning_items` maps a reasoning text to the server's own item for it, sent back before the
-    tool calls of the turn that produced it; reasoning the server never sent as an item is dropped.
+    `reasoning_items` maps the whole reasoning text of one reply (or, when it showed none, the
+    `reasoning_key` of its tool calls) to the server's own reasoning items of that reply (all of them,
+    in order), sent back before the tool calls of the turn that produced them; reasoning the server
+    never sent as an item is dropped.
     """
     instructions: str | None = None
     items: list[dict[str, Any]] = []
@@ -79,9 +89,10 @@ def to_input_items(messages: list[dict[str, Any]], reasoning_items: dict[str, di
         elif role in ("system", "user", "developer"):
             items.append(_message_item(role, content))
         elif role == "assistant":
-            reasoning = message.get("reasoning")
-            if reasoning and reasoning_items and reasoning.strip() in reasoning_items:
-                items.append(reasoning_items[reasoning.strip()])
+            key = reasoning_key(message.get("reasoning") or "",
+                                [str(call.get("id", "")) for call in message.get("tool_calls") or ()])
+            if key and reasoning_items and key in reasoning_items:
+                items += reasoning_items[key]
             if content:
                 items.append(_message_item("assistant", content))
             for call in message.get("tool_calls") or ():
@@ -103,7 +114,8 @@ def _text_format(response_format: dict[str, Any]) -> dict[str, Any]:
     return {"type": response_format.get("type", "text")}
 
 
-def build_body(request: ModelRequest, reasoning_items: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+def build_body(request: ModelRequest, reasoning_items: dict[str, list[dict[str, Any]]] | None = None
+               ) -> dict[str, Any]:
     """The JSON body for one streaming Responses request."""
     instructions, items = to_input_items(request.messages, reasoning_items)
     body: dict[str, Any] = {"model": request.model}
@@ -153,8 +165,9 @@ def _reasoning_text(item: dict[str, Any]) -> str:
 
 
 def _message_text(item: dict[str, Any]) -> str:
-    return "".join(p.get("text", "") for p in item.get("content") or ()
-                   if isinstance(p, dict) and p.get("type") in ("output_text", "text"))
+    parts = [p for p in item.get("content") or () if isinstance(p, dict)]
+    return "".join(p.get("refusal") or "" if p.get("type") == "refusal" else p.get("text") or ""
+                   for p in parts if p.get("type") in ("output_text", "text", "refusal"))
 
 
 def _failure(data: dict[str, Any], default: str) -> StreamError:
@@ -175,8 +188,19 @@ def _failure(data: dict[str, Any], default: str) -> StreamError:
 class _StreamState:
     calls: dict[str, dict[str, str]] = field(default_factory=dict)  # item id -> call
     text_items: set[str] = field(default_factory=set)  # items whose text arrived as deltas
-    reasoning_items: set[str] = field(default_factory=set)
+    reasoning_items: set[str] = field(default_factory=set)  # items whose reasoning arrived as deltas
     saved_reasoning: list[dict[str, Any]] = field(default_factory=list)
+    reasoning_text: list[str] = field(default_factory=list)  # every reasoning piece yielded, in order
+    last_reasoning_item: str | None = None
+    streamed_output: bool = False  # any output item or delta event arrived before the final event
+
+    def reasoning(self, item_id: str, text: str) -> ReasoningDelta:
+        """The delta for `text` of reasoning item `item_id`, a blank line apart from an earlier item's."""
+        if self.reasoning_text and item_id != self.last_reasoning_item:
+            text = "\n\n" + text
+        self.last_reasoning_item = item_id
+        self.reasoning_text.append(text)
+        return ReasoningDelta(text)
 
     def call(self, item_id: str) -> dict[str, str]:
         return self.calls.setdefault(item_id, {"call_id": "", "name": "", "arguments": ""})
@@ -192,12 +216,13 @@ class _StreamState:
             call["arguments"] = arguments
 
 
-def parse_responses_stream(lines: Iterable[str], reasoning_items: dict[str, dict[str, Any]] | None = None
+def parse_responses_stream(lines: Iterable[str], reasoning_items: dict[str, list[dict[str, Any]]] | None = None
                            ) -> Iterator[ModelEvent]:
     """Model events from the text lines of a Responses SSE stream.
 
-    Reasoning items with `encrypted_content` are stored in `reasoning_items` (text -> item, without
-    its `id`, which a `store: false` server would not find) for the next request.
+    The reply's reasoning items with `encrypted_content` are stored in `reasoning_items` for the next
+    request, all under the reply's whole reasoning text (as the loop records it) and each without its
+    `id`, which a `store: false` server would not find.
     """
     state = _StreamState()
     for event in iter_sse(lines):
@@ -206,14 +231,16 @@ def parse_responses_stream(lines: Iterable[str], reasoning_items: dict[str, dict
         data = json_object(event)
         kind = data.get("type") or event.event or ""
         item_id = str(data.get("item_id") or "")
-        if kind == "response.output_text.delta":
+        if kind.startswith(("response.output", "response.reasoning", "response.function_call", "response.refusal")):
+            state.streamed_output = True
+        if kind in ("response.output_text.delta", "response.refusal.delta"):  # a refusal is the answer
             state.text_items.add(item_id)
             if data.get("delta"):
                 yield TextDelta(data["delta"])
         elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
             state.reasoning_items.add(item_id)
             if data.get("delta"):
-                yield ReasoningDelta(data["delta"])
+                yield state.reasoning(item_id, data["delta"])
         elif kind in ("response.output_item.added", "response.output_item.done"):
             yield from _item_event(state, data, done=kind.endswith(".done"))
         elif kind == "response.function_call_arguments.delta":
@@ -222,10 +249,13 @@ def parse_responses_stream(lines: Iterable[str], reasoning_items: dict[str, dict
             state.call(item_id)["arguments"] = data["arguments"]
         elif kind in ("response.completed", "response.incomplete"):
             response = data.get("response") or {}
+            if not state.streamed_output:  # a server that sends the whole answer only in the final event
+                for index, item in enumerate(response.get("output") or ()):
+                    yield from _item_event(state, {"item": item, "output_index": index}, done=True)
             calls = [ToolCall(c["call_id"], c["name"], c["arguments"]) for c in state.calls.values() if c["name"]]
-            if reasoning_items is not None:
-                for item in state.saved_reasoning:
-                    reasoning_items[_reasoning_text(item).strip()] = item
+            key = reasoning_key("".join(state.reasoning_text), [call.id for call in calls])
+            if reasoning_items is not None and state.saved_reasoning and key:
+                reasoning_items[key] = state.saved_reasoning
             yield from calls
             if kind == "response.incomplete":
                 reason = (response.get("incomplete_details") or {}).get("reason") or "incomplete"
@@ -252,7 +282,7 @@ def _item_event(state: _StreamState, data: dict[str, Any], *, done: bool) -> Ite
         if item_id not in state.reasoning_items:
             text = _reasoning_text(item)
             if text:
-                yield ReasoningDelta(text)
+                yield state.reasoning(item_id, text)
         if item.get("encrypted_content"):
             state.saved_reasoning.append({k: v for k, v in item.items() if k not in ("id", "status")})
     elif kind == "message" and done and item_id not in state.text_items:
@@ -268,7 +298,7 @@ class ResponsesProvider:
         self.url = base_url.rstrip("/") + "/responses"
         self._transport = transport
         self.provider_id = provider_id
-        self._reasoning_items: dict[str, dict[str, Any]] = {}
+        self._reasoning_items: dict[str, list[dict[str, Any]]] = {}
 
     def stream(self, request: ModelRequest) -> Iterator[ModelEvent]:
         body = build_body(request, self._reasoning_items)

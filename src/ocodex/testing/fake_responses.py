@@ -12,17 +12,25 @@ turns end with `response.failed`, and `delay` stalls before every event.
 
 With `api_key` set, requests without `Authorization: Bearer <api_key>` get OpenAI's 401. With
 `opaque_reasoning`, reasoning items carry an opaque `encrypted_content` (OpenAI's behaviour) instead of
-the plain text (Ollama's).
+the plain text (Ollama's). With `split_reasoning`, a turn's reasoning is sent as one reasoning item
+per blank-line-separated paragraph, as OpenAI's reasoning models do between tool calls.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from typing import Any
 
-from ocodex.testing.fake_ollama import FakeOllama, RecordedRequest, ToolCallSpec, Turn, _go_bytes, _Handler
+from ocodex.testing.fake_ollama import (
+    FakeOllama,
+    RecordedRequest,
+    ToolCallSpec,
+    Turn,
+    _estimate_tokens,
+    _go_bytes,
+    _Handler,
+)
 
 __all__ = ["RESPONSES_PATH", "FakeResponses"]
 
@@ -45,10 +53,11 @@ class FakeResponses(FakeOllama):
     """`FakeOllama` plus a scripted `/v1/responses`."""
 
     def __init__(self, *args: Any, api_key: str | None = None, opaque_reasoning: bool = False,
-                 **kwargs: Any) -> None:
+                 split_reasoning: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.api_key = api_key
         self.opaque_reasoning = opaque_reasoning
+        self.split_reasoning = split_reasoning
         self._routes[RESPONSES_PATH] = {"POST": self._responses}
 
     @property
@@ -96,19 +105,22 @@ class FakeResponses(FakeOllama):
             {"type": "response.in_progress", "response": {**base, "status": "in_progress"}},
         ]
         output: list[dict[str, Any]] = []
+        paragraphs: list[str] = []
         if turn.reasoning:
+            paragraphs = turn.reasoning.split("\n\n") if self.split_reasoning else [turn.reasoning]
+        for reasoning in paragraphs:
             item_id = f"rs_{len(output)}"
-            encrypted = f"enc:{random.randrange(10**12):x}" if self.opaque_reasoning else turn.reasoning
+            encrypted = f"enc:{random.randrange(10**12):x}" if self.opaque_reasoning else reasoning
             item = {"id": item_id, "type": "reasoning", "summary": [{"type": "summary_text",
-                                                                     "text": turn.reasoning}],
+                                                                     "text": reasoning}],
                     "encrypted_content": encrypted}
             events.append({"type": "response.output_item.added", "output_index": len(output),
                            "item": {**item, "summary": []}})
             events += [{"type": "response.reasoning_summary_text.delta", "item_id": item_id,
                         "output_index": len(output), "summary_index": 0, "delta": piece}
-                       for piece in _words(turn.reasoning)]
+                       for piece in _words(reasoning)]
             events += [{"type": "response.reasoning_summary_text.done", "item_id": item_id,
-                        "output_index": len(output), "summary_index": 0, "text": turn.reasoning},
+                        "output_index": len(output), "summary_index": 0, "text": reasoning},
                        {"type": "response.output_item.done", "output_index": len(output), "item": item}]
             output.append(item)
         if turn.content:
@@ -135,7 +147,9 @@ class FakeResponses(FakeOllama):
             events.append({"type": "response.failed", "response": {
                 **base, "status": "failed", "error": {"code": "server_error", "message": turn.message}}})
             return events
-        prompt, completion = turn.usage or (max(1, len(json.dumps(body.get("input"))) // 4),
+        # Like a real server, count the instructions and tools too, not only the input items.
+        prompt, completion = turn.usage or (_estimate_tokens(body.get("instructions") or "", body.get("input"),
+                                                             body.get("tools") or []),
                                             max(1, (len(turn.content) + len(turn.reasoning or "")) // 4))
         usage = {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": 0},
                  "output_tokens": completion, "output_tokens_details": {"reasoning_tokens": 0},
