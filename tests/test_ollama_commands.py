@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
+from typing import Any
 
+from conftest import base_env
 from ocodex.testing.fake_ollama import FakeOllama
 
 
@@ -72,7 +77,7 @@ def test_pull_error_mid_stream_fails_and_installs_nothing(ocodex, fake) -> None:
     run = ocodex("pull", "qwen3:8b")
     assert run.returncode == 1
     assert "error: qwen3:8b: Pull failed: max retries exceeded: unexpected EOF" in run.stderr
-    assert "error: 1 of 1 pulls failed: qwen3:8b" in run.stderr
+    assert "error: 1 of 1 pulls failed; pulled: none; failed: qwen3:8b; not attempted: none\n" in run.stderr
     assert "qwen3:8b" not in fake.models
 
 
@@ -81,6 +86,66 @@ def test_pull_goes_on_after_an_unknown_model(ocodex, fake) -> None:
     assert run.returncode == 1
     assert "Pull failed: pull model manifest: file does not exist" in run.stderr
     assert run.stdout == "pulled qwen3:8b\n" and "qwen3:8b" in fake.models
+    assert ("error: 1 of 2 pulls failed; pulled: qwen3:8b; failed: nosuch:1b; not attempted: none\n"
+            in run.stderr)
+    assert run.stderr.splitlines()[-1].startswith("hint: ")
+
+
+def test_pull_ctrl_c_summarises_pulled_failed_and_not_attempted(fake, home) -> None:
+    """Ctrl-C while the third model downloads: exit 130 and one line saying where the pulls stand."""
+    original = fake._pull_lines
+
+    def lines(name: Any) -> Any:  # only llama3.2:1b is slow, so the signal lands in its download
+        fake.pull_delay = 30.0 if "llama3.2" in name.display else 0.0
+        return original(name)
+
+    fake._pull_lines = lines
+    proc = subprocess.Popen([sys.executable, "-m", "ocodex", "pull", "qwen3:8b", "nosuch:1b", "llama3.2:1b",
+                             "gemma3:1b"], env=base_env(home, fake.base_url), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        seen = ""
+        while "pulling manifest" not in seen.partition("Pulling llama3.2:1b")[2]:  # its download started
+            line = proc.stderr.readline()
+            assert line, f"ocodex ended early: {seen}"
+            seen += line
+        proc.send_signal(signal.SIGINT)
+        out, rest = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, seen + rest
+    assert out == "pulled qwen3:8b\n"
+    summary = [line for line in (seen + rest).splitlines() if line.startswith("error: interrupted")]
+    assert summary == ["error: interrupted; pulled: qwen3:8b; failed: nosuch:1b, llama3.2:1b (interrupted); "
+                       "not attempted: gemma3:1b"], seen + rest
+    assert "Traceback" not in rest and "llama3.2:1b" not in fake.models and "gemma3:1b" not in fake.models
+
+
+def test_pull_stops_with_a_summary_when_the_server_goes_away(monkeypatch, capsys) -> None:
+    from types import SimpleNamespace
+
+    from ocodex.commands import pull
+    from ocodex.errors import ServerUnavailable
+    from ocodex.ollama import bootstrap
+
+    attempted: list[str] = []
+
+    def fake_pull(client: Any, model: str, display: Any) -> None:
+        attempted.append(model)
+        if model == "llama3.2:1b":
+            raise ServerUnavailable("cannot reach the Ollama server at http://127.0.0.1:9", hint="start it")
+
+    client = SimpleNamespace(probe=lambda: None, root="http://127.0.0.1:9")
+    monkeypatch.setattr(pull, "open_target", lambda args: SimpleNamespace(client=client, close=lambda: None))
+    monkeypatch.setattr(bootstrap, "pull_with_progress", fake_pull)
+    code = pull.run_pull(SimpleNamespace(models=["qwen3:8b", "llama3.2:1b", "gemma3:1b"]))
+    out, err = capsys.readouterr()
+    assert code == 1 and attempted == ["qwen3:8b", "llama3.2:1b"]
+    assert out == "pulled qwen3:8b\n"
+    assert err.splitlines()[-3:] == [
+        "error: llama3.2:1b: cannot reach the Ollama server at http://127.0.0.1:9", "hint: start it",
+        "error: stopped: the server went away; pulled: qwen3:8b; failed: llama3.2:1b; not attempted: gemma3:1b"]
 
 
 def test_show_reports_details_and_missing_models(ocodex, fake) -> None:

@@ -154,17 +154,22 @@ def test_marker_lookalikes_inside_content_are_content() -> None:
     (wrap("*** Update File: a.py", "-a", "*** Frobnicate"),
      "invalid patch: line 4: expected a change line, '@@', '*** End of File' or the next hunk, "
      "got '*** Frobnicate'"),
-    (wrap("*** Add File: /etc/passwd", "+x"),
-     "invalid patch: line 2: paths must be relative to the workspace, got '/etc/passwd'"),
     (wrap("*** Delete File: C:\\x.txt"), "invalid patch: line 2: paths must be relative to the workspace"),
     (wrap("*** Update File: a", "*** Move to: ~/b"),
-     "invalid patch: line 3: paths must be relative to the workspace, got '~/b'"),
+     "invalid patch: line 3: paths must be relative to the workspace or absolute, got '~/b'"),
     (wrap("*** Add File:   ", "+x"), "invalid patch: line 2: '*** Add File:' needs a path"),
 ])
 def test_errors_say_what_and_where(text: str, message: str) -> None:
     with pytest.raises(PatchError) as caught:
         parse_patch(text)
     assert str(caught.value).startswith(message)
+
+
+def test_absolute_paths_parse_and_are_left_to_the_applier_to_check() -> None:
+    patch = parse_patch(wrap("*** Add File: /srv/shared/a.txt", "+x", "*** Update File: b",
+                             "*** Move to: /srv/shared/b", "@@", "-1", "+2"))
+    assert [hunk.path for hunk in patch.hunks] == ["/srv/shared/a.txt", "b"]
+    assert patch.hunks[1].move_to == "/srv/shared/b"
 
 
 def test_line_numbers_count_from_the_text_as_sent() -> None:

@@ -42,7 +42,8 @@ def add_commands(commands: Any) -> None:
 
     pull = commands.add_parser("pull", help="pull models onto the Ollama server (pre-pull for provisioning)",
                                description="Pull each MODEL onto the Ollama server, with progress. "
-                                           "Exit code 1 if any pull failed.")
+                                           "Exit code 1 if any pull failed, 130 on Ctrl-C; then one "
+                                           "stderr line says which were pulled, failed, not attempted.")
     _common(pull)
     pull.add_argument("models", nargs="+", metavar="MODEL")
 

@@ -11,7 +11,8 @@ Choices (where Codex differs, the reason is given):
 * `Add File` on an existing file is an error unless the content is identical (Codex overwrites,
   which silently loses data; the model is told to use `Update File`). Same for `Move to` onto an
   existing file.
-* Paths are resolved against the workspace root; anything that lands outside it, lexically (`..`)
+* Relative paths are resolved against the workspace root; a path (absolute, or relative with `..`)
+  that lands outside every allowed root (the workspace, plus any extra writable roots), lexically
   or through a symlink, is refused. Writing through an in-workspace symlink edits its target;
   `Delete File` on a symlink removes the link.
 * Chunks are located like Codex's `seek_sequence`: from the end of the previous chunk (and after the
@@ -66,9 +67,12 @@ class _Reject(Exception):
     """A verification failure inside one hunk; `apply_patch` adds which hunk it was."""
 
 
-def apply_patch(patch: Patch, root: Path) -> list[AppliedChange]:
-    """Apply every hunk of `patch` under `root`, or none of them (raising `PatchError`)."""
-    workspace = _Workspace(Path(root))
+def apply_patch(patch: Patch, root: Path, roots: Sequence[Path] = ()) -> list[AppliedChange]:
+    """Apply every hunk of `patch` under `root`, or none of them (raising `PatchError`).
+
+    Relative paths are taken from `root`; every path must land inside `roots` (default: `root` only).
+    """
+    workspace = _Workspace(Path(root), roots)
     changes = []
     for index, hunk in enumerate(patch.hunks, 1):
         try:
@@ -91,7 +95,10 @@ def format_summary(changes: Sequence[AppliedChange], root: Path) -> str:
     lines: list[str] = []
     for kind, letter in (("add", "A"), ("update", "M"), ("delete", "D")):
         for change in changes:
-            line = f"{letter} {Path(os.path.relpath(change.path, base)).as_posix()}"
+            shown = os.path.relpath(change.path, base)
+            if shown == ".." or shown.startswith("../"):  # in another writable root: show it absolute
+                shown = str(change.path)
+            line = f"{letter} {Path(shown).as_posix()}"
             if change.kind == kind and line not in lines:
                 lines.append(line)
     return "\n".join(["Success. Updated the following files:", *lines])
@@ -102,28 +109,31 @@ def format_summary(changes: Sequence[AppliedChange], root: Path) -> str:
 @dataclass(frozen=True, slots=True)
 class _Target:
     rel: str  # as written in the patch
-    lexical: Path  # root / normalised rel: what is reported
+    lexical: Path  # root / normalised rel (or the normalised absolute path): what is reported
     io: Path  # where reads and writes really go (symlinks resolved)
+    top: Path  # the resolved allowed root that contains `io`
 
 
-def _resolve(root: Path, real_root: Path, rel: str, *, follow_link: bool = True) -> _Target:
-    """Resolve `rel` inside the workspace, refusing anything that would leave it."""
+def _resolve(root: Path, real_root: Path, rel: str, *, follow_link: bool = True,
+             real_roots: Sequence[Path] = ()) -> _Target:
+    """Resolve `rel` inside an allowed root (default: the workspace), refusing anything that would leave it."""
     if "\x00" in rel:
         raise _Reject(f"the path contains a NUL character: {rel!r}")
-    norm = os.path.normpath(rel)
-    if os.path.isabs(norm) or norm == ".." or norm.startswith(("../", "~")):
+    if rel.startswith("~"):
         raise _Reject(f"Path escapes the workspace: {rel}")
-    if norm == ".":
+    lexical = Path(os.path.normpath(root / rel))
+    if lexical == root:
         raise _Reject(f"the path '{rel}' is the workspace root, not a file")
     try:
-        parent = (real_root / norm).parent.resolve()
-        io = parent / Path(norm).name
+        parent = Path(os.path.normpath(real_root / rel)).parent.resolve()
+        io = parent / lexical.name
         final = io.resolve() if follow_link or io.is_symlink() else io
     except (OSError, RuntimeError) as exc:  # RuntimeError: symlink loop (Python < 3.13)
         raise _Reject(f"cannot resolve the path '{rel}': {exc}") from None
-    if not (final.is_relative_to(real_root) and final != real_root and parent.is_relative_to(real_root)):
-        raise _Reject(f"Path escapes the workspace: {rel}")
-    return _Target(rel, root / norm, final if follow_link else io)
+    for top in real_roots or (real_root,):
+        if final.is_relative_to(top) and final != top and parent.is_relative_to(top):
+            return _Target(rel, lexical, final if follow_link else io, top)
+    raise _Reject(f"Path escapes the workspace: {rel}")
 
 
 # ---- the in-memory state of each touched file -----------------------------------------------------
@@ -182,11 +192,12 @@ def _load(io: Path, rel: str) -> _File:
 class _Workspace:
     """Plans hunks against an in-memory view of the workspace, then commits them."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, roots: Sequence[Path] = ()) -> None:
         self.root = Path(os.path.abspath(root))
         if not self.root.is_dir():
             raise PatchError(f"{_VERIFY}: the workspace {root} is not a directory")
         self.real_root = self.root.resolve()
+        self.real_roots = [Path(r).resolve() for r in roots] or [self.real_root]
         self.files: dict[Path, _File] = {}
 
     # -- verification --
@@ -204,7 +215,7 @@ class _Workspace:
         return self.files[target.io]
 
     def add(self, hunk: AddFile) -> AppliedChange:
-        target = _resolve(self.root, self.real_root, hunk.path)
+        target = _resolve(self.root, self.real_root, hunk.path, real_roots=self.real_roots)
         entry = self.file(target)
         self.check_creatable(target, entry)
         if entry.exists and entry.text != hunk.contents:
@@ -214,7 +225,8 @@ class _Workspace:
         return AppliedChange(target.lexical, "add")
 
     def delete(self, hunk: DeleteFile) -> AppliedChange:
-        target = _resolve(self.root, self.real_root, hunk.path, follow_link=False)
+        target = _resolve(self.root, self.real_root, hunk.path, follow_link=False,
+                          real_roots=self.real_roots)
         entry = self.file(target)
         if entry.is_dir:
             raise _Reject(f"{hunk.path} is a directory; Delete File only deletes files")
@@ -224,13 +236,13 @@ class _Workspace:
         return AppliedChange(target.lexical, "delete")
 
     def update(self, hunk: UpdateFile) -> AppliedChange:
-        source = _resolve(self.root, self.real_root, hunk.path)
+        source = _resolve(self.root, self.real_root, hunk.path, real_roots=self.real_roots)
         entry = self.file(source)
         new_text = apply_chunks(_readable(entry), hunk.chunks)
         if hunk.move_to is None:
             entry.set_text(new_text)
             return AppliedChange(source.lexical, "update")
-        dest = _resolve(self.root, self.real_root, hunk.move_to)
+        dest = _resolve(self.root, self.real_root, hunk.move_to, real_roots=self.real_roots)
         if dest.io == source.io:
             entry.set_text(new_text)
             return AppliedChange(dest.lexical, "update")
@@ -248,13 +260,13 @@ class _Workspace:
         if entry.is_dir:
             raise _Reject(f"{target.rel} is a directory")
         for parent in target.io.parents:
-            if parent == self.real_root or not parent.is_relative_to(self.real_root):
+            if parent == target.top or not parent.is_relative_to(target.top):
                 break
             known = self.files.get(parent)
             is_file = known.exists if known is not None else parent.exists() and not parent.is_dir()
             if is_file:
                 raise _Reject(f"cannot create {target.rel}: "
-                              f"{parent.relative_to(self.real_root).as_posix()} is a file")
+                              f"{parent.relative_to(target.top).as_posix()} is a file")
 
     # -- commit --
 

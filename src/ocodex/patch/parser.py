@@ -196,14 +196,14 @@ class _Parser:
         return self.hunks
 
     def path_after(self, marker: str) -> str:
-        """The path on the current header line (which must be relative); moves past the line."""
+        """The path on the current header line (relative, or absolute for the applier to check); moves past it."""
         path = self.lines[self.pos].strip()[len(marker):].strip()
         if not path:
             raise self.fail(f"'{marker}' needs a path")
         if "\x00" in path:
             raise self.fail(f"the path {_show(path)} contains a NUL character")
-        if path.startswith(("/", "\\", "~")) or re.match(r"[A-Za-z]:[\\/]", path):
-            raise self.fail(f"paths must be relative to the workspace, got {_show(path)}")
+        if path.startswith(("\\", "~")) or re.match(r"[A-Za-z]:[\\/]", path):
+            raise self.fail(f"paths must be relative to the workspace or absolute, got {_show(path)}")
         self.pos += 1
         return path
 

@@ -8,6 +8,7 @@ exactly which hunk failed and why.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ from ocodex.sandbox import PROTECTED_SUBPATHS
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
 
 DESCRIPTION = ("Edit files with a patch: *** Begin Patch, then *** Add File: / *** Update File: / "
-               "*** Delete File: hunks, then *** End Patch. Paths are relative to the working directory.")
+               "*** Delete File: hunks, then *** End Patch. Paths are relative to the working directory "
+               "(or absolute, inside a writable root).")
 
 PARAMETERS: dict[str, Any] = {
     "type": "object",
@@ -42,17 +44,19 @@ def _run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
         return ToolResult("apply_patch rejected: the sandbox is read-only, so files cannot be changed. "
                           "Tell the user which change you would make instead.", success=False)
     root = ctx.cwd
-    if not _inside(workdir, root):
+    # workspace-write: cwd plus `writable_roots`/--add-dir (not /tmp, which only commands get); else cwd
+    roots = replace(ctx.policy, include_tmp=False).writable() or [root]
+    if not any(_inside(workdir, top) for top in roots):
         return ToolResult(f"apply_patch rejected: the patch would apply in {workdir}, outside the workspace "
                           f"{root}. No files were changed.", success=False)
     base = workdir
     try:
         patch = parse_patch(text)
-        if ctx.policy.mode == "workspace-write" and (protected := _protected_target(patch, base, root)):
+        if ctx.policy.mode == "workspace-write" and (protected := _protected_target(patch, base, roots)):
             return ToolResult(f"apply_patch rejected: {protected} is read-only in the workspace-write "
                               f"sandbox ({', '.join(PROTECTED_SUBPATHS)} stay read-only). No files were "
                               "changed.", success=False)
-        changes = apply_patch(patch, base)
+        changes = apply_patch(patch, base, roots)
     except PatchError as exc:
         message = str(exc)
         if not message.startswith("apply_patch"):
@@ -70,21 +74,26 @@ def _run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
     return ToolResult(format_summary(changes, root))
 
 
-def _protected_target(patch: Patch, base: Path, root: Path) -> str | None:
-    """The first path the patch writes under a protected directory (`.git`, ...), workspace-relative."""
-    real_root = root.resolve()
+def _protected_target(patch: Patch, base: Path, roots: list[Path]) -> str | None:
+    """The first path the patch writes under a protected directory (`.git`, ...) of a writable root.
+
+    Shown relative to its root (absolute when that root is not the first, the workspace).
+    """
+    tops = [(Path(os.path.abspath(r)), i == 0) for i, r in enumerate(roots)]
+    tops += [(_resolved(top), first) for top, first in tops]
     for hunk in patch.hunks:
         for rel in (hunk.path, getattr(hunk, "move_to", None)):
             if not rel:
                 continue
             lexical = Path(os.path.normpath(base / rel))
-            for path, top in ((lexical, root), (_resolved(lexical), real_root)):
-                try:
-                    first = path.relative_to(top).parts[:1]
-                except ValueError:
-                    continue  # outside the workspace: the applier refuses it with its own message
-                if first and first[0] in PROTECTED_SUBPATHS:
-                    return path.relative_to(top).as_posix()
+            for path in (lexical, _resolved(lexical)):
+                for top, is_workspace in tops:
+                    try:
+                        first = path.relative_to(top).parts[:1]
+                    except ValueError:
+                        continue  # outside this root: the applier refuses what is outside them all
+                    if first and first[0] in PROTECTED_SUBPATHS:
+                        return path.relative_to(top).as_posix() if is_workspace else str(path)
     return None
 
 
