@@ -144,6 +144,26 @@ def test_accepted_but_ignored_options_get_one_note_each_on_stderr(ocodex, fake) 
     run.events()  # stdout is still pure schema-valid JSONL
 
 
+def test_sdk_openai_env_vars_get_one_note_when_the_provider_is_not_openai(ocodex, fake) -> None:
+    secret = "sk-sdk-0123456789abcdefSECRET"
+    env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "CODEX_API_KEY": secret}
+    run = ocodex("exec", "--oss", "--json", "hi", env=env)
+    assert run.returncode == 0, run.stderr
+    notes = [line for line in run.stderr.splitlines() if line.startswith("note:")]
+    assert notes == ["note: OPENAI_BASE_URL and CODEX_API_KEY are ignored: they apply only to "
+                     "model_provider = \"openai\" (this run uses 'oss')"]
+    assert "note:" not in run.stdout and secret not in run.stdout + run.stderr
+    run.events()
+    # The SDK's key is a credential: the model's shell never sees it, even when no provider uses it.
+    fake.script(Turn.tool_call("shell", {"command": ["env"]}), Turn.text("ok"))
+    run = ocodex("exec", "--oss", "--json", "hi", env={"CODEX_API_KEY": secret})
+    shown = run.items("command_execution")[0]["aggregated_output"]
+    assert "PATH=" in shown and "CODEX_API_KEY" not in shown and secret not in shown
+    assert [line for line in run.stderr.splitlines() if line.startswith("note:")] == [
+        "note: CODEX_API_KEY is ignored: it applies only to model_provider = \"openai\" (this run uses 'oss')"]
+    assert "note:" not in ocodex("exec", "--oss", "--json", "hi").stderr
+
+
 def test_output_schema_is_sent_and_the_answer_validated(ocodex, fake, tmp_path: Path) -> None:
     schema = {"type": "object", "properties": {"greeting": {"type": "string"}}, "required": ["greeting"],
               "additionalProperties": False}

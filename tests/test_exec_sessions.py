@@ -323,3 +323,24 @@ def test_earlier_prompts_of_a_resumed_thread_survive_compaction_verbatim(ocodex,
     after = fake.chat_requests[-1]["messages"]
     assert {"role": "user", "content": "the secret word is PINEAPPLE"} in after
     assert {"role": "user", "content": "how long is big.txt?"} in after
+
+
+def test_a_session_in_use_fails_before_the_server_is_asked(ocodex, fake, home: Path) -> None:
+    import fcntl
+
+    fake.script(Turn.text("Saved."))
+    first = ocodex("exec", "--oss", "--json", "start")
+    assert first.returncode == 0, first.stderr
+    [path] = session_files(home)
+    asked = len(fake.requests)
+    with open(path, "a") as held:  # another run holds the session's lock
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        for args in (("exec", "--oss", "--json", "resume", "--last", "go on"), ("resume", "--last", "--oss")):
+            run = ocodex(*args)
+            assert run.returncode != 0
+            assert run.stdout == ""
+            assert f"error: session file {path} is in use by another ocodex run" in run.stderr
+            assert "wait for that run to finish" in run.stderr
+            assert len(fake.requests) == asked  # no probe, no pull, no chat
+    fake.script(Turn.text("Again."))  # the lock is released once the other run ends
+    assert ocodex("exec", "--oss", "--json", "resume", "--last", "go on").returncode == 0

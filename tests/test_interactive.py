@@ -174,6 +174,7 @@ def test_ocodex_resume_continues_a_saved_session_here(fake: FakeOllama, home: Pa
     with terminal(home, repo, fake, "resume") as screen:
         screen.wait_for("`ocodex resume` needs a SESSION_ID or --last")
         screen.wait_for("OCODEX-EXITED=2")
+    assert "only applies with --last" in ocodex("resume", thread, "--all").stderr
 
 
 def test_an_unwritable_sessions_directory_warns_and_the_conversation_goes_on(fake: FakeOllama, home: Path,
@@ -214,3 +215,82 @@ def test_the_prompt_history_file_is_private(tmp_path: Path) -> None:
     history.readline.add_history("use my token abc123")
     history.save()
     assert (tmp_path / "history").stat().st_mode & 0o777 == 0o600
+
+
+def test_ephemeral_saves_nothing_and_says_so_once(fake: FakeOllama, home: Path, repo: Path, ocodex) -> None:
+    fake.script(Turn.text("First answer."), Turn.text("Second answer."))
+    with terminal(home, repo, fake, "--ephemeral") as screen:
+        screen.wait_for("› ")
+        screen.send("first task", "Enter")
+        screen.wait_for("First answer.")
+        screen.send("/new", "Enter")
+        screen.send("second task", "Enter")
+        screen.wait_for("Second answer.")
+        screen.send("/exit", "Enter")
+        shown = screen.wait_for("OCODEX-EXITED=0")
+    assert shown.count("--ephemeral: this conversation is not saved") == 1
+    assert not list(home.glob("sessions/*/*/*/rollout-*.jsonl"))
+
+    fake.script(Turn.text("Saved answer."), Turn.text("Unsaved answer."))
+    assert ocodex("exec", "--oss", "--json", "keep this").returncode == 0
+    [path] = home.glob("sessions/*/*/*/rollout-*.jsonl")
+    before = path.read_bytes()
+    with terminal(home, repo, fake, "resume", "--last", "--ephemeral") as screen:
+        screen.wait_for("› ")
+        screen.send("and this?", "Enter")
+        screen.wait_for("Unsaved answer.")
+        screen.send("/exit", "Enter")
+        shown = screen.wait_for("OCODEX-EXITED=0")
+    assert shown.count("this run is not saved") == 1
+    assert fake.chat_requests[-1]["messages"][-3:] == [
+        {"role": "user", "content": "keep this"}, {"role": "assistant", "content": "Saved answer."},
+        {"role": "user", "content": "and this?"}]
+    assert path.read_bytes() == before
+
+
+def test_resume_shows_the_last_exchanges_before_the_prompt(fake: FakeOllama, home: Path, repo: Path,
+                                                            ocodex) -> None:
+    (repo / "notes.txt").write_text("remember the milk\n")
+    long_answer = "\n".join(f"answer line {n}" for n in range(1, 10))
+    fake.script(Turn.text("Answer one."),
+                Turn.tool_call("shell", {"command": ["cat", "notes.txt"]}), Turn.text("It says milk."),
+                Turn.text("Answer three."), Turn.text(long_answer))
+    first = ocodex("exec", "--oss", "--full-auto", "--json", "task one")
+    thread = first.events()[0]["thread_id"]
+    for prompt in ("what does notes.txt say?", "task three", "task four"):
+        assert ocodex("exec", "--oss", "--full-auto", "--json", "resume", thread, prompt).returncode == 0
+    with terminal(home, repo, fake, "resume", thread) as screen:
+        screen.wait_for("answer line 4 …")
+        shown = screen.text()
+        for _ in range(200):  # until the prompt is drawn below the recap
+            if shown.rstrip().endswith("›"):
+                break
+            time.sleep(0.1)
+            shown = screen.text()
+        screen.send("/exit", "Enter")
+        screen.wait_for("OCODEX-EXITED=0")
+    recap = shown[shown.index("last exchanges:"):]
+    assert "task one" not in recap and "Answer one." not in recap  # only the last three
+    assert "› what does notes.txt say?\n  It says milk." in recap
+    assert "cat notes.txt" not in recap  # no tool noise
+    assert "› task three\n  Answer three." in recap
+    assert "answer line 4 …" in recap and "answer line 5" not in recap  # long answers are clipped
+    assert "Ctrl-D to leave" not in recap and recap.rstrip().endswith("›")  # just above the prompt
+
+
+def test_the_resume_recap_keeps_prompts_and_answers_only() -> None:
+    from ocodex.ui.repl import recent_exchanges
+
+    messages = [{"role": "system", "content": "you are an agent"},
+                {"role": "user", "content": "<environment_context>...</environment_context>"},
+                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:..."}},
+                                             {"type": "text", "text": "what is in the picture?"}]},
+                {"role": "assistant", "content": "Let me look.", "tool_calls": [{"id": "c1"}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "a cat"},
+                {"role": "assistant", "content": "A cat."},
+                {"role": "user", "content": "x" * 300},
+                {"role": "tool", "tool_call_id": "c2", "content": "aborted"}]
+    recap = recent_exchanges(messages, ["what is in the picture?", "x" * 300])
+    assert recap.splitlines() == ["last exchanges:", "› what is in the picture?", "  A cat.",
+                                  "› " + "x" * 99 + "…", "  (no answer)"]
+    assert recent_exchanges(messages[:2], []) == ""

@@ -142,6 +142,7 @@ def test_find_by_id_prefix_and_newest_per_directory(tmp_path: Path) -> None:
         find_session(tmp_path, "zzzzzzzzzz")
     suggested = (info.value.hint or "").split("`")[1].split()  # the command the hint suggests exists
     assert suggested[0] == "ocodex" and parse_args(build_parser(), suggested[1:]).command == "sessions"
+    assert "exec" not in (info.value.hint or "")  # `ocodex resume` and `ocodex exec resume` both say it
     assert find_session(tmp_path, str(a)) == a  # a path works too
     assert find_latest(tmp_path, Path("/one")) == a
     assert find_latest(tmp_path, None) == b

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-V", "--version", action="version", version=f"ocodex {__version__}")
     _add_common(parser, "g_")
+    parser.add_argument("--ephemeral", dest="g_ephemeral", action="store_true",
+                        help="interactive session: do not save the conversation to disk")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     exec_parser = commands.add_parser(
@@ -80,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     resume_parser.add_argument("--last", action="store_true", help="the newest session of this directory")
     resume_parser.add_argument("--all", dest="all_sessions", action="store_true",
                                help="with --last: consider sessions of every directory")
+    resume_parser.add_argument("--ephemeral", action="store_true",
+                               help="continue the conversation without saving this run to disk")
 
     sessions_parser = commands.add_parser(
         "sessions", help="list saved sessions",
@@ -131,6 +135,7 @@ def merge_common(args: argparse.Namespace) -> argparse.Namespace:
     for name in ("profile", "model", "oss", "openai", "cd", "sandbox", "full_auto"):
         if getattr(args, name, None) is None:
             setattr(args, name, getattr(args, f"g_{name}", None))
+    args.ephemeral = bool(getattr(args, "ephemeral", False) or getattr(args, "g_ephemeral", False))
     return args
 
 

@@ -119,14 +119,21 @@ class SandboxWorkspaceWrite:
     exclude_tmpdir_env_var: bool = False
 
 
+SDK_KEY_VAR = "CODEX_API_KEY"  # the Codex TypeScript SDK's apiKey, for the openai provider only
+
+
 def builtin_providers(env: Mapping[str, str] = os.environ, openai_base_url: str | None = None
                       ) -> dict[str, ProviderConfig]:
     """The providers that always exist. `oss` has no base_url: the caller derives it from
-    `CODEX_OSS_BASE_URL` / `CODEX_OSS_PORT`."""
+    `CODEX_OSS_BASE_URL` / `CODEX_OSS_PORT`. `openai` reads its key from `OPENAI_API_KEY`, or from
+    `CODEX_API_KEY` (what the Codex TypeScript SDK passes) when only that one is set."""
     openai_url = openai_base_url or env.get("OPENAI_BASE_URL", "").strip() or OPENAI_DEFAULT_BASE_URL
+    openai_key = "OPENAI_API_KEY"
+    if not env.get(openai_key, "").strip() and env.get(SDK_KEY_VAR, "").strip():
+        openai_key = SDK_KEY_VAR
     return {
         "oss": ProviderConfig(id="oss", name="Ollama", wire_api="chat"),
-        "openai": ProviderConfig(id="openai", name="OpenAI", base_url=openai_url, env_key="OPENAI_API_KEY",
+        "openai": ProviderConfig(id="openai", name="OpenAI", base_url=openai_url, env_key=openai_key,
                                  wire_api="responses", requires_openai_auth=True),
     }
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ocodex.agent.loop import Agent, AgentOptions
 from ocodex.agent.prompt import environment_context, initial_messages, load_agents_md, system_prompt
-from ocodex.config import ProviderConfig, Settings
+from ocodex.config import SDK_KEY_VAR, ProviderConfig, Settings
 from ocodex.connection import Connection
 from ocodex.errors import ConfigError
 from ocodex.events import Event, ItemIds, Notice
@@ -58,8 +58,9 @@ class Runtime:
 
 def without_credentials(env: dict[str, str] | None, provider: ProviderConfig) -> dict[str, str] | None:
     """The tools' environment (`None`: inherit ours) minus the variables that hold the provider's
-    credentials (`env_key`, `env_http_headers`): a model that runs `env` must not see, print or send them."""
-    names = {provider.env_key} if provider.env_key else set()
+    credentials (`env_key`, `env_http_headers`, and the Codex SDK's `CODEX_API_KEY` whatever the provider):
+    a model that runs `env` must not see, print or send them."""
+    names = {provider.env_key, SDK_KEY_VAR} if provider.env_key else {SDK_KEY_VAR}
     names.update(provider.env_http_headers.values())
     source = os.environ if env is None else env
     if not any(name in source for name in names):

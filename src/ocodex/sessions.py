@@ -373,7 +373,7 @@ def find_session(home: Path, wanted: str) -> Path:
         ids = ", ".join(sorted(_file_id(p) or "" for p in matches)[:5])
         raise SessionError(f"session id prefix '{wanted}' is ambiguous: {ids}", "give more of the id")
     raise SessionError(f"no session with id '{wanted}' in {sessions_dir(home)}",
-                       "`ocodex sessions` lists the saved sessions; or use `ocodex exec resume --last`")
+                       "`ocodex sessions` lists the saved sessions; or pass --last for the newest one here")
 
 
 def find_latest(home: Path, cwd: Path | None) -> Path | None:

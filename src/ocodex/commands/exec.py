@@ -122,6 +122,12 @@ def _compat_notes(settings: Any, add_dirs: list[Path]) -> list[str]:
     if settings.extra.get("openai_base_url") and settings.model_provider != "openai":
         notes.append("note: openai_base_url is ignored: it applies only to model_provider = \"openai\" "
                      f"(this run uses '{settings.model_provider}')")
+    sdk_vars = [var for var in ("OPENAI_BASE_URL", "CODEX_API_KEY")
+                if os.environ.get(var, "").strip() and var != settings.provider().env_key]
+    if sdk_vars and settings.model_provider != "openai":
+        notes.append(f"note: {' and '.join(sdk_vars)} {'is' if len(sdk_vars) == 1 else 'are'} ignored: "
+                     f"{'it applies' if len(sdk_vars) == 1 else 'they apply'} only to model_provider = "
+                     f"\"openai\" (this run uses '{settings.model_provider}')")
     if settings.sandbox_workspace_write.network_access and settings.sandbox_mode == "read-only":
         notes.append("note: sandbox_workspace_write.network_access is ignored: the read-only sandbox has no "
                      "network (use --sandbox workspace-write)")
@@ -211,9 +217,17 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     from ocodex.runtime import prepare_runtime
 
     escalation = plan_escalation(settings, emit)
-    runtime = prepare_runtime(settings=settings, cwd=cwd, home=home, emit=emit,
-                              thread_id=loaded.meta.id if loaded is not None else None)
-    writer = None
+    from ocodex.commands.session_wiring import lock_session
+
+    # A session in use by another run fails here, before the server is probed or a model pulled.
+    writer = None if args.ephemeral else lock_session(loaded)
+    try:
+        runtime = prepare_runtime(settings=settings, cwd=cwd, home=home, emit=emit,
+                                  thread_id=loaded.meta.id if loaded is not None else None)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        raise
     try:
         if images and runtime.capabilities is not None and "vision" not in runtime.capabilities:
             raise UsageError(f"--image: model '{runtime.model}' cannot read images (no vision capability)",
@@ -225,7 +239,7 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
         if not args.ephemeral:
             from ocodex.commands.session_wiring import open_session, record_run_start
 
-            writer = open_session(home, runtime, cwd, loaded, emit)
+            writer = open_session(home, runtime, cwd, loaded, emit, locked=writer)
         elif loaded is not None:
             from ocodex.commands.session_wiring import restore_only
 

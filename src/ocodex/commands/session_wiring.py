@@ -64,12 +64,20 @@ def keep_session_model(settings: Settings, loaded: LoadedSession) -> None:
         settings.origins[("model",)] = f"session {loaded.meta.id}"
 
 
+def lock_session(loaded: LoadedSession | None) -> SessionWriter | None:
+    """Open (and lock) the session file a resume will write, before any server probe or model pull,
+    so a session in use by another run fails at once; None for a new thread. Pass it to `open_session`."""
+    return None if loaded is None else SessionWriter(loaded.path)
+
+
 def open_session(home: Path, runtime: Runtime, cwd: Path, loaded: LoadedSession | None,
-                 emit: Callable[[Event], None], *, source: str = "exec") -> SessionWriter:
+                 emit: Callable[[Event], None], *, source: str = "exec",
+                 locked: SessionWriter | None = None) -> SessionWriter:
     """Start recording: a new file with the opening messages, or the resumed file with its history
     restored into the agent (the thread's usage totals too, as Codex keeps them cumulative).
     Compactions are recorded as they happen, so a resume sends the compacted history. Secrets are
-    masked by `ocodex.redact`, whose registry `prepare_runtime` filled when it connected."""
+    masked by `ocodex.redact`, whose registry `prepare_runtime` filled when it connected.
+    `locked` is the writer `lock_session` opened for `loaded`, if it was taken early."""
     agent = runtime.agent
     if loaded is None:
         meta = SessionMeta(id=runtime.thread_id, cwd=str(cwd), model=runtime.model,
@@ -84,7 +92,7 @@ def open_session(home: Path, runtime: Runtime, cwd: Path, loaded: LoadedSession 
     if loaded.truncated_line is not None:
         emit(Notice(f"{loaded.path}: line {loaded.truncated_line} is an incomplete record (the run that wrote "
                     "it was cut off); resuming from the last complete record", "warning"))
-    writer = SessionWriter(loaded.path)
+    writer = locked if locked is not None else SessionWriter(loaded.path)
     try:  # read again under the lock: a run that held it may have added to the thread meanwhile
         loaded = load_session(loaded.path)
     except BaseException:

@@ -1,8 +1,9 @@
 """The interactive session: a prompt loop over one agent, so each task builds on the conversation so far.
 
 Each conversation is saved as a session file, exactly as an exec run is (`ocodex.sessions`; source
-`cli`), so `ocodex exec resume` can continue it; `/new` starts a new file. `ocodex resume [ID | --last]`
-continues a saved session (an exec run's too) here.
+`cli`), so `ocodex exec resume` can continue it; `/new` starts a new file; `--ephemeral` saves nothing.
+`ocodex resume [ID | --last]` continues a saved session (an exec run's too) here, after showing its
+last few exchanges.
 
 Line editing and history come from `readline` (history in `$OCODEX_HOME/history`); progress is the
 same human renderer exec uses, and answers are rendered as Markdown with rich on a terminal. Ctrl-C
@@ -15,7 +16,7 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ocodex.errors import Interrupted, OcodexError, UsageError, report, run_reporting
 from ocodex.events import Notice, ThreadStarted
@@ -83,12 +84,44 @@ class _Answer:
         self.console.print(Markdown(text))
 
 
+def _clip(text: str, lines: int, width: int) -> str:
+    """At most `lines` lines of at most `width` characters, with `…` where something was cut."""
+    kept = text.strip().splitlines() or [""]
+    out = [line if len(line) <= width else line[:width - 1] + "…" for line in kept[:lines]]
+    if len(kept) > lines:
+        out[-1] = out[-1].rstrip("…") + " …"
+    return "\n".join(out)
+
+
+def recent_exchanges(messages: list[dict[str, Any]], prompts: list[str], limit: int = 3) -> str:
+    """The last `limit` exchanges of a resumed conversation for a person to pick up from: each prompt
+    as typed and the answer that ended its turn (tool calls and results left out), clipped. "" if none."""
+    from ocodex.agent.loop import _prompt_text
+
+    wanted = set(prompts)
+    exchanges: list[list[str | None]] = []
+    for message in messages:
+        role = message.get("role")
+        if role == "user" and _prompt_text(message) in wanted:
+            exchanges.append([_prompt_text(message), None])
+        elif (role == "assistant" and exchanges and isinstance(message.get("content"), str)
+              and message["content"].strip() and not message.get("tool_calls")):
+            exchanges[-1][1] = message["content"]
+    if not exchanges:
+        return ""
+    lines = ["last exchanges:" if len(exchanges[-limit:]) > 1 else "last exchange:"]
+    for prompt, answer in exchanges[-limit:]:
+        lines.append("› " + _clip(prompt or "", 2, 100).replace("\n", "\n  "))
+        lines.append("  " + (_clip(answer, 4, 100).replace("\n", "\n  ") if answer else "(no answer)"))
+    return "\n".join(lines)
+
+
 def run_interactive(args: argparse.Namespace) -> int:
     return run_reporting(lambda: _run(args, sys.stderr))
 
 
 def _record(home: Path, runtime: Runtime, cwd: Path, emit: EventTee,
-            loaded: LoadedSession | None = None) -> SessionWriter | None:
+            loaded: LoadedSession | None = None, locked: SessionWriter | None = None) -> SessionWriter | None:
     """Start a session file for `runtime`'s thread (or continue `loaded`'s) and send every event to it.
 
     A new conversation whose file cannot be written goes on unsaved, with a warning: a person is
@@ -98,7 +131,7 @@ def _record(home: Path, runtime: Runtime, cwd: Path, emit: EventTee,
     from ocodex.sessions import SessionError
 
     try:
-        writer = open_session(home, runtime, cwd, loaded, emit, source="cli")
+        writer = open_session(home, runtime, cwd, loaded, emit, source="cli", locked=locked)
     except SessionError as exc:
         if loaded is not None:
             raise
@@ -119,12 +152,20 @@ def _resume_target(args: argparse.Namespace, home: Path, cwd: Path) -> LoadedSes
                          "`ocodex sessions` lists saved sessions and their ids")
     if args.session_id and args.last:
         raise UsageError("`ocodex resume` takes a SESSION_ID or --last, not both")
+    if args.all_sessions and not args.last:
+        raise UsageError("`ocodex resume --all` only applies with --last", "use `ocodex resume --last --all`")
     return find_resume_target(home, args.session_id, cwd, args.all_sessions)
 
 
 def _run(args: argparse.Namespace, err: TextIO) -> int:
     from ocodex.commands.exec import _flags, _use_color
-    from ocodex.commands.session_wiring import EventTee, keep_session_model, record_run_start
+    from ocodex.commands.session_wiring import (
+        EventTee,
+        keep_session_model,
+        lock_session,
+        record_run_start,
+        restore_only,
+    )
     from ocodex.config import check_provider_allowed, load_settings, ocodex_home
     from ocodex.render.human import HumanRenderer
     from ocodex.runtime import prepare_runtime
@@ -148,19 +189,39 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     emit = EventTee(render)
     if getattr(args, "command", None) == "resume" and loaded is None:
         render(Notice(f"no saved session for {cwd}; starting a new one", "warning"))
-    runtime = prepare_runtime(settings=settings, cwd=cwd, home=home, emit=emit,
-                              thread_id=loaded.meta.id if loaded is not None else None)
+    ephemeral = bool(getattr(args, "ephemeral", False))
+    # A session in use by another run fails here, before the server is probed or a model pulled.
+    locked = None if ephemeral else lock_session(loaded)
     try:
-        writer = _record(home, runtime, cwd, emit, loaded) if loaded is not None else None
+        runtime = prepare_runtime(settings=settings, cwd=cwd, home=home, emit=emit,
+                                  thread_id=loaded.meta.id if loaded is not None else None)
+    except BaseException:
+        if locked is not None:
+            locked.close()
+        raise
+    writer: SessionWriter | None = None
+    try:
+        if loaded is not None and ephemeral:
+            restore_only(runtime, loaded, render)
+        elif loaded is not None:
+            writer = _record(home, runtime, cwd, emit, loaded, locked)
+        elif ephemeral:
+            render(Notice("--ephemeral: this conversation is not saved"))
     except BaseException:
         runtime.close()
+        if locked is not None:
+            locked.close()
         raise
     # A new conversation's file is created with its first task, so one left without a task leaves no
-    # empty session behind (for `resume --last` to pick).
-    new_file = loaded is None
+    # empty session behind (for `resume --last` to pick); an --ephemeral one has none at all.
+    new_file = loaded is None and not ephemeral
     history = _History(home / "history")
     emit(ThreadStarted(runtime.thread_id))
     render(Notice(f"workdir: {cwd}  sandbox: {settings.sandbox_mode}  — /help for commands, Ctrl-D to leave"))
+    if loaded is not None:  # where the resumed conversation left off, just above the prompt
+        recap = recent_exchanges(runtime.agent.messages, loaded.prompts)
+        if recap:
+            render(Notice(recap))
     try:
         while True:
             try:
@@ -194,7 +255,7 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
                 if writer is not None:
                     writer.close()
                 runtime.close()
-                runtime, writer, new_file = fresh, None, True
+                runtime, writer, new_file = fresh, None, not ephemeral
                 emit(ThreadStarted(runtime.thread_id))
                 continue
             if text.startswith("/"):
