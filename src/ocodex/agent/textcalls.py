@@ -256,17 +256,10 @@ def extract_text_calls(text: str, tools: set[str] | list[str]) -> tuple[str, lis
     names = set(tools)
     calls: list[TextCall] = []
 
-    def take_tag(match: re.Match[str]) -> str:
-        call = _block_call(match.group(2), names, always=True)
-        if call is None:
-            return match.group(0)
-        calls.append(call)
-        return ""
-
-    rest = _TAG_RE.sub(take_tag, text)
-
-    def take_fence(match: re.Match[str]) -> str:
-        if match.group(1).lower() not in ("tool_call", "tool", "function"):
+    def take(match: re.Match[str]) -> str:
+        """A tag, or a fence labelled as a tool call, becomes a call (and leaves the text) if it reads as one."""
+        is_fence = match.re is _FENCE_RE
+        if is_fence and match.group(1).lower() not in ("tool_call", "tool", "function"):
             return match.group(0)
         call = _block_call(match.group(2), names, always=True)
         if call is None:
@@ -274,7 +267,7 @@ def extract_text_calls(text: str, tools: set[str] | list[str]) -> tuple[str, lis
         calls.append(call)
         return ""
 
-    rest = _FENCE_RE.sub(take_fence, rest)
+    rest = _FENCE_RE.sub(take, _TAG_RE.sub(take, text))
     trailing: list[TextCall] = []
     while (found := _trailing_calls(rest, names)) is not None:
         rest, found_calls = found

@@ -217,17 +217,10 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     from ocodex.runtime import prepare_runtime
 
     escalation = plan_escalation(settings, emit)
-    from ocodex.commands.session_wiring import lock_session
+    from ocodex.commands.session_wiring import start_runtime
 
-    # A session in use by another run fails here, before the server is probed or a model pulled.
-    writer = None if args.ephemeral else lock_session(loaded)
-    try:
-        runtime = prepare_runtime(settings=settings, cwd=cwd, home=home, emit=emit,
-                                  thread_id=loaded.meta.id if loaded is not None else None)
-    except BaseException:
-        if writer is not None:
-            writer.close()
-        raise
+    runtime, writer = start_runtime(settings=settings, cwd=cwd, home=home, emit=emit, loaded=loaded,
+                                    ephemeral=bool(args.ephemeral))
     try:
         if images and runtime.capabilities is not None and "vision" not in runtime.capabilities:
             raise UsageError(f"--image: model '{runtime.model}' cannot read images (no vision capability)",

@@ -70,6 +70,25 @@ def lock_session(loaded: LoadedSession | None) -> SessionWriter | None:
     return None if loaded is None else SessionWriter(loaded.path)
 
 
+def start_runtime(*, settings: Settings, cwd: Path, home: Path, emit: Callable[[Event], None],
+                  loaded: LoadedSession | None, ephemeral: bool) -> tuple[Runtime, SessionWriter | None]:
+    """Lock the resumed session file (unless ephemeral), then build the runtime on the session's thread.
+
+    A session in use by another run fails here, before the server is probed or a model pulled; the lock
+    is released if building the runtime fails. Returns the runtime and the locked writer (or None)."""
+    from ocodex.runtime import prepare_runtime
+
+    locked = None if ephemeral else lock_session(loaded)
+    try:
+        runtime = prepare_runtime(settings=settings, cwd=cwd, home=home, emit=emit,
+                                  thread_id=loaded.meta.id if loaded is not None else None)
+    except BaseException:
+        if locked is not None:
+            locked.close()
+        raise
+    return runtime, locked
+
+
 def open_session(home: Path, runtime: Runtime, cwd: Path, loaded: LoadedSession | None,
                  emit: Callable[[Event], None], *, source: str = "exec",
                  locked: SessionWriter | None = None) -> SessionWriter:

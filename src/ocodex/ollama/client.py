@@ -24,7 +24,7 @@ import httpx
 from ocodex.errors import OcodexError, ProviderError, PullError, ServerUnavailable
 from ocodex.http import Transport
 from ocodex.ollama.urls import BASE_URL_VAR, endpoint_hint
-from ocodex.providers.errors import retry_after_seconds
+from ocodex.providers.errors import json_error, retry_after_seconds
 from ocodex.redact import redact_url, scrub
 
 PROBE_TIMEOUT = 10.0
@@ -266,16 +266,9 @@ def _error_text(response: httpx.Response) -> str:
         text = response.text.strip()
     except (httpx.StreamError, UnicodeDecodeError):  # body never read (connection broke)
         text = ""
-    try:
-        body = json.loads(text) if text else None
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):
-            error = error.get("message")
-        if isinstance(error, str) and error.strip():
-            return error.strip()
+    message = json_error(text)
+    if message is not None:
+        return message
     if text.startswith("<"):  # a proxy's HTML error page (nginx: `<html>\r\n<head><title>401 ...`)
         title = _HTML_TITLE_RE.search(text)
         return " ".join(title.group(1).split()) if title and title.group(1).strip() else \

@@ -21,23 +21,26 @@ from ocodex.redact import scrub
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
+def json_error(text: str) -> str | None:
+    """The message of an error body in either of Ollama's shapes: native `{"error": "..."}` or OpenAI
+    `{"error": {"message": ...}}`; None when `text` is not such a body."""
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    err = data.get("error", data)
+    if isinstance(err, dict):
+        err = err.get("message")
+    return err.strip() if isinstance(err, str) and err.strip() else None
+
+
 def error_message(body: bytes | str) -> str:
     """The human message inside an error body, whatever its shape."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     text = text.strip()
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return text[:500] or "(empty response body)"
-    if isinstance(data, dict):
-        err = data.get("error", data)
-        if isinstance(err, dict):
-            message = err.get("message")
-            if isinstance(message, str):
-                return message
-        elif isinstance(err, str):
-            return err
-    return text[:500]
+    return json_error(text) or text[:500] or "(empty response body)"
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:

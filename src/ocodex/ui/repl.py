@@ -162,9 +162,9 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     from ocodex.commands.session_wiring import (
         EventTee,
         keep_session_model,
-        lock_session,
         record_run_start,
         restore_only,
+        start_runtime,
     )
     from ocodex.config import check_provider_allowed, load_settings, ocodex_home
     from ocodex.render.human import HumanRenderer
@@ -190,15 +190,8 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     if getattr(args, "command", None) == "resume" and loaded is None:
         render(Notice(f"no saved session for {cwd}; starting a new one", "warning"))
     ephemeral = bool(getattr(args, "ephemeral", False))
-    # A session in use by another run fails here, before the server is probed or a model pulled.
-    locked = None if ephemeral else lock_session(loaded)
-    try:
-        runtime = prepare_runtime(settings=settings, cwd=cwd, home=home, emit=emit,
-                                  thread_id=loaded.meta.id if loaded is not None else None)
-    except BaseException:
-        if locked is not None:
-            locked.close()
-        raise
+    runtime, locked = start_runtime(settings=settings, cwd=cwd, home=home, emit=emit, loaded=loaded,
+                                    ephemeral=ephemeral)
     writer: SessionWriter | None = None
     try:
         if loaded is not None and ephemeral:
