@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ocodex.testing.fake_ollama import FakeOllama, Turn
+from _fakes import FakeOllama, Turn
 
 BUDGET = 6000
 PATCH = "*** Begin Patch\n*** Update File: app.py\n@@\n-print('hi')\n+print('hello')\n*** End Patch\n"

@@ -12,9 +12,8 @@ import os
 import sys
 import tempfile
 
+from _fakes import FakeOllama
 from startup import measure
-
-from ocodex.testing.fake_ollama import FakeOllama
 
 COMMANDS = (["models"], ["models", "--json"], ["ps"], ["show", "gpt-oss:20b"], ["doctor"],
             ["bench", "--runs", "1", "--warm"])

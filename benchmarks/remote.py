@@ -17,10 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _fakes import AuthProxy, FakeResponses
 from startup import measure
-
-from ocodex.testing.fake_responses import FakeResponses
-from ocodex.testing.proxy import AuthProxy
 
 
 def closed_port() -> int:

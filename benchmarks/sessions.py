@@ -17,9 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from _fakes import FakeOllama
+
 from ocodex.redact import register_secret
 from ocodex.sessions import SessionMeta, SessionWriter
-from ocodex.testing.fake_ollama import FakeOllama
 
 
 def wall(argv: list[str], *, cwd: str, env: dict[str, str], runs: int) -> float:

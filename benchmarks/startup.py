@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ocodex.testing.fake_ollama import FakeOllama
+from _fakes import FakeOllama
 
 
 def measure(argv: list[str], *, cwd: str, env: dict[str, str], runs: int) -> tuple[float, float]:

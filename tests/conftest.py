@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ocodex.testing.fake_ollama import FakeOllama
+from fakes.fake_ollama import FakeOllama
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENT_SCHEMA = Path(__file__).parent / "schemas" / "codex_exec_event.schema.json"

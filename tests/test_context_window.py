@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from ocodex.http import Transport
+from fakes.fake_ollama import FakeOllama
+from ocodex.net.transport import Transport
 from ocodex.ollama.client import OllamaClient
 from ocodex.ollama.window import size_context
-from ocodex.testing.fake_ollama import FakeOllama
 
 
 @pytest.fixture

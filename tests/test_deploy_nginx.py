@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ocodex.testing.fake_ollama import FakeOllama
+from fakes.fake_ollama import FakeOllama
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)

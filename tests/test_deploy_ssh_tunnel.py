@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import base_env
-from ocodex.testing.fake_ollama import FakeOllama
+from fakes.fake_ollama import FakeOllama
 
 SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
 pytestmark = pytest.mark.skipif(SSHD is None or shutil.which("ssh") is None,

@@ -164,7 +164,7 @@ def test_plain_http_to_another_host_is_flagged_without_contacting_it() -> None:
     from ocodex.commands.doctor import Doctor
     from ocodex.config import Settings
     from ocodex.errors import ServerUnavailable
-    from ocodex.http import Transport
+    from ocodex.net.transport import Transport
 
     class Unreachable:  # stands in for the client: no connection to another host is ever attempted
         root = "http://gpu-box.lan:11434"

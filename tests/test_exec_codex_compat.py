@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from conftest import Run, base_env, event_validator
-from ocodex.testing.fake_ollama import Turn
+from fakes.fake_ollama import Turn
 
 GOLDEN = Path(__file__).parent / "golden"
 PATCH = "*** Begin Patch\n*** Update File: a.txt\n@@\n-old\n+new\n*** End Patch\n"

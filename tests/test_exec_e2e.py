@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from conftest import base_env
-from ocodex.testing.fake_ollama import Turn
+from fakes.fake_ollama import Turn
 
 PATCH = """*** Begin Patch
 *** Update File: greet.py

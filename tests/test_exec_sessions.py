@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from conftest import base_env
-from ocodex.testing.fake_ollama import Turn
+from fakes.fake_ollama import Turn
 
 
 def session_files(home: Path) -> list[Path]:

@@ -9,12 +9,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from ocodex.testing.fake_ollama import FakeOllama, ModelName, RecordedRequest, ToolCallSpec, Turn
+from fakes.fake_ollama import FakeOllama, ModelName, RecordedRequest, ToolCallSpec, Turn
 
 USER = [{"role": "user", "content": "list the files"}]
 TOOLS = [{"type": "function", "function": {"name": "shell", "parameters": {"type": "object"}}}]
@@ -495,7 +496,7 @@ def test_requests_are_recorded(server: FakeOllama, client: httpx.Client) -> None
 
 def test_cli_serves_until_terminated() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "ocodex.testing.fake_ollama", "--port", "0", "--reply", "pong"],
+        [sys.executable, str(Path(__file__).parent / "fakes" / "fake_ollama.py"), "--port", "0", "--reply", "pong"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

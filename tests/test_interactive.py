@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import base_env
-from ocodex.testing.fake_ollama import FakeOllama, Turn
+from fakes.fake_ollama import FakeOllama, Turn
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ocodex.errors import Interrupted, OcodexError, ProviderError, PullError, ServerUnavailable
-from ocodex.http import Transport
+from ocodex.net.transport import Transport
 from ocodex.ollama.bootstrap import prepare_oss
 from ocodex.ollama.client import (
     OllamaClient,

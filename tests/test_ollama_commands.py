@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from conftest import base_env
-from ocodex.testing.fake_ollama import FakeOllama
+from fakes.fake_ollama import FakeOllama
 
 
 def _free_port() -> int:
@@ -127,7 +127,7 @@ def test_pull_stops_with_a_summary_when_the_server_goes_away(monkeypatch, capsys
 
     from ocodex.commands import pull
     from ocodex.errors import ServerUnavailable
-    from ocodex.ollama import bootstrap
+    from ocodex.ollama import pull as ollama_pull
 
     attempted: list[str] = []
 
@@ -138,7 +138,7 @@ def test_pull_stops_with_a_summary_when_the_server_goes_away(monkeypatch, capsys
 
     client = SimpleNamespace(probe=lambda: None, root="http://127.0.0.1:9")
     monkeypatch.setattr(pull, "open_target", lambda args: SimpleNamespace(client=client, close=lambda: None))
-    monkeypatch.setattr(bootstrap, "pull_with_progress", fake_pull)
+    monkeypatch.setattr(ollama_pull, "pull_with_progress", fake_pull)
     code = pull.run_pull(SimpleNamespace(models=["qwen3:8b", "llama3.2:1b", "gemma3:1b"]))
     out, err = capsys.readouterr()
     assert code == 1 and attempted == ["qwen3:8b", "llama3.2:1b"]
@@ -236,7 +236,7 @@ def test_old_servers_fill_context_and_capabilities_from_show() -> None:
     from ocodex.commands.common import Target
     from ocodex.commands.models import list_models
     from ocodex.config import Settings
-    from ocodex.http import Transport
+    from ocodex.net.transport import Transport
     from ocodex.ollama.client import ModelEntry, OllamaClient
 
     with FakeOllama(models=["qwen3:8b"]) as server:
@@ -260,7 +260,7 @@ def test_models_asks_show_for_several_models_at_once() -> None:
     from ocodex.commands.common import Target
     from ocodex.commands.models import list_models
     from ocodex.config import Settings
-    from ocodex.http import Transport
+    from ocodex.net.transport import Transport
     from ocodex.ollama.client import ModelEntry, OllamaClient
 
     names = ["qwen3:8b", "llama3.1:8b", "gemma3:4b"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ocodex.testing.fake_ollama import Turn
+from fakes.fake_ollama import Turn
 
 
 def _patch(*lines: str) -> str:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ocodex.ollama.client import PullUpdate
+from ocodex.ollama.records import PullUpdate
 from ocodex.render.progress import (
     PlainPullDisplay,
     PullTracker,

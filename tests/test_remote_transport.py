@@ -12,19 +12,19 @@ from typing import Any
 
 import pytest
 
+from fakes.fake_ollama import FakeOllama, Turn
+from fakes.proxy import AuthProxy, Fault
 from ocodex.agent.loop import Agent, AgentOptions
 from ocodex.config import ProviderConfig
-from ocodex.connection import connect
 from ocodex.errors import ConfigError, ProviderError
 from ocodex.events import ItemIds
-from ocodex.http import Endpoint, Transport
+from ocodex.net.connection import connect
+from ocodex.net.transport import Endpoint, Transport
 from ocodex.ollama.client import OllamaClient
 from ocodex.providers.base import Completed, TextDelta
 from ocodex.providers.errors import retry_after_seconds
 from ocodex.redact import redact_url, register_secret, scrub, split_credentials
 from ocodex.sandbox import SandboxPolicy
-from ocodex.testing.fake_ollama import FakeOllama, Turn
-from ocodex.testing.proxy import AuthProxy, Fault
 from ocodex.tools.base import ToolContext
 from ocodex.tools.registry import ToolRegistry
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 
-from ocodex.http import Endpoint, Transport
+from fakes.fake_ollama import FakeOllama, Turn
+from ocodex.net.transport import Endpoint, Transport
 from ocodex.redact import register_secret
-from ocodex.testing.fake_ollama import FakeOllama, Turn
 
 PASSWORD = "url-pa55word-LOGSECRET"
 API_KEY = "sk-envkey-0123456789-LOGSECRET"
@@ -101,7 +101,7 @@ def test_log_requests_config_key_and_an_unwritable_path(ocodex, fake, tmp_path) 
 
 
 def test_a_secret_that_json_escapes_is_still_masked_in_bodies(tmp_path: Path) -> None:
-    from ocodex.request_log import _body
+    from ocodex.net.request_log import _body
 
     register_secret('quo"ted\\key-9876')
     logged = _body(json.dumps({"note": 'the key is quo"ted\\key-9876'}).encode())

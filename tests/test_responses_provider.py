@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from fakes.fake_ollama import FakeOllama, Turn
+from fakes.fake_responses import FakeResponses
 from ocodex.errors import StreamError
 from ocodex.providers.base import Completed, ModelRequest, ReasoningDelta, TextDelta, ToolCall, ToolSpec
 from ocodex.providers.responses import build_body, parse_responses_stream, to_input_items
-from ocodex.testing.fake_ollama import FakeOllama, Turn
-from ocodex.testing.fake_responses import FakeResponses
 
 API_KEY = "sk-test-0123456789abcdefSECRET"
 

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from fakes.fake_ollama import FakeOllama
 from ocodex.ollama.urls import endpoint_hint, oss_base_url
-from ocodex.testing.fake_ollama import FakeOllama
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT.parent / "shared" / "seed" / "ocodex-models-and-ollama-guide.md"

@@ -241,7 +241,7 @@ def test_resuming_reads_the_file_again_once_it_holds_the_lock(tmp_path: Path) ->
     """A run that loaded the thread while another run still wrote it continues from the newest history."""
     from types import SimpleNamespace
 
-    from ocodex.commands.session_wiring import open_session
+    from ocodex.thread.recording import open_session
 
     path = write_session(tmp_path, "01aa-race")
     stale = load_session(path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ocodex.testing.fake_ollama import Turn
+from fakes.fake_ollama import Turn
 
 
 def _chat_bodies(fake) -> list[bytes]:

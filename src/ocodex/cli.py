@@ -7,12 +7,26 @@ fast; each command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from ocodex import __version__
 
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
+# Operating the Ollama server: each module parses its own options (`add_arguments`) and runs (`run`).
+MANAGEMENT_COMMANDS = {
+    "models": ("ocodex.commands.models", "list the Ollama server's models and the one --oss would pick"),
+    "oss": ("ocodex.commands.models", "Ollama helpers (`ocodex oss list` = `ocodex models`)"),
+    "pull": ("ocodex.commands.pull", "pull models onto the Ollama server (pre-pull for provisioning)"),
+    "show": ("ocodex.commands.show", "show one model's details"),
+    "ps": ("ocodex.commands.ps", "list models loaded in memory"),
+    "rm": ("ocodex.commands.rm", "delete models from the Ollama server"),
+    "doctor": ("ocodex.commands.doctor", "check that `exec --oss` can run here, with a fix for each problem"),
+    "bench": ("ocodex.commands.bench", "measure latency, load time, first token and tokens/s on your server"),
+    "tunnel": ("ocodex.commands.tunnel", "open an SSH tunnel to a remote Ollama (ssh -N -L) and check it"),
+}
+_VALUE_OPTIONS = frozenset({"-c", "--config", "-p", "--profile", "-m", "--model", "-C", "--cd", "-s", "--sandbox"})
 
 
 def _add_common(parser: argparse.ArgumentParser, prefix: str) -> None:
@@ -37,7 +51,11 @@ def _add_common(parser: argparse.ArgumentParser, prefix: str) -> None:
                         help="workspace-write sandbox and no approval prompts")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser. Given the `argv` about to be parsed, only the management command it names gets its
+    options (the others are listed with their one-line help), so `--help` imports no command module;
+    without `argv`, every command is complete."""
+    selected = _command_word(argv) if argv is not None else None
     parser = argparse.ArgumentParser(
         prog="ocodex",
         description="A coding agent for open models served by Ollama.",
@@ -94,10 +112,24 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="only sessions started in the current directory")
     sessions_parser.add_argument("-n", "--limit", type=int, default=20, metavar="N",
                                  help="show at most N sessions (default 20; 0 for all)")
-    from ocodex import cli_ollama  # argparse only: models, pull, show, ps, rm, doctor, bench, tunnel
-
-    cli_ollama.add_commands(commands)
+    for name, (module, summary) in MANAGEMENT_COMMANDS.items():
+        sub = commands.add_parser(name, help=summary)
+        if argv is None or name == selected:  # build the options of the command being run only
+            importlib.import_module(module).add_arguments(sub, name)
     return parser
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The subcommand `argv` names: its first word that is neither an option nor an option's value."""
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            return next(words, None)
+        if word in _VALUE_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def _add_exec_extras(parser: argparse.ArgumentParser) -> None:
@@ -158,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if words in (["--version"], ["-V"]):  # answered before building every subcommand's parser (~10 ms)
         print(f"ocodex {__version__}")
         return 0
-    parser = build_parser()
+    parser = build_parser(words)
     args = parse_args(parser, words)
     if args.command in ("exec", "e"):
         from ocodex.commands.exec import run_exec
@@ -168,10 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ocodex.commands.sessions import run_sessions
 
         return run_sessions(args)
-    from ocodex import cli_ollama
-
-    if args.command in cli_ollama.COMMANDS:
-        return cli_ollama.run(args, parser)
+    if args.command in MANAGEMENT_COMMANDS:
+        return args.run(args)
     if args.command in (None, "resume"):
         from ocodex.ui.repl import run_interactive
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ocodex.protocol import Usage as Usage  # re-exported: TurnCompleted carries it
+
 CommandStatus = Literal["in_progress", "completed", "failed", "declined"]
 ChangeStatus = Literal["in_progress", "completed", "failed"]
 ChangeKind = Literal["add", "delete", "update"]
@@ -106,28 +108,6 @@ Item = AgentMessage | Reasoning | CommandExecution | FileChange | TodoList | Err
 
 
 # ---- events ------------------------------------------------------------------------------------
-
-@dataclass(slots=True)
-class Usage:
-    input_tokens: int = 0
-    cached_input_tokens: int = 0
-    cache_write_input_tokens: int = 0
-    output_tokens: int = 0
-    reasoning_output_tokens: int = 0
-
-    def add(self, other: Usage) -> None:
-        self.input_tokens += other.input_tokens
-        self.cached_input_tokens += other.cached_input_tokens
-        self.cache_write_input_tokens += other.cache_write_input_tokens
-        self.output_tokens += other.output_tokens
-        self.reasoning_output_tokens += other.reasoning_output_tokens
-
-    def to_dict(self) -> dict[str, int]:
-        return {"input_tokens": self.input_tokens, "cached_input_tokens": self.cached_input_tokens,
-                "cache_write_input_tokens": self.cache_write_input_tokens,
-                "output_tokens": self.output_tokens,
-                "reasoning_output_tokens": self.reasoning_output_tokens}
-
 
 @dataclass(slots=True)
 class ThreadStarted:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ocodex.errors import OcodexError, UsageError
-from ocodex.providers.base import ModelEvent, ModelRequest, Provider
+from ocodex.protocol import ModelEvent, ModelRequest, Provider
 
 SCHEMA_NAME = "codex_output_schema"
 

@@ -19,13 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ocodex.agent.guard import TaskFailure
-from ocodex.providers.base import ToolSpec
-
-SMALL_WINDOW = 16384
-"""Tokens below which an agent session soon loses its start: system prompt, tools and a few files."""
-SUGGESTED_WINDOW = 32768
-"""The window ocodex suggests: its prompt is lean (~1k tokens), so 32k leaves room for real work at half the
-KV-cache memory of the 64k Ollama's docs suggest for heavier agents."""
+from ocodex.context_window import SUGGESTED_WINDOW
+from ocodex.protocol import ToolSpec
 
 COMPACT_PROMPT = (
     "You are performing a CONTEXT CHECKPOINT COMPACTION. Write a handoff summary of the work so far "

@@ -31,7 +31,7 @@ from ocodex.events import (
     TurnStarted,
     Usage,
 )
-from ocodex.providers.base import (
+from ocodex.protocol import (
     Completed,
     ModelRequest,
     Provider,

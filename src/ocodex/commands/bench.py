@@ -20,7 +20,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ocodex.commands.common import Target, console, open_target, print_json, run_guarded, table
+from ocodex.commands.common import (
+    Target,
+    add_json_option,
+    add_server_options,
+    console,
+    open_target,
+    print_json,
+    run_guarded,
+    table,
+)
 from ocodex.errors import OcodexError, UsageError
 
 if TYPE_CHECKING:
@@ -67,7 +76,7 @@ def first_turn_request(model: str, cwd: Path, settings: Settings | None = None) 
     AGENTS.md files), for a typical one-line task."""
     from ocodex.agent.prompt import environment_context, initial_messages, load_agents_md, system_prompt
     from ocodex.config import ocodex_home
-    from ocodex.providers.base import ModelRequest
+    from ocodex.protocol import ModelRequest
     from ocodex.providers.chat import build_body
     from ocodex.sandbox import SandboxPolicy
     from ocodex.tools.registry import ToolRegistry
@@ -169,6 +178,18 @@ def suggestions(report: BenchReport, remote: bool) -> list[str]:
     if not out:
         out.append("No bottleneck stands out: this setup suits interactive use.")
     return out
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.description = ("Measure round trip, model load time, time to first token, prompt and generation tokens "
+                          "per second and bytes per turn (medians over --runs), then suggest a setup. Unloads the "
+                          "model before each run to time a cold load (see --warm).")
+    add_server_options(parser, model=True)
+    add_json_option(parser)
+    parser.add_argument("--runs", type=int, default=3, metavar="N", help="runs to take the median of (default 3)")
+    parser.add_argument("--warm", action="store_true",
+                        help="do not unload the model first (no load time; polite on a shared server)")
+    parser.set_defaults(run=run_bench)
 
 
 def run_bench(args: argparse.Namespace) -> int:

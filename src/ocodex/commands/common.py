@@ -1,8 +1,8 @@
 """What the Ollama management commands (models, pull, show, ps, rm, doctor, bench) share.
 
-Owns finding the server they talk to (the same base URL, headers and TLS settings `exec --oss`
-uses), the `error: ... / hint: ...` exit path, JSON output, and the lazily built rich console for
-tables. Nothing here decides what a command shows.
+Owns their shared options (`-c`, `-p`, `-m`, `--json`), finding the server they talk to (the same
+base URL, headers and TLS settings `exec --oss` uses), the `error: ... / hint: ...` exit path, JSON
+output, and the lazily built rich console for tables. Nothing here decides what a command shows.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ocodex.errors import run_reporting
 
 if TYPE_CHECKING:
     from ocodex.config import ProviderConfig, Settings
-    from ocodex.http import Transport
+    from ocodex.net.transport import Transport
     from ocodex.ollama.client import OllamaClient
 
 
@@ -72,7 +72,7 @@ def server_url(settings: Settings) -> tuple[ProviderConfig, str, str]:
 
 def open_target(args: argparse.Namespace, settings: Settings | None = None) -> Target:
     """A client for the server, with the provider's headers, Basic auth, TLS settings and failover."""
-    from ocodex.connection import connect
+    from ocodex.net.connection import connect
     from ocodex.ollama.client import OllamaClient
     from ocodex.ollama.urls import server_root
 
@@ -81,6 +81,21 @@ def open_target(args: argparse.Namespace, settings: Settings | None = None) -> T
     connection = connect(provider, configured, os.environ, warn_plain_http=False)
     client = OllamaClient(server_root(connection.base_url), connection.transport, base_url=connection.base_url)
     return Target(settings, provider, connection.base_url, source, connection.transport, client)
+
+
+def add_server_options(parser: argparse.ArgumentParser, *, model: bool = False) -> None:
+    """`-c`/`-p` (and `-m` when `model`): the settings a management command reads, as `exec` reads them."""
+    parser.add_argument("-c", "--config", dest="config", action="append", default=None, metavar="key=value",
+                        help="override a config value (dotted key; value parsed as TOML); repeatable")
+    parser.add_argument("-p", "--profile", dest="profile", default=None, metavar="NAME",
+                        help="use [profiles.NAME] from config.toml")
+    if model:
+        parser.add_argument("-m", "--model", dest="model", default=None, metavar="MODEL",
+                            help="the model (default: what `exec --oss` would use here)")
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
 
 
 def run_guarded(body: Callable[[], int], err: TextIO | None = None) -> int:

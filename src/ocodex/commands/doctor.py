@@ -18,8 +18,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ocodex.agent.context import SMALL_WINDOW, SUGGESTED_WINDOW
-from ocodex.commands.common import Target, console, open_target, print_json, run_guarded
+from ocodex.commands.common import (
+    Target,
+    add_json_option,
+    add_server_options,
+    console,
+    open_target,
+    print_json,
+    run_guarded,
+)
+from ocodex.context_window import SMALL_WINDOW, SUGGESTED_WINDOW
 from ocodex.errors import ConfigError, OcodexError, ProviderError, ServerUnavailable
 
 if TYPE_CHECKING:
@@ -382,6 +390,14 @@ def _is_dir(path: Path) -> bool:
 
 _MARKS = {"ok": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "bold red"),
           "skip": ("skip", "dim")}
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.description = ("Check config, server, TLS and auth, latency, version, default model, context window, "
+                          "RAM, sandbox and model storage. Exit code 1 when something blocks a run.")
+    add_server_options(parser, model=True)
+    add_json_option(parser)
+    parser.set_defaults(run=run_doctor)
 
 
 def run_doctor(args: argparse.Namespace) -> int:

@@ -148,8 +148,8 @@ def _add_dirs(values: list[str]) -> list[Path]:
 
 
 def _run(args: argparse.Namespace, err: TextIO) -> int:
-    from ocodex.commands.session_wiring import EventTee, split_resume_words
     from ocodex.config import check_provider_allowed, load_settings, ocodex_home
+    from ocodex.thread.recording import EventTee, split_resume_words
 
     resuming = bool(getattr(args, "resume", False))
     if not resuming and (args.last or args.all_sessions):
@@ -181,13 +181,13 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
                              "create it first, or choose another path")
     loaded = None
     if resuming:
-        from ocodex.commands.session_wiring import find_resume_target
+        from ocodex.thread.recording import find_resume_target
 
         loaded = find_resume_target(home, session_id, cwd, args.all_sessions)
     settings = load_settings(home=home, overrides=args.config, profile=args.profile, flags=_flags(args))
     check_provider_allowed(settings, bool(args.openai))
     if loaded is not None:
-        from ocodex.commands.session_wiring import keep_session_model
+        from ocodex.thread.recording import keep_session_model
 
         keep_session_model(settings, loaded)
     settings.sandbox_workspace_write.writable_roots.extend(str(d) for d in add_dirs)
@@ -213,11 +213,11 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     if resuming and loaded is None:
         emit(Notice(f"no saved session for {cwd}; starting a new one", "warning"))
 
-    from ocodex.agent.escalate import for_large_model, plan_escalation, run_with_escalation
-    from ocodex.runtime import prepare_runtime
+    from ocodex.thread.assembly import prepare_runtime
+    from ocodex.thread.escalation import for_large_model, plan_escalation, run_with_escalation
 
     escalation = plan_escalation(settings, emit)
-    from ocodex.commands.session_wiring import start_runtime
+    from ocodex.thread.recording import start_runtime
 
     runtime, writer = start_runtime(settings=settings, cwd=cwd, home=home, emit=emit, loaded=loaded,
                                     ephemeral=bool(args.ephemeral))
@@ -230,11 +230,11 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
         if schema is not None:
             runtime.agent.provider = WithResponseFormat(runtime.agent.provider, response_format(schema))
         if not args.ephemeral:
-            from ocodex.commands.session_wiring import open_session, record_run_start
+            from ocodex.thread.recording import open_session, record_run_start
 
             writer = open_session(home, runtime, cwd, loaded, emit, locked=writer)
         elif loaded is not None:
-            from ocodex.commands.session_wiring import restore_only
+            from ocodex.thread.recording import restore_only
 
             restore_only(runtime, loaded, emit)
         if writer is not None:

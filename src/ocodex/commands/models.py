@@ -11,7 +11,17 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from ocodex.commands.common import Target, console, open_target, print_json, run_guarded, size_text, table
+from ocodex.commands.common import (
+    Target,
+    add_json_option,
+    add_server_options,
+    console,
+    open_target,
+    print_json,
+    run_guarded,
+    size_text,
+    table,
+)
 from ocodex.errors import OcodexError
 
 if TYPE_CHECKING:
@@ -85,6 +95,21 @@ def list_models(target: Target) -> list[dict[str, Any]]:
 def _capabilities(caps: list[str]) -> str:
     shown = [c for c in caps if c != "completion"]
     return ", ".join(shown) if shown else ("completion" if caps else "-")
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """`ocodex models`, and its alias `ocodex oss list`."""
+    if name == "oss":
+        oss_commands = parser.add_subparsers(dest="oss_command", metavar="COMMAND")
+        oss_list = oss_commands.add_parser("list", help="same as `ocodex models`")
+        add_arguments(oss_list, "models")
+        parser.set_defaults(run=lambda args: parser.error("choose a subcommand: `ocodex oss list`"))
+        return
+    parser.description = ("The server's models with size, parameters, quantisation, context length and "
+                          "capabilities, and which model `exec --oss` would pick on this host and why.")
+    add_server_options(parser, model=True)
+    add_json_option(parser)
+    parser.set_defaults(run=run_models)
 
 
 def run_models(args: argparse.Namespace) -> int:

@@ -5,7 +5,24 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from ocodex.commands.common import console, open_target, print_json, run_guarded, size_text, table, until_text
+from ocodex.commands.common import (
+    add_json_option,
+    add_server_options,
+    console,
+    open_target,
+    print_json,
+    run_guarded,
+    size_text,
+    table,
+    until_text,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.description = "Loaded models with memory, CPU/GPU split, context and expiry."
+    add_server_options(parser)
+    add_json_option(parser)
+    parser.set_defaults(run=run_ps)
 
 
 def run_ps(args: argparse.Namespace) -> int:

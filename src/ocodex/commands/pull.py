@@ -12,8 +12,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ocodex.commands.common import open_target, run_guarded
+from ocodex.commands.common import add_server_options, open_target, run_guarded
 from ocodex.errors import Interrupted, OcodexError, ServerUnavailable, report
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.description = ("Pull each MODEL onto the Ollama server, with progress. Exit code 1 if any pull failed, "
+                          "130 on Ctrl-C; then one stderr line says which were pulled, failed, not attempted.")
+    add_server_options(parser)
+    parser.add_argument("models", nargs="+", metavar="MODEL")
+    parser.set_defaults(run=run_pull)
 
 
 def run_pull(args: argparse.Namespace) -> int:
@@ -21,7 +29,7 @@ def run_pull(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ocodex.ollama.bootstrap import pull_with_progress
+    from ocodex.ollama.pull import pull_with_progress
     from ocodex.render.progress import make_pull_display
 
     err = sys.stderr

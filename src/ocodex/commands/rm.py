@@ -5,8 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ocodex.commands.common import open_target, run_guarded
+from ocodex.commands.common import add_server_options, open_target, run_guarded
 from ocodex.errors import UsageError
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.description = "Delete each MODEL from the server, after a confirmation."
+    add_server_options(parser)
+    parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("models", nargs="+", metavar="MODEL")
+    parser.set_defaults(run=run_rm)
 
 
 def run_rm(args: argparse.Namespace) -> int:

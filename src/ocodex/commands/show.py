@@ -5,7 +5,24 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from ocodex.commands.common import console, open_target, print_json, run_guarded, table
+from ocodex.commands.common import (
+    add_json_option,
+    add_server_options,
+    console,
+    open_target,
+    print_json,
+    run_guarded,
+    table,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.description = ("Architecture, parameters, quantisation, context length, Modelfile num_ctx and "
+                          "sampling, and capabilities of MODEL.")
+    add_server_options(parser)
+    add_json_option(parser)
+    parser.add_argument("name", metavar="MODEL")
+    parser.set_defaults(run=run_show)
 
 
 def run_show(args: argparse.Namespace) -> int:

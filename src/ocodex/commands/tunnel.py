@@ -61,6 +61,21 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.description = ("Run `ssh -N -L 127.0.0.1:LOCAL:localhost:REMOTE DEST`, wait until Ollama answers "
+                          "through it, print the CODEX_OSS_BASE_URL to use, and keep it open until Ctrl-C. Give "
+                          "options before USER@HOST; extra ssh options go after `--`, e.g. "
+                          "`ocodex tunnel --local-port 11435 me@gpu-box -- -p 2222 -i ~/.ssh/gpu`.")
+    parser.add_argument("destination", metavar="USER@HOST")
+    parser.add_argument("--local-port", type=int, default=11434, help="port on this machine (default 11434)")
+    parser.add_argument("--remote-port", type=int, default=11434, help="Ollama's port there (default 11434)")
+    parser.add_argument("--remote-host", default="localhost", help="Ollama's host as seen from there")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for Ollama to answer")
+    parser.add_argument("ssh_args", nargs="*", metavar="-- SSH_OPTION",
+                        help="options passed to ssh, after `--` (e.g. -- -p 2222 -i KEY)")
+    parser.set_defaults(run=run_tunnel)
+
+
 def run_tunnel(args: argparse.Namespace) -> int:
     return run_guarded(lambda: _run(args))
 

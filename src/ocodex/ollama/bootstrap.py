@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ocodex.errors import Interrupted, OcodexError, PullError
+from ocodex.errors import OcodexError, PullError
 from ocodex.ollama.client import ModelDetails, OllamaClient, version_at_least
 from ocodex.ollama.names import display_name, find_model
-from ocodex.render.progress import PullDisplay
+from ocodex.ollama.pull import PullDisplay, pull_with_progress
 
 USAGE_VERSION = "0.5.2"
 """First Ollama version that reports token usage on streamed /v1/chat/completions."""
@@ -35,24 +35,6 @@ def _check_version(client: OllamaClient, notify: Callable[[str], None]) -> str |
         notify(f"Ollama {version} is older than {USAGE_VERSION}: token usage will not be reported; "
                "consider upgrading Ollama")
     return version
-
-
-def pull_with_progress(client: OllamaClient, model: str, progress: PullDisplay) -> None:
-    """Pull `model`, feeding every update to `progress`. Ctrl-C stops the download cleanly."""
-    updates = client.pull(model)
-    try:
-        for update in updates:
-            progress.update(update)
-    except KeyboardInterrupt:
-        updates.close()  # closes the HTTP response, which stops the server-side download
-        progress.abort()
-        raise Interrupted(f"Pull of {model} interrupted; run the command again to resume "
-                          "(Ollama keeps partial downloads)") from None
-    except BaseException:
-        updates.close()
-        progress.abort()
-        raise
-    progress.finish()
 
 
 def _show(client: OllamaClient, model: str) -> ModelDetails | None:

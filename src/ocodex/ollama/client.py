@@ -1,9 +1,10 @@
-"""A small client for Ollama's native API: probe, version, tags, show, ps and streamed pull.
+"""A small client for Ollama's native API: probe, version, tags, show, ps, load, create, delete, generate.
 
 Owns the wire details of those endpoints and turns every transport or HTTP failure into an
-`OcodexError` subclass with a one-line message; no httpx exception escapes this module. Chat does
-not live here (providers own it). Only imported when ocodex actually talks to a server, so httpx is
-imported at module top.
+`OcodexError` subclass with a one-line message; no httpx exception escapes this module. The records
+it returns are `ocodex.ollama.records`'; a pull's stream is `ocodex.ollama.pull`'s. Chat does not live
+here (providers own it). Only imported when ocodex actually talks to a server, so httpx is imported at
+module top.
 """
 
 from __future__ import annotations
@@ -12,20 +13,35 @@ import contextlib
 import json
 import os
 import random
-import re
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 
-from ocodex.errors import OcodexError, ProviderError, PullError, ServerUnavailable
-from ocodex.http import Transport
+from ocodex.errors import OcodexError, ProviderError, ServerUnavailable
+from ocodex.net.errors import reason as _reason
+from ocodex.net.errors import response_error_text, retry_after_seconds
+from ocodex.net.transport import Transport
+from ocodex.ollama.records import (
+    LoadedModel,
+    ModelDetails,
+    ModelEntry,
+    PullUpdate,
+    context_length_from,
+    loaded_model,
+    model_details,
+    model_entry,
+    num_ctx_from,
+    parameters_from,
+    version_at_least,
+)
 from ocodex.ollama.urls import BASE_URL_VAR, endpoint_hint
-from ocodex.providers.errors import json_error, retry_after_seconds
-from ocodex.redact import redact_url, scrub
+from ocodex.redact import redact_url
+
+__all__ = ["LoadedModel", "ModelDetails", "ModelEntry", "OllamaClient", "PullUpdate", "context_length_from",
+           "error_message", "num_ctx_from", "parameters_from", "version_at_least"]
+
 
 PROBE_TIMEOUT = 10.0
 """Read timeout (seconds) for the readiness probe."""
@@ -40,247 +56,9 @@ LOAD_TIMEOUT = 600.0
 """Read timeout (seconds) for loading or creating a model: a large one can take minutes."""
 
 
-# ---------------------------------------------------------------------------------------------
-# Data returned by the client
-
-
-@dataclass(slots=True)
-class ModelEntry:
-    """One local model from `GET /api/tags`."""
-
-    name: str
-    size: int | None = None
-    digest: str | None = None
-    parameter_size: str | None = None
-    quantization: str | None = None
-    context_length: int | None = None  # only servers >= 0.30 list it
-    capabilities: list[str] = field(default_factory=list)  # only servers >= 0.30 list it
-    remote_host: str | None = None  # set for cloud stub models
-
-
-@dataclass(slots=True)
-class ModelDetails:
-    """What `POST /api/show` says about one model."""
-
-    name: str
-    capabilities: list[str] = field(default_factory=list)
-    context_length: int | None = None  # trained context, from model_info
-    num_ctx: int | None = None  # Modelfile `PARAMETER num_ctx`, if set
-    temperature: float | None = None  # Modelfile `PARAMETER temperature`, if set
-    top_p: float | None = None  # Modelfile `PARAMETER top_p`, if set
-    family: str | None = None
-    parameter_size: str | None = None
-    quantization: str | None = None
-    architecture: str | None = None
-
-    def supports(self, capability: str) -> bool:
-        return capability in self.capabilities
-
-
-@dataclass(slots=True)
-class LoadedModel:
-    """One model loaded in memory, from `GET /api/ps`."""
-
-    name: str
-    size: int | None = None
-    size_vram: int | None = None
-    context_length: int | None = None  # the context the runner actually allocated (>= 0.10)
-    expires_at: datetime | None = None
-
-
-@dataclass(slots=True, frozen=True)
-class PullUpdate:
-    """One NDJSON progress line of `POST /api/pull`."""
-
-    status: str
-    digest: str | None = None
-    total: int | None = None
-    completed: int | None = None
-
-
-# ---------------------------------------------------------------------------------------------
-# Versions
-
-_VERSION_RE = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?([-+].*)?$")
-
-
-def _parse_version(text: str) -> tuple[tuple[int, int, int], bool] | None:
-    """((major, minor, patch), is_prerelease) or None when `text` is not a version."""
-    match = _VERSION_RE.match(text.strip())
-    if not match:
-        return None
-    major, minor, patch, suffix = match.groups()
-    return (int(major), int(minor or 0), int(patch or 0)), (suffix or "").startswith("-")
-
-
-def version_at_least(version: str | None, minimum: str) -> bool:
-    """Semver-style `version >= minimum`. `0.0.0` (dev builds) and unparseable versions count as latest.
-
-    A pre-release (`0.13.4-rc1`) sorts below its release, as in semver.
-    """
-    if version is None:
-        return True
-    have, want = _parse_version(version), _parse_version(minimum)
-    if have is None or want is None or have[0] == (0, 0, 0):
-        return True
-    if have[0] != want[0]:
-        return have[0] > want[0]
-    return not have[1] or want[1]
-
-
-# ---------------------------------------------------------------------------------------------
-# Small parsing helpers
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _str_list(value: Any) -> list[str]:
-    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)  # Go writes nanoseconds
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def context_length_from(model_info: Mapping[str, Any]) -> int | None:
-    """`<arch>.context_length` from `/api/show` model_info, else any key ending in `.context_length`."""
-    arch = model_info.get("general.architecture")
-    if isinstance(arch, str):
-        found = _int(model_info.get(f"{arch}.context_length"))
-        if found:
-            return found
-    for key, value in model_info.items():
-        if key == "context_length" or key.endswith(".context_length"):
-            found = _int(value)
-            if found:
-                return found
-    return None
-
-
-def parameters_from(parameters: Any) -> dict[str, str]:
-    """`/api/show` `parameters` text (`key   value` lines) as a dict; the first value of a key wins."""
-    if not isinstance(parameters, str):
-        return {}
-    found: dict[str, str] = {}
-    for line in parameters.splitlines():
-        key, _, value = line.strip().partition(" ")
-        if key and value.strip():
-            found.setdefault(key, value.strip().strip("\"'"))
-    return found
-
-
-def _number(text: str | None, kind: type[int] | type[float]) -> Any:
-    if text is None:
-        return None
-    try:
-        return kind(text)
-    except ValueError:
-        return None
-
-
-def num_ctx_from(parameters: Any) -> int | None:
-    """`num_ctx` from `/api/show` `parameters` text (`num_ctx    32768` lines), if set."""
-    return _number(parameters_from(parameters).get("num_ctx"), int)
-
-
-def _model_entry(raw: dict[str, Any]) -> ModelEntry:
-    details = _dict(raw.get("details"))
-    return ModelEntry(
-        name=_str(raw.get("name")) or _str(raw.get("model")) or "",
-        size=_int(raw.get("size")),
-        digest=_str(raw.get("digest")),
-        parameter_size=_str(details.get("parameter_size")),
-        quantization=_str(details.get("quantization_level")),
-        context_length=_int(details.get("context_length")),
-        capabilities=_str_list(raw.get("capabilities")),
-        remote_host=_str(raw.get("remote_host")),
-    )
-
-
-def _model_details(name: str, raw: dict[str, Any]) -> ModelDetails:
-    details = _dict(raw.get("details"))
-    model_info = _dict(raw.get("model_info"))
-    parameters = parameters_from(raw.get("parameters"))
-    return ModelDetails(
-        name=name,
-        capabilities=_str_list(raw.get("capabilities")),
-        context_length=context_length_from(model_info) or _int(details.get("context_length")),
-        num_ctx=_number(parameters.get("num_ctx"), int),
-        temperature=_number(parameters.get("temperature"), float),
-        top_p=_number(parameters.get("top_p"), float),
-        family=_str(details.get("family")),
-        parameter_size=_str(details.get("parameter_size")),
-        quantization=_str(details.get("quantization_level")),
-        architecture=_str(model_info.get("general.architecture")),
-    )
-
-
-def _loaded_model(raw: dict[str, Any]) -> LoadedModel:
-    return LoadedModel(
-        name=_str(raw.get("name")) or _str(raw.get("model")) or "",
-        size=_int(raw.get("size")),
-        size_vram=_int(raw.get("size_vram")),
-        context_length=_int(raw.get("context_length")),
-        expires_at=_timestamp(raw.get("expires_at")),
-    )
-
-
-def _pull_update(raw: dict[str, Any]) -> PullUpdate:
-    return PullUpdate(status=_str(raw.get("status")) or "", digest=_str(raw.get("digest")),
-                      total=_int(raw.get("total")), completed=_int(raw.get("completed")))
-
-
-_HTML_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
-
-
 def error_message(response: httpx.Response) -> str:
     """The server's error text: native `{"error": "..."}`, OpenAI `{"error": {"message"}}`, or the body."""
-    return scrub(_error_text(response))
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        text = response.text.strip()
-    except (httpx.StreamError, UnicodeDecodeError):  # body never read (connection broke)
-        text = ""
-    message = json_error(text)
-    if message is not None:
-        return message
-    if text.startswith("<"):  # a proxy's HTML error page (nginx: `<html>\r\n<head><title>401 ...`)
-        title = _HTML_TITLE_RE.search(text)
-        return " ".join(title.group(1).split()) if title and title.group(1).strip() else \
-            (response.reason_phrase or f"HTTP {response.status_code}")
-    if text:
-        return text.splitlines()[0].strip()[:200]
-    return response.reason_phrase or f"HTTP {response.status_code}"
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return text or type(exc).__name__
+    return response_error_text(response)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,6 +87,11 @@ class OllamaClient:
                 raise OcodexError(f"Cannot set up the HTTP client for {self.root}: {_reason(exc)}",
                                   hint="check the provider's TLS settings (ca_cert / verify_tls)") from None
         return self._http
+
+    @property
+    def read_timeout(self) -> float:
+        """Seconds the transport waits for the next bytes of an answer."""
+        return self._transport.read_timeout
 
     def close(self) -> None:
         if self._http is not None:
@@ -431,7 +214,7 @@ class OllamaClient:
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise self._transport_error("GET", path, exc) from None
         except (httpx.HTTPError, httpx.StreamError) as exc:
-            from ocodex.providers.errors import PLAIN_HTTP_HINT, is_plain_http_answer, is_tls_failure, transport_error
+            from ocodex.net.errors import PLAIN_HTTP_HINT, is_plain_http_answer, is_tls_failure, transport_error
 
             if isinstance(exc, httpx.ProxyError):  # the proxy answered, not Ollama: say so
                 raise transport_error(exc, url) from None
@@ -486,13 +269,14 @@ class OllamaClient:
             return None
         if not response.is_success:
             raise self._status_error("GET", "/api/version", response)
-        return _str(self._json("GET", "/api/version", response).get("version"))
+        version = self._json("GET", "/api/version", response).get("version")
+        return version if isinstance(version, str) and version else None
 
     def tags(self) -> list[ModelEntry]:
         """Local models (`GET /api/tags`), newest first as the server sorts them."""
         data = self._call("GET", "/api/tags")
         models = data.get("models") or []
-        return [_model_entry(item) for item in models if isinstance(item, dict)]
+        return [model_entry(item) for item in models if isinstance(item, dict)]
 
     def show(self, model: str) -> ModelDetails:
         """`POST /api/show` for one model; a missing model is a ProviderError (status 404)."""
@@ -503,13 +287,13 @@ class OllamaClient:
                                 status=404)
         if not response.is_success:
             raise self._status_error("POST", "/api/show", response)
-        return _model_details(model, self._json("POST", "/api/show", response))
+        return model_details(model, self._json("POST", "/api/show", response))
 
     def ps(self) -> list[LoadedModel]:
         """Models loaded in memory now (`GET /api/ps`)."""
         data = self._call("GET", "/api/ps")
         models = data.get("models") or []
-        return [_loaded_model(item) for item in models if isinstance(item, dict)]
+        return [loaded_model(item) for item in models if isinstance(item, dict)]
 
     def delete(self, model: str) -> None:
         """`DELETE /api/delete`: remove a local model; a missing one is a ProviderError (status 404)."""
@@ -549,11 +333,11 @@ class OllamaClient:
         """Stream `POST /api/generate`: every NDJSON object, ending with the `done` one (which holds
         Ollama's counters: prompt_eval_count/_duration, eval_count/_duration, load_duration)."""
         path = "/api/generate"
-        response = self._open_stream(path, {"model": model, "prompt": prompt, "stream": True,
+        response = self.open_stream(path, {"model": model, "prompt": prompt, "stream": True,
                                              "options": options or {}})
         try:
             if not response.is_success:
-                self._read_quietly(response)
+                self.read_quietly(response)
                 raise self._status_error("POST", path, response)
             for line in response.iter_lines():
                 if not line.strip():
@@ -577,22 +361,12 @@ class OllamaClient:
         raise ProviderError(f"the {path} stream from {self.root} ended before its final line")
 
     def pull(self, model: str) -> Iterator[PullUpdate]:
-        """Stream `POST /api/pull` progress. Ends after `success`; raises PullError otherwise.
+        """Stream `POST /api/pull` progress (see `ocodex.ollama.pull.pull_updates`)."""
+        from ocodex.ollama.pull import pull_updates
 
-        Closing the iterator (or an exception inside it) closes the HTTP response, which makes
-        Ollama stop the download; partial blobs are resumed by the next pull.
-        """
-        path = "/api/pull"
-        response = self._open_stream(path, {"model": model, "stream": True})
-        try:
-            if not response.is_success:
-                self._read_quietly(response)
-                raise PullError(f"Pull failed: {error_message(response)}")
-            yield from self._pull_lines(response)
-        finally:
-            response.close()
+        return pull_updates(self, model)
 
-    def _open_stream(self, path: str, payload: dict[str, Any]) -> httpx.Response:
+    def open_stream(self, path: str, payload: dict[str, Any]) -> httpx.Response:
         """POST compact JSON (as Ollama's own clients send it) and return the unread, streaming response."""
         body = json.dumps(payload, separators=(",", ":"))
         client = self._client()
@@ -604,46 +378,6 @@ class OllamaClient:
             raise self._transport_error("POST", path, exc) from None
 
     @staticmethod
-    def _read_quietly(response: httpx.Response) -> None:
+    def read_quietly(response: httpx.Response) -> None:
         with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
             response.read()
-
-    def _pull_lines(self, response: httpx.Response) -> Iterator[PullUpdate]:
-        try:
-            for line in response.iter_lines():
-                update = self._pull_line(line)
-                if update is None:
-                    continue
-                yield update
-                if update.status == "success":
-                    return
-        except httpx.TimeoutException:
-            self._pull_failed(f"Ollama sent no progress for {self._transport.read_timeout:g}s")
-        except (httpx.HTTPError, httpx.StreamError) as exc:
-            self._pull_failed(f"connection to Ollama at {self.root} broke ({_reason(exc)})")
-        raise PullError("Pull stream ended unexpectedly without success")
-
-    @staticmethod
-    def _pull_failed(reason: str) -> NoReturn:
-        raise PullError(f"Pull failed: {reason}")
-
-    @staticmethod
-    def _pull_line(line: str) -> PullUpdate | None:
-        text = line.strip()
-        if not text:
-            return None
-        try:
-            raw = json.loads(text)
-        except ValueError:
-            raise PullError(f"Pull failed: unexpected progress line from the server: {text[:120]}") from None
-        if not isinstance(raw, dict):
-            raise PullError(f"Pull failed: unexpected progress line from the server: {text[:120]}")
-        if "error" in raw:
-            error = raw["error"]
-            message = error.get("message") if isinstance(error, dict) else error
-            hint = None
-            if "no space left on device" in str(message).lower():
-                hint = ("the server's disk is full: free space there, or move its models to a larger volume "
-                        "with OLLAMA_MODELS=/path/to/models and restart `ollama serve`")
-            raise PullError(f"Pull failed: {message}", hint=hint)
-        return _pull_update(raw)

@@ -1,18 +1,22 @@
 """Where the oss provider's Ollama server lives: base URL from the environment, server root, hints.
 
 Owns Codex's rule for the oss base URL (`CODEX_OSS_BASE_URL` if non-blank, else
-`http://localhost:${CODEX_OSS_PORT:-11434}/v1`), deriving the native-API root from it, the
-"wrong endpoint" hint, and loopback detection. Pure functions; no network.
+`http://localhost:${CODEX_OSS_PORT:-11434}/v1`) and the "wrong endpoint" hint. Deriving the
+native-API root and loopback detection are `ocodex.net.urls`'s (re-exported here). Pure functions; no
+network.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from ocodex.errors import ConfigError
+from ocodex.net.urls import is_loopback, server_root
+
+__all__ = ["BASE_URL_VAR", "DEFAULT_OSS_PORT", "PORT_VAR", "endpoint_hint", "is_loopback", "oss_base_url",
+           "server_root"]
 
 DEFAULT_OSS_PORT = 11434
 BASE_URL_VAR = "CODEX_OSS_BASE_URL"
@@ -58,14 +62,6 @@ def oss_base_url(env: Mapping[str, str] | None = None) -> tuple[str, str]:
     return f"http://localhost:{DEFAULT_OSS_PORT}/v1", "default"
 
 
-def server_root(base_url: str) -> str:
-    """The native-API root: `http://h:11434/v1/` -> `http://h:11434` (one trailing `/v1` removed)."""
-    root = base_url.strip().rstrip("/")
-    if root.endswith("/v1"):
-        root = root[: -len("/v1")].rstrip("/")
-    return root
-
-
 def endpoint_hint(base_url: str) -> str | None:
     """A hint when the base URL's path does not end in `/v1`, else None."""
     path = urlsplit(base_url.strip()).path.rstrip("/")
@@ -73,20 +69,3 @@ def endpoint_hint(base_url: str) -> str | None:
         return None
     return ("Wrong endpoint used: for OSS via Ollama the base URL should look like "
             f"http://host:11434/v1 (got {base_url})")
-
-
-def is_loopback(url: str) -> bool:
-    """Whether `url` (or a bare host) points at this machine: localhost, 127.0.0.0/8 or ::1."""
-    text = url.strip()
-    host = urlsplit(text if "://" in text else f"//{text}").hostname
-    if not host:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ocodex.agent.context import SMALL_WINDOW, SUGGESTED_WINDOW
+from ocodex.context_window import SMALL_WINDOW, SUGGESTED_WINDOW
 from ocodex.errors import OcodexError
 from ocodex.ollama.client import ModelDetails, OllamaClient
 from ocodex.ollama.names import find_model

@@ -2,61 +2,33 @@
 
 Ollama and OpenAI-style servers return `{"error": {"message": ...}}` on /v1, `{"error": "..."}` on
 native routes and plain text elsewhere. We branch on the status and on well-known message substrings
-(Ollama's `does not support tools`/`thinking`, `not found`), never on the error `type`.
+(Ollama's `does not support tools`/`thinking`, `not found`), never on the error `type`. Reading a
+failure (body messages, Retry-After, TLS, proxies, transport errors) is `ocodex.net.errors`'s.
 """
 
 from __future__ import annotations
 
-import json
-import ssl
-import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 
-import httpx
-
-from ocodex.errors import ProviderError, ServerUnavailable, StreamError
+from ocodex.errors import ProviderError
+from ocodex.net.errors import (  # re-exported: the adapters read failures through this module
+    PLAIN_HTTP_HINT,
+    PROXY_AUTH_HINT,
+    error_message,
+    is_plain_http_answer,
+    is_tls_failure,
+    json_error,
+    proxy_for,
+    retry_after_seconds,
+    transport_error,
+)
 from ocodex.redact import scrub
 
+__all__ = ["PLAIN_HTTP_HINT", "PROXY_AUTH_HINT", "auth_hint", "error_message", "http_error", "is_document",
+           "is_plain_http_answer", "is_tls_failure", "json_error", "not_a_stream", "proxy_for",
+           "retry_after_seconds", "transport_error"]
+
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
-
-
-def json_error(text: str) -> str | None:
-    """The message of an error body in either of Ollama's shapes: native `{"error": "..."}` or OpenAI
-    `{"error": {"message": ...}}`; None when `text` is not such a body."""
-    try:
-        data = json.loads(text) if text else None
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    err = data.get("error", data)
-    if isinstance(err, dict):
-        err = err.get("message")
-    return err.strip() if isinstance(err, str) and err.strip() else None
-
-
-def error_message(body: bytes | str) -> str:
-    """The human message inside an error body, whatever its shape."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = text.strip()
-    return json_error(text) or text[:500] or "(empty response body)"
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """`Retry-After` as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def auth_hint(provider_id: str | None) -> str:
@@ -65,10 +37,6 @@ def auth_hint(provider_id: str | None) -> str:
     return (f"authentication failed at the server or a proxy in front of it: check {table}.env_key "
             f"(sent as a Bearer token), {table}.http_headers / env_http_headers, or user:password in "
             "the base URL (sent as Basic auth)")
-
-
-PROXY_AUTH_HINT = ("put the proxy's user name and password in the HTTPS_PROXY (or HTTP_PROXY) URL, before its "
-                   "host (user:password@), or add the model server's host to NO_PROXY")
 
 
 def http_error(status: int, body: bytes | str, *, model: str, url: str,
@@ -119,80 +87,3 @@ def is_document(content_type: str | None) -> bool:
     """True when a response's content type says it is not a stream (HTML or JSON)."""
     kind = (content_type or "").split(";")[0].strip().lower()
     return kind in ("text/html", "application/json", "application/xhtml+xml")
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return scrub(text or type(exc).__name__)
-
-
-def is_tls_failure(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def proxy_for(url: str) -> str | None:
-    """The proxy (credentials removed) that HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY pick for `url`."""
-    import urllib.request
-    from urllib.parse import urlsplit
-
-    from ocodex.redact import redact_url
-
-    parts = urlsplit(url)
-    proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get(parts.scheme.lower()) or proxies.get("all")
-    if not proxy or urllib.request.proxy_bypass_environment(parts.hostname or "", proxies):
-        return None
-    return redact_url(proxy)
-
-
-def is_plain_http_answer(exc: BaseException) -> bool:
-    """True when a TLS handshake failed because the server answered in plain HTTP (https:// to http)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        text = str(seen).upper()
-        if "WRONG_VERSION_NUMBER" in text or "RECORD_LAYER_FAILURE" in text or "PACKET_LENGTH_TOO_LONG" in text:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-PLAIN_HTTP_HINT = ("the server speaks plain HTTP, not TLS: use an http:// base URL, or put a TLS reverse proxy "
-                   "in front of it")
-
-
-def transport_error(exc: httpx.HTTPError, url: str) -> ProviderError | ServerUnavailable:
-    """The error for a model request that failed below HTTP: refused, timed out, cut off, bad TLS."""
-    url = scrub(url)
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) and is_plain_http_answer(exc):
-        return ProviderError(f"TLS handshake failed with the model server at {url}: {_reason(exc)}",
-                             hint=PLAIN_HTTP_HINT)
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) and is_tls_failure(exc):
-        return ProviderError(f"TLS verification failed for the model server at {url}: {_reason(exc)}",
-                             hint="if the server uses a private CA, set ca_cert on the provider (or "
-                                  "SSL_CERT_FILE) to its CA certificate; verify_tls = false turns the "
-                                  "check off (not recommended)")
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        proxy = proxy_for(url)
-        hint = "check that the server is running and the base URL is right"
-        if proxy:
-            hint = (f"requests to it go through the proxy {proxy} (from the environment): check that the "
-                    "proxy is up, or add the host to NO_PROXY; and that the server is running")
-        return ServerUnavailable(f"cannot connect to the model server at {url}: {_reason(exc)}", hint)
-    if isinstance(exc, httpx.ProxyError) and _reason(exc).startswith(("407", "403")):
-        proxy = proxy_for(url) or "the proxy"
-        return ProviderError(f"authentication failed at the proxy {proxy} on the way to {url}: {_reason(exc)}",
-                             hint=PROXY_AUTH_HINT)
-    if isinstance(exc, httpx.ProxyError):
-        return ServerUnavailable(f"the proxy refused the connection to {url}: {_reason(exc)}",
-                                 "check HTTPS_PROXY / NO_PROXY")
-    if isinstance(exc, httpx.TimeoutException):
-        return StreamError(f"the model server stopped responding ({type(exc).__name__})", retryable=True)
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-        return StreamError("the model stream broke off before the answer was complete "
-                           f"(no finish_reason): {_reason(exc)}", retryable=True)
-    return ProviderError(f"model request failed: {_reason(exc)}")

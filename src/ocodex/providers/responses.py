@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 
 from ocodex.errors import StreamError
-from ocodex.http import Transport
-from ocodex.providers.base import (
+from ocodex.net.transport import Transport
+from ocodex.protocol import (
     Completed,
     ModelEvent,
     ModelRequest,

@@ -1,9 +1,9 @@
 """Showing `ollama pull` progress: a rich progress bar on a terminal, sparse plain lines on a pipe.
 
-Owns the `PullDisplay` protocol the bootstrap drives, the per-digest aggregation of Ollama's
-progress lines (each layer reports its own `total`/`completed`; the display sums them), and the two
-renderings. Plain output never uses `\\r`, so logs and CI stay readable. rich is imported lazily,
-only when a bar is actually drawn.
+Owns the displays for the `PullDisplay` protocol a pull drives (`ocodex.ollama.pull`), the per-digest
+aggregation of Ollama's progress lines (each layer reports its own `total`/`completed`; the display
+sums them), and the two renderings. Plain output never uses `\\r`, so logs and CI stay readable.
+rich is imported lazily, only when a bar is actually drawn.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from ocodex.ollama.client import PullUpdate
+    from ocodex.ollama.pull import PullDisplay
+    from ocodex.ollama.records import PullUpdate
 
 PLAIN_INTERVAL = 2.0
 """Seconds between plain progress lines (a line is also written every 10%)."""
@@ -22,16 +23,6 @@ PLAIN_STEP = 10.0
 """Percent between plain progress lines, whatever the interval."""
 SPEED_WINDOW = 5.0
 """Seconds of history used for the transfer speed."""
-
-
-class PullDisplay(Protocol):
-    """Something that shows a pull's progress. `finish()` after success, `abort()` on failure."""
-
-    def update(self, update: PullUpdate) -> None: ...
-
-    def finish(self) -> None: ...
-
-    def abort(self) -> None: ...
 
 
 def format_bytes(count: float) -> str:

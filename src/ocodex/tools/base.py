@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ocodex.events import Event, ItemIds, TodoList
 
 if TYPE_CHECKING:
-    from ocodex.providers.base import ToolSpec
+    from ocodex.protocol import ToolSpec
     from ocodex.sandbox import SandboxPolicy
 
 
@@ -55,6 +55,6 @@ class Tool:
     handler: Handler
 
     def spec(self) -> ToolSpec:
-        from ocodex.providers.base import ToolSpec
+        from ocodex.protocol import ToolSpec
 
         return ToolSpec(self.name, self.description, self.parameters)

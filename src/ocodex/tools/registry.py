@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from ocodex.providers.base import ToolSpec
+from ocodex.protocol import ToolSpec
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
 
 # Names small models use for the tools they were trained with (gpt-oss: `container.exec`).

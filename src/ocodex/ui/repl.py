@@ -22,9 +22,9 @@ from ocodex.errors import Interrupted, OcodexError, UsageError, report, run_repo
 from ocodex.events import Notice, ThreadStarted
 
 if TYPE_CHECKING:
-    from ocodex.commands.session_wiring import EventTee
-    from ocodex.runtime import Runtime
     from ocodex.sessions import LoadedSession, SessionWriter
+    from ocodex.thread.assembly import Runtime
+    from ocodex.thread.recording import EventTee
 
 HELP = """commands:
   /help      this help
@@ -127,8 +127,8 @@ def _record(home: Path, runtime: Runtime, cwd: Path, emit: EventTee,
     A new conversation whose file cannot be written goes on unsaved, with a warning: a person is
     waiting to work. None then.
     """
-    from ocodex.commands.session_wiring import open_session
     from ocodex.sessions import SessionError
+    from ocodex.thread.recording import open_session
 
     try:
         writer = open_session(home, runtime, cwd, loaded, emit, source="cli", locked=locked)
@@ -145,7 +145,7 @@ def _resume_target(args: argparse.Namespace, home: Path, cwd: Path) -> LoadedSes
     """The session `ocodex resume` continues; None for a plain `ocodex` (or `--last` finding none)."""
     if getattr(args, "command", None) != "resume":
         return None
-    from ocodex.commands.session_wiring import find_resume_target
+    from ocodex.thread.recording import find_resume_target
 
     if not args.session_id and not args.last:
         raise UsageError("`ocodex resume` needs a SESSION_ID or --last",
@@ -159,17 +159,17 @@ def _resume_target(args: argparse.Namespace, home: Path, cwd: Path) -> LoadedSes
 
 def _run(args: argparse.Namespace, err: TextIO) -> int:
     from ocodex.commands.exec import _flags, _use_color
-    from ocodex.commands.session_wiring import (
+    from ocodex.config import check_provider_allowed, load_settings, ocodex_home
+    from ocodex.render.human import HumanRenderer
+    from ocodex.sessions import repair_history
+    from ocodex.thread.assembly import prepare_runtime
+    from ocodex.thread.recording import (
         EventTee,
         keep_session_model,
         record_run_start,
         restore_only,
         start_runtime,
     )
-    from ocodex.config import check_provider_allowed, load_settings, ocodex_home
-    from ocodex.render.human import HumanRenderer
-    from ocodex.runtime import prepare_runtime
-    from ocodex.sessions import repair_history
 
     home = ocodex_home()
     settings = load_settings(home=home, overrides=args.config, profile=args.profile, flags=_flags(args))

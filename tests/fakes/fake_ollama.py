@@ -17,7 +17,7 @@ Standard library only, so it starts in a few milliseconds::
         server.script(Turn.text("hello"))
         ...  # point a client at server.base_url
 
-Run `python -m ocodex.testing.fake_ollama --port 11434` for a standalone server.
+Run `python tests/fakes/fake_ollama.py --port 11434` for a standalone server.
 """
 
 from __future__ import annotations
@@ -1301,8 +1301,8 @@ class FakeOllama:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m ocodex.testing.fake_ollama`: serve until Ctrl-C or SIGTERM."""
-    parser = argparse.ArgumentParser(prog="python -m ocodex.testing.fake_ollama",
+    """`python tests/fakes/fake_ollama.py`: serve until Ctrl-C or SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python tests/fakes/fake_ollama.py",
                                      description="A fake Ollama server for benchmarks and demos.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=11434, help="0 picks a free port")

@@ -17,10 +17,10 @@ import httpx
 
 from ocodex.config import ProviderConfig
 from ocodex.errors import ConfigError
-from ocodex.http import Endpoint, Transport
-from ocodex.ollama.urls import is_loopback, server_root
+from ocodex.net.request_log import log_path
+from ocodex.net.transport import Endpoint, Transport
+from ocodex.net.urls import is_loopback, server_root
 from ocodex.redact import register_headers, register_secret, split_credentials
-from ocodex.request_log import log_path
 
 PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
 

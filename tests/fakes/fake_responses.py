@@ -22,7 +22,7 @@ import random
 import time
 from typing import Any
 
-from ocodex.testing.fake_ollama import (
+from fakes.fake_ollama import (
     FakeOllama,
     RecordedRequest,
     ToolCallSpec,

@@ -16,12 +16,12 @@ from pathlib import Path
 from ocodex.agent.loop import Agent, AgentOptions
 from ocodex.agent.prompt import environment_context, initial_messages, load_agents_md, system_prompt
 from ocodex.config import SDK_KEY_VAR, ProviderConfig, Settings
-from ocodex.connection import Connection
 from ocodex.errors import ConfigError
 from ocodex.events import Event, ItemIds, Notice
-from ocodex.http import Transport
 from ocodex.ids import uuid7
-from ocodex.providers.base import Provider
+from ocodex.net.connection import Connection
+from ocodex.net.transport import Transport
+from ocodex.protocol import Provider
 from ocodex.sandbox import SandboxPolicy, check_available
 from ocodex.tools.base import ToolContext
 from ocodex.tools.registry import ToolRegistry
@@ -86,7 +86,7 @@ def _primary_url(provider: ProviderConfig) -> tuple[str, str]:
 
 def _connect(settings: Settings, provider: ProviderConfig, emit: Callable[[Event], None]) -> tuple[Connection, str]:
     """The provider's connection (TLS, auth, failover), after its warnings are shown."""
-    from ocodex.connection import connect
+    from ocodex.net.connection import connect
 
     url, source = _primary_url(provider)
     warn = settings.oss.warn_plain_http if provider.id == "oss" else True

@@ -1,6 +1,7 @@
-"""How an exec run meets its session file: which session `resume` continues, recording a run, restoring one.
+"""How a run (exec or interactive) meets its session file: which session `resume` continues,
+recording a run, restoring one.
 
-The exec face calls these; the file format itself belongs to `ocodex.sessions`.
+The faces call these; the file format itself belongs to `ocodex.sessions`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 from ocodex.config import Settings
 from ocodex.errors import UsageError
 from ocodex.events import Event, Notice
-from ocodex.runtime import Runtime
 from ocodex.sessions import (
     LoadedSession,
     SessionMeta,
@@ -23,6 +23,7 @@ from ocodex.sessions import (
     now_timestamp,
     repair_history,
 )
+from ocodex.thread.assembly import Runtime
 
 
 class EventTee:
@@ -76,7 +77,7 @@ def start_runtime(*, settings: Settings, cwd: Path, home: Path, emit: Callable[[
 
     A session in use by another run fails here, before the server is probed or a model pulled; the lock
     is released if building the runtime fails. Returns the runtime and the locked writer (or None)."""
-    from ocodex.runtime import prepare_runtime
+    from ocodex.thread.assembly import prepare_runtime
 
     locked = None if ephemeral else lock_session(loaded)
     try:

@@ -10,7 +10,7 @@ Callers always address the first endpoint; when a connection to the active one c
 client re-sends the request to the next one and sticks with it (`base_urls = [...]` failover), for
 the Ollama management calls and the model calls alike. `HTTPS_PROXY`/`NO_PROXY` are honoured
 (httpx's `trust_env`). With `log_requests` set, every exchange is appended to that file
-(`ocodex.request_log`).
+(`ocodex.net.request_log`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import httpx
 
 from ocodex import __version__
 from ocodex.errors import ConfigError
+from ocodex.net.errors import reason
 from ocodex.redact import register_headers, register_secret, scrub
 
 USER_AGENT = f"ocodex/{__version__}"
@@ -42,11 +43,6 @@ class Endpoint:
         self.root = str(httpx.URL(self.root.strip().rstrip("/"))).rstrip("/")
         if self.auth is not None:
             register_secret(self.auth[1])
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return text or type(exc).__name__
 
 
 class FailoverClient(httpx.Client):
@@ -101,7 +97,7 @@ class FailoverClient(httpx.Client):
                 failures.append((endpoint.root, exc))
                 if position + 1 < count and self.notify is not None:
                     following = self.endpoints[order[position + 1]].root
-                    self.notify(scrub(f"{endpoint.root} is unreachable ({_reason(exc)}); "
+                    self.notify(scrub(f"{endpoint.root} is unreachable ({reason(exc)}); "
                                       f"failing over to {following}"))
                 continue
             self.active = index
@@ -109,7 +105,7 @@ class FailoverClient(httpx.Client):
         if count == 1:
             raise failures[0][1]
         # Keep the first failure's type (a TLS failure stays recognisable) but name every server tried.
-        tried = "; ".join(f"{root} ({_reason(exc)})" for root, exc in failures)
+        tried = "; ".join(f"{root} ({reason(exc)})" for root, exc in failures)
         error = type(failures[0][1])(f"none of the {count} servers answered: {tried}", request=request)
         raise error from failures[0][1]
 
@@ -127,14 +123,14 @@ def ssl_context(ca_cert: str | None, env: dict[str, str] | os._Environ[str] | No
 
             ctx = ssl.create_default_context(cafile=certifi.where())
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"cannot load the CA certificates named by SSL_CERT_FILE/SSL_CERT_DIR: {_reason(exc)}",
+        raise ConfigError(f"cannot load the CA certificates named by SSL_CERT_FILE/SSL_CERT_DIR: {reason(exc)}",
                           hint="point SSL_CERT_FILE at a readable PEM bundle, or unset it") from None
     if ca_cert:
         path = os.path.expanduser(ca_cert)
         try:
             ctx.load_verify_locations(cafile=path)
         except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot load the provider's ca_cert {path}: {_reason(exc)}",
+            raise ConfigError(f"cannot load the provider's ca_cert {path}: {reason(exc)}",
                               hint="set ca_cert to a readable PEM file holding your server's CA certificate") \
                 from None
     return ctx
@@ -156,7 +152,7 @@ class Transport:
     plain_http_only: bool = False  # every URL is http://: skip loading CA certificates (~20 ms)
     endpoints: list[Endpoint] = field(default_factory=list)
     notify: Callable[[str], None] | None = None  # told about failovers
-    log_requests: str | None = None  # a file to append every request and response to (ocodex.request_log)
+    log_requests: str | None = None  # a file to append every request and response to (ocodex.net.request_log)
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
 
     def _verify(self) -> bool | ssl.SSLContext:
@@ -171,7 +167,7 @@ class Transport:
             timeout = httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
             hooks: dict[str, list[Any]] = {}
             if self.log_requests:
-                from ocodex.request_log import RequestLog
+                from ocodex.net.request_log import RequestLog
 
                 hooks = RequestLog(self.log_requests).hooks()
             self._client = FailoverClient(endpoints=self.endpoints, notify=self.notify, headers=headers,

@@ -1,0 +1,113 @@
+"""Loading settings: layer every source, build the typed `Settings`, select and check the provider."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+from ocodex.config.keys import EXTRA_KEYS, PROVIDER, ROOT, SETTINGS_KEYS
+from ocodex.config.layers import Layer, dotted, file_layer, flags_layer, merge_layers, override_layer, profile_layers
+from ocodex.config.schema import Extra
+from ocodex.config.settings import (
+    BUILTIN_PROVIDER_IDS,
+    PROVIDER_ALIASES,
+    KeyPath,
+    OssConfig,
+    ProjectFilters,
+    ProviderConfig,
+    SandboxWorkspaceWrite,
+    Settings,
+    builtin_providers,
+)
+from ocodex.errors import ConfigError
+
+
+def load_settings(*, home: Path, overrides: Sequence[str] = (), profile: str | None = None,
+                  flags: Mapping[str, Any] | None = None, env: Mapping[str, str] = os.environ) -> Settings:
+    """Layer and validate all setting sources (see `ocodex.config`) into `Settings`.
+
+    `flags` is a flat dict with dotted keys built from command-line flags (`{"model": "qwen3:8b"}`);
+    None values are skipped. The profile is `profile`, else the merged `profile` key (so `-c profile=x`
+    works).
+    """
+    warnings: list[str] = []
+    sources: list[Path] = []
+    base = file_layer(home / "config.toml", ROOT, warnings, sources)
+    early = [base] if base is not None else []
+    late = [override_layer(text, warnings) for text in overrides]
+    if flags:
+        late.append(flags_layer(flags, warnings))
+
+    preview, _ = merge_layers([*early, *late])
+    name = profile if profile is not None else preview.get("profile")
+    profiles = preview.get("profiles", {})
+    middle = [] if name is None else profile_layers(name, home, profiles, warnings, sources)
+
+    merged, origins = merge_layers([*early, *middle, *late])
+    settings = _build(merged, origins, env)
+    settings.profile = name
+    settings.warnings = warnings
+    settings.sources = sources
+    return settings
+
+
+_PLAIN_KEYS = tuple(f.name for f in fields(Settings)
+                    if f.name in SETTINGS_KEYS and callable(SETTINGS_KEYS[f.name]))
+
+
+def _build(merged: dict[str, Any], origins: dict[KeyPath, Layer], env: Mapping[str, str]) -> Settings:
+    settings = Settings(
+        **{key: merged[key] for key in _PLAIN_KEYS if key in merged},
+        sandbox_workspace_write=SandboxWorkspaceWrite(**merged.get("sandbox_workspace_write", {})),
+        project_filters=ProjectFilters(**merged.get("project_filters", {})),
+        oss=OssConfig(**merged.get("oss", {})),
+        model_providers=_build_providers(merged.get("model_providers", {}), merged.get("openai_base_url"),
+                                         env),
+        extra={key: merged[key] for key in EXTRA_KEYS if key in merged},
+        origins={path: layer.label for path, layer in origins.items()},
+    )
+    _select_provider(settings, origins.get(("model_provider",)))
+    return settings
+
+
+def _build_providers(tables: Mapping[str, dict[str, Any]], openai_base_url: Any, env: Mapping[str, str]
+                     ) -> dict[str, ProviderConfig]:
+    url = openai_base_url if isinstance(openai_base_url, str) and openai_base_url.strip() else None
+    providers = builtin_providers(env, url)
+    for pid, table in tables.items():
+        known = {k: v for k, v in table.items() if not isinstance(PROVIDER.fields[k], Extra)}
+        extra = {k: v for k, v in table.items() if isinstance(PROVIDER.fields[k], Extra)}
+        if pid in providers:  # built-ins cannot be removed, but their settings can be extended
+            base = providers[pid]
+            providers[pid] = replace(base, **known, extra={**base.extra, **extra})
+        else:
+            providers[pid] = ProviderConfig(**{"id": pid, "name": pid, **known, "extra": extra})
+    if providers["openai"].requires_openai_auth is not True:  # never let a config file lift the guard
+        providers["openai"].requires_openai_auth = True
+    return providers
+
+
+def _select_provider(settings: Settings, origin: Layer | None) -> None:
+    pid = settings.model_provider
+    if pid not in settings.model_providers and pid in PROVIDER_ALIASES:
+        pid = settings.model_provider = PROVIDER_ALIASES[pid]
+    if pid not in settings.model_providers:
+        known = ", ".join(settings.model_providers)
+        message = (f"unknown model provider '{pid}'; known providers: {known} "
+                   "(define others as [model_providers.ID])")
+        raise (origin or Layer("settings", "")).error(("model_provider",), message)
+    chosen = settings.model_providers[pid]
+    if chosen.id not in BUILTIN_PROVIDER_IDS and not chosen.base_url and not chosen.base_urls:
+        raise ConfigError(f"model provider '{pid}' has no base_url; "
+                          f"set model_providers.{dotted([pid])}.base_url in config.toml or with -c")
+
+
+def check_provider_allowed(settings: Settings, openai_flag: bool) -> None:
+    """Refuse a provider that would send code to OpenAI unless `--openai` was given."""
+    chosen = settings.provider()
+    if (chosen.requires_openai_auth or chosen.id == "openai") and not openai_flag:
+        raise ConfigError(f"model_provider '{chosen.id}' sends your code to OpenAI and needs --openai to be "
+                          "allowed; add --openai, or use --oss for a local Ollama server")

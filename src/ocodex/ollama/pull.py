@@ -1,0 +1,107 @@
+"""Pulling a model onto the server: the `POST /api/pull` NDJSON stream, read as `PullUpdate`s, and a
+pull driven to its end with progress shown on a `PullDisplay`.
+
+Closing the update iterator (or an exception inside it) closes the HTTP response, which makes Ollama
+stop the download; partial blobs are resumed by the next pull.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, NoReturn, Protocol
+
+import httpx
+
+from ocodex.errors import Interrupted, PullError
+from ocodex.net.errors import reason
+from ocodex.ollama.records import PullUpdate, pull_update
+
+if TYPE_CHECKING:
+    from ocodex.ollama.client import OllamaClient
+
+PATH = "/api/pull"
+
+
+class PullDisplay(Protocol):
+    """Something that shows a pull's progress. `finish()` after success, `abort()` on failure."""
+
+    def update(self, update: PullUpdate) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+def pull_updates(client: OllamaClient, model: str) -> Iterator[PullUpdate]:
+    """Stream `POST /api/pull` progress. Ends after `success`; raises PullError otherwise."""
+    response = client.open_stream(PATH, {"model": model, "stream": True})
+    try:
+        if not response.is_success:
+            client.read_quietly(response)
+            from ocodex.ollama.client import error_message
+
+            raise PullError(f"Pull failed: {error_message(response)}")
+        yield from _updates(client, response)
+    finally:
+        response.close()
+
+
+def _updates(client: OllamaClient, response: httpx.Response) -> Iterator[PullUpdate]:
+    try:
+        for line in response.iter_lines():
+            update = parse_pull_line(line)
+            if update is None:
+                continue
+            yield update
+            if update.status == "success":
+                return
+    except httpx.TimeoutException:
+        _failed(f"Ollama sent no progress for {client.read_timeout:g}s")
+    except (httpx.HTTPError, httpx.StreamError) as exc:
+        _failed(f"connection to Ollama at {client.root} broke ({reason(exc)})")
+    raise PullError("Pull stream ended unexpectedly without success")
+
+
+def _failed(why: str) -> NoReturn:
+    raise PullError(f"Pull failed: {why}")
+
+
+def parse_pull_line(line: str) -> PullUpdate | None:
+    """One NDJSON progress line as a `PullUpdate` (None for a blank line); an error line is a PullError."""
+    text = line.strip()
+    if not text:
+        return None
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise PullError(f"Pull failed: unexpected progress line from the server: {text[:120]}") from None
+    if not isinstance(raw, dict):
+        raise PullError(f"Pull failed: unexpected progress line from the server: {text[:120]}")
+    if "error" in raw:
+        error = raw["error"]
+        message = error.get("message") if isinstance(error, dict) else error
+        hint = None
+        if "no space left on device" in str(message).lower():
+            hint = ("the server's disk is full: free space there, or move its models to a larger volume "
+                    "with OLLAMA_MODELS=/path/to/models and restart `ollama serve`")
+        raise PullError(f"Pull failed: {message}", hint=hint)
+    return pull_update(raw)
+
+
+def pull_with_progress(client: OllamaClient, model: str, progress: PullDisplay) -> None:
+    """Pull `model`, feeding every update to `progress`. Ctrl-C stops the download cleanly."""
+    updates = client.pull(model)
+    try:
+        for update in updates:
+            progress.update(update)
+    except KeyboardInterrupt:
+        updates.close()  # closes the HTTP response, which stops the server-side download
+        progress.abort()
+        raise Interrupted(f"Pull of {model} interrupted; run the command again to resume "
+                          "(Ollama keeps partial downloads)") from None
+    except BaseException:
+        updates.close()
+        progress.abort()
+        raise
+    progress.finish()

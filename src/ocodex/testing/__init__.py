@@ -1,1 +1,0 @@
-"""Test doubles shipped with ocodex: a scripted fake Ollama server for tests, benchmarks and demos."""
