@@ -67,7 +67,8 @@ def test_command_output_preview_cannot_drive_the_terminal() -> None:
     render(ItemCompleted(CommandExecution("item_0", "cat f", output, 0, "completed")))
     text = err.getvalue()
     assert "\x1b" not in text and "\x07" not in text and "\r" not in text
-    assert text.splitlines()[1:4] == ["  ok", "  100%", "  \ufffd]52;c;cHduZWQ=\ufffdevil\ufffd[2J"]
+    # A CRLF's CR ends the line; any other CR (a progress line, or one hiding what came before) is shown.
+    assert text.splitlines()[1:4] == ["  ok", "  10%␍100%", "  ␛]52;c;cHduZWQ=␇evil␛[2J"]
     assert text.splitlines()[-1] == "  … 7 more lines"
 
 
@@ -126,4 +127,4 @@ def test_model_text_cannot_drive_the_terminal() -> None:
     render(ItemCompleted(AgentMessage("item_0", "look\x1b]0;pwned\x07 here\n\tindented")))
     render(ItemStarted(CommandExecution("item_1", "ls")))
     assert "\x1b" not in err.getvalue() and "\x07" not in err.getvalue()
-    assert "look\ufffd]0;pwned\ufffd here\n\tindented" in err.getvalue()
+    assert "look␛]0;pwned␇ here\n\tindented" in err.getvalue()

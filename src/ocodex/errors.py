@@ -76,12 +76,14 @@ class TurnInterrupted(Interrupted):
 
 
 def report(exc: OcodexError, err: TextIO) -> int:
-    """Print `error: ...` (and `hint: ...`) with secrets scrubbed; return the exit code."""
+    """Print `error: ...` (and `hint: ...`), secrets scrubbed and terminal-safe (messages quote servers,
+    models and files); return the exit code."""
     from ocodex.redact import scrub
+    from ocodex.render.safe import terminal_safe
 
-    err.write(f"error: {scrub(exc.message)}\n")
+    err.write(f"error: {terminal_safe(scrub(exc.message))}\n")
     if exc.hint:
-        err.write(f"hint: {scrub(exc.hint)}\n")
+        err.write(f"hint: {terminal_safe(scrub(exc.hint))}\n")
     return exc.exit_code
 
 
@@ -103,8 +105,9 @@ def run_reporting(body: Callable[[], int], err: TextIO | None = None) -> int:
         import traceback
 
         from ocodex.redact import scrub
+        from ocodex.render.safe import terminal_safe
 
-        stream.write(scrub(traceback.format_exc()))
+        stream.write(terminal_safe(scrub(traceback.format_exc())))
         return 1
 
 

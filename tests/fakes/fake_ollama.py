@@ -46,7 +46,7 @@ from typing import Any, Literal, TypedDict, Unpack
 __all__ = ["FakeOllama", "ModelName", "RecordedRequest", "ToolCallSpec", "Turn", "TurnOptions", "main"]
 
 SSEFormat = Literal["new", "old"]
-TurnKind = Literal["reply", "error", "cut", "midstream_error"]
+TurnKind = Literal["reply", "error", "cut", "midstream_error", "raw"]
 
 CHAT_PATH = "/v1/chat/completions"
 KEEP_ALIVE_SECONDS = 300.0
@@ -289,6 +289,7 @@ class Turn:
     abrupt: bool = True  # cut turns: drop the socket mid-body (False: end the body cleanly, no [DONE])
     delay: float = 0.0  # seconds slept before every SSE event (and before a non-streamed reply)
     model_check: bool = True  # False: skip model lookup and capability checks for this request
+    raw: bytes = b""  # raw turns: the streamed body, sent exactly as given (malformed servers)
 
     @classmethod
     def text(cls, text: str, **options: Unpack[TurnOptions]) -> Turn:
@@ -322,6 +323,12 @@ class Turn:
     def midstream_error(cls, message: str, *, text: str = "", **options: Unpack[TurnOptions]) -> Turn:
         """Ollama's `{"error":...}` mid-stream as /v1 shows it: an empty content chunk, then the end."""
         return cls(kind="midstream_error", message=message, content=text, **options)
+
+    @classmethod
+    def raw_stream(cls, body: bytes | str, **options: Unpack[TurnOptions]) -> Turn:
+        """A streamed reply whose body is exactly `body` (SSE lines as a broken server writes them)."""
+        data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+        return cls(kind="raw", raw=data, **options)
 
     @property
     def effective_finish_reason(self) -> str:
@@ -1282,8 +1289,13 @@ class FakeOllama:
         return events
 
     def _stream_turn(self, handler: _Handler, body: dict[str, Any], turn: Turn, include_usage: bool) -> None:
-        events = self._chunk_events(body, turn, include_usage)
         stream = handler.stream("text/event-stream")
+        if turn.kind == "raw":
+            if self._sleep(turn.delay):
+                stream.write(turn.raw)
+            stream.close()
+            return
+        events = self._chunk_events(body, turn, include_usage)
         for event in events:
             if not self._sleep(turn.delay) or not stream.write(b"data: " + _go_bytes(event) + b"\n\n"):
                 stream.drop()

@@ -31,6 +31,7 @@ from ocodex.commands.common import (
     table,
 )
 from ocodex.errors import OcodexError, UsageError
+from ocodex.render.safe import terminal_safe
 
 if TYPE_CHECKING:
     from ocodex.config import Settings
@@ -227,7 +228,7 @@ def _run(args: argparse.Namespace) -> int:
         bench = Bench(target, model, warm=args.warm)
         prompt = _prompt_text(body)
         for number in range(1, args.runs + 1):
-            err.write(f"bench: run {number}/{args.runs} with {model} on {target.base_url}...\n")
+            err.write(terminal_safe(f"bench: run {number}/{args.runs} with {model} on {target.base_url}...") + "\n")
             report.runs.append(bench.run_once(prompt))
     finally:
         target.close()
@@ -254,5 +255,5 @@ def _run(args: argparse.Namespace) -> int:
     out = console()
     out.print(grid)
     for tip in tips:
-        out.print(f"suggestion: {tip}", markup=False)
+        out.print(terminal_safe(f"suggestion: {tip}"), markup=False)
     return 0

@@ -3,6 +3,8 @@
 Owns their shared options (`-c`, `-p`, `-m`, `--json`), finding the server they talk to (the same
 base URL, headers and TLS settings `exec --oss` uses), the `error: ... / hint: ...` exit path, JSON
 output, and the lazily built rich console for tables. Nothing here decides what a command shows.
+Table cells and titles are server data (model names, capabilities, versions): `table()` shows each
+string terminal-safe and never as rich markup.
 """
 
 from __future__ import annotations
@@ -126,10 +128,19 @@ def console(stream: TextIO | None = None) -> Any:
 
 
 def table(*columns: str, title: str | None = None) -> Any:
+    """A rich table whose string cells (and title) are plain terminal-safe text, never markup."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
-    grid = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left")
+    from ocodex.render.safe import terminal_safe
+
+    class SafeTable(Table):
+        def add_row(self, *cells: Any, **options: Any) -> None:
+            super().add_row(*(Text(terminal_safe(c)) if isinstance(c, str) else c for c in cells), **options)
+
+    grid = SafeTable(title=Text(terminal_safe(title)) if title is not None else None, box=box.SIMPLE_HEAD,
+                     show_edge=False, pad_edge=False, title_justify="left")
     for column in columns:
         grid.add_column(column, overflow="fold")
     return grid

@@ -407,17 +407,18 @@ def run_doctor(args: argparse.Namespace) -> int:
 def print_checks(out: Any, checks: list[Check]) -> None:
     """One line per check (and one per fix) on a pipe; on a terminal, long lines wrap under their text
     instead of at column 0."""
-    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
+
+    from ocodex.render.safe import markup_safe, terminal_safe
 
     width = max(len(check.name) for check in checks)
     if not out.is_terminal:
         for check in checks:
             mark, style = _MARKS[check.status]
-            out.print(f"[{style}]{mark}[/] {check.name:<{width}}  {escape(check.detail)}")
+            out.print(f"[{style}]{mark}[/] {check.name:<{width}}  {markup_safe(check.detail)}")
             if check.fix and check.status in ("warn", "fail"):
-                out.print(f"     {'':<{width}}  fix: {escape(check.fix)}")
+                out.print(f"     {'':<{width}}  fix: {markup_safe(check.fix)}")
         return
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True)
@@ -425,9 +426,9 @@ def print_checks(out: Any, checks: list[Check]) -> None:
     grid.add_column(overflow="fold")
     for check in checks:
         mark, style = _MARKS[check.status]
-        text = Text(check.detail)
+        text = Text(terminal_safe(check.detail))  # details quote the server (versions, models, errors)
         if check.fix and check.status in ("warn", "fail"):
-            text.append(f"\nfix: {check.fix}")
+            text.append(terminal_safe(f"\nfix: {check.fix}"))
         grid.add_row(Text(mark, style=style), check.name, text)
     out.print(grid)
 

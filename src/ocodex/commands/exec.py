@@ -209,7 +209,9 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     for warning in settings.warnings:
         emit(Notice(warning, "warning"))
     for note in _compat_notes(settings, add_dirs):
-        err.write(note + "\n")
+        from ocodex.render.safe import terminal_safe
+
+        err.write(terminal_safe(note) + "\n")  # notes quote config values
     if resuming and loaded is None:
         emit(Notice(f"no saved session for {cwd}; starting a new one", "warning"))
 

@@ -23,6 +23,7 @@ from ocodex.commands.common import (
     table,
 )
 from ocodex.errors import OcodexError
+from ocodex.render.safe import terminal_safe
 
 if TYPE_CHECKING:
     from ocodex.ollama.client import ModelDetails
@@ -128,7 +129,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     out = console()
     if not rows:
-        out.print(f"No models on the Ollama server at {target.base_url}.")
+        out.print(terminal_safe(f"No models on the Ollama server at {target.base_url}."), markup=False)
     else:
         grid = table("NAME", "SIZE", "PARAMS", "QUANT", "CONTEXT", "CAPABILITIES",
                      title=f"Models on {target.base_url}")
@@ -139,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
         out.print(grid)
     state = f"present as {choice.present}" if choice.present else \
         f"not on the server yet: `ocodex pull {choice.model}`"
-    out.print(f"--oss would use {choice.model} ({choice.reason}); {state}. Override with -m MODEL.",
+    out.print(terminal_safe(f"--oss would use {choice.model} ({choice.reason}); {state}. Override with -m MODEL."),
               markup=False)
     sys.stdout.flush()
     return 0

@@ -16,6 +16,7 @@ from ocodex.commands.common import (
     table,
     until_text,
 )
+from ocodex.render.safe import terminal_safe
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -51,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     out = console()
     if not loaded:
-        out.print(f"No models loaded on {target.base_url}.")
+        out.print(terminal_safe(f"No models loaded on {target.base_url}."), markup=False)
         return 0
     grid = table("NAME", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL", title=f"Loaded on {target.base_url}")
     for model in loaded:

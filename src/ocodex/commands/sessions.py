@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ocodex.config import ocodex_home
+from ocodex.render.safe import terminal_safe
 from ocodex.sessions import SessionSummary, list_sessions
 
 
@@ -24,7 +25,9 @@ def _date(stamp: str) -> str:
 def render_table(sessions: list[SessionSummary], out: TextIO) -> None:
     if not sessions:
         return
-    rows = [(s.id, _date(s.updated), s.cwd, s.model, _first_line(s.first_prompt)) for s in sessions]
+    # Every cell comes from a session file, which anything may have written: made terminal-safe.
+    rows = [tuple(map(terminal_safe, (s.id, _date(s.updated), s.cwd, s.model, _first_line(s.first_prompt))))
+            for s in sessions]
     header = ("ID", "UPDATED (UTC)", "DIRECTORY", "MODEL", "FIRST PROMPT")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
     for row in [header, *rows]:

@@ -16,6 +16,7 @@ import time
 
 from ocodex.commands.common import run_guarded
 from ocodex.errors import OcodexError, UsageError
+from ocodex.render.safe import terminal_safe
 
 READY_TIMEOUT = 30.0
 """Seconds to wait for Ollama to answer through the tunnel."""
@@ -96,7 +97,8 @@ def _run(args: argparse.Namespace) -> int:
     proc = subprocess.Popen(command, stdin=subprocess.DEVNULL)
     try:
         version = _wait_ready(proc, f"http://127.0.0.1:{args.local_port}", args.timeout)
-        err.write(f"tunnel up: Ollama {version} on {args.destination} is at {url}; in another shell:\n")
+        err.write(terminal_safe(f"tunnel up: Ollama {version} on {args.destination} is at {url}; "
+                                "in another shell:") + "\n")
         err.flush()
         print(f"export CODEX_OSS_BASE_URL={url}/v1", flush=True)
         err.write("press Ctrl-C to close the tunnel\n")

@@ -1,12 +1,15 @@
 """The human face of `ocodex exec`: progress on stderr, the final answer alone on stdout.
 
 Colours are plain ANSI escapes, used only when the stream is a terminal (or `--color always`), so
-piping stdout into a file or another program gets exactly the answer text.
+piping stdout into a file or another program gets exactly the answer text. Every string an event
+carries (model text, commands, paths, server messages, session data) passes `terminal_safe` before
+it is styled and printed: only this renderer's own colour codes reach the terminal. A command's
+output is previewed in a few lines, each cut to about the terminal's width.
 """
 
 from __future__ import annotations
 
-import re
+import shutil
 from collections.abc import Callable
 from typing import TextIO
 
@@ -28,6 +31,7 @@ from ocodex.events import (
     TurnFailed,
 )
 from ocodex.redact import scrub
+from ocodex.render.safe import terminal_safe, valid_unicode
 
 _STYLES = {"bold": "1", "dim": "2", "italic": "3", "red": "31", "green": "32", "yellow": "33",
            "blue": "34", "magenta": "35", "cyan": "36"}
@@ -35,20 +39,15 @@ _KIND = {"add": "A", "update": "M", "delete": "D"}
 _PREVIEW_LINES = 6
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ELLIPSIS = "…"
 
 
-def _printable(line: str) -> str:
-    """A line of a command's output made safe for the terminal: what follows its last carriage
-    return (as a terminal would show a progress line), with escape sequences and other control
-    characters shown as U+FFFD, so a file the model `cat`s cannot drive the user's terminal."""
-    return _CONTROL.sub("\ufffd", line.rstrip("\r").rsplit("\r", 1)[-1])
-
-
-def _clean(text: str) -> str:
-    """Model-written text (messages, reasoning) with control characters other than newline and tab
-    shown as U+FFFD: a model must not be able to drive the user's terminal either."""
-    return _CONTROL.sub("\ufffd", text)
+def _cut(line: str, width: int) -> str:
+    """One line of a command's output, at most `width` characters (a CRLF's CR is a line ending)."""
+    line = line.removesuffix("\r")
+    if len(line) <= width:
+        return line
+    return f"{line[:max(width - 1, 1)]}{_ELLIPSIS} (+{len(line) - width + 1:,} chars)"
 
 
 class HumanRenderer:
@@ -63,8 +62,11 @@ class HumanRenderer:
         self._pending_message: str | None = None
         self._last_error: str | None = None  # a failed turn repeating its error item is not shown twice
         self._last_plan: list[tuple[str, bool]] | None = None  # nor an unchanged plan
+        self.width = max(shutil.get_terminal_size((100, 24)).columns - 4, 40)  # of an output preview line
 
     def style(self, text: str, *names: str) -> str:
+        """`text` made terminal-safe, then coloured."""
+        text = terminal_safe(text)
         if not self.color or not names:
             return text
         codes = ";".join(_STYLES[n] for n in names)
@@ -79,12 +81,12 @@ class HumanRenderer:
             isinstance(event, ItemCompleted) and isinstance(event.item, TodoList))
         if self._pending_message is not None and not ends_turn:
             self.line(self.style("ocodex", "magenta", "bold"))
-            self.line(_clean(self._pending_message))
+            self.line(terminal_safe(self._pending_message))
             self._pending_message = None
         match event:
             case Notice(message=message, level=level):
                 prefix = self.style("warning: ", "yellow", "bold") if level == "warning" else ""
-                self.line(prefix + (message if level == "warning" else self.style(message, "dim")))
+                self.line(prefix + self.style(message, *(() if level == "warning" else ("dim",))))
             case ThreadStarted(thread_id=thread_id):
                 self.line(self.style(f"session id: {thread_id}", "dim"))
             case ItemStarted(item=CommandExecution() as item):
@@ -102,7 +104,7 @@ class HumanRenderer:
                     f"out {usage.output_tokens:,})", "dim"))
             case TurnFailed(message=message):
                 if message != self._last_error:
-                    self.line(self.style("error: ", "red", "bold") + message)
+                    self.line(self.style("error: ", "red", "bold") + terminal_safe(message))
             case _:
                 pass
 
@@ -112,7 +114,7 @@ class HumanRenderer:
                 self._pending_message = text
             case Reasoning(text=text):
                 self.line(self.style("thinking", "magenta", "italic"))
-                self.line(self.style(_clean(text), "dim", "italic"))
+                self.line(self.style(text, "dim", "italic"))
             case CommandExecution() as command:
                 ok = command.exit_code == 0
                 mark = self.style("✓", "green") if ok else self.style("✗", "red")
@@ -120,18 +122,18 @@ class HumanRenderer:
                 output = command.aggregated_output.rstrip("\n")
                 total = output.count("\n") + 1 if output else 0  # up to 8 MiB: count, don't split it all
                 for text in output.split("\n", _PREVIEW_LINES)[:min(total, _PREVIEW_LINES)]:
-                    self.line(self.style("  " + _printable(text), "dim"))
+                    self.line(self.style("  " + _cut(text, self.width), "dim"))
                 if total > _PREVIEW_LINES:
                     self.line(self.style(f"  … {total - _PREVIEW_LINES} more lines", "dim"))
             case FileChange() as change:
                 self.line(self.style("apply_patch", "magenta", "bold") + f" {change.status}")
                 for update in change.changes:
-                    self.line(f"  {self.style(_KIND[update.kind], 'cyan')} {update.path}")
+                    self.line(f"  {self.style(_KIND[update.kind], 'cyan')} {terminal_safe(update.path)}")
             case TodoList() as plan:
                 self._plan(plan)
             case ErrorItem(message=message):
                 self._last_error = message
-                self.line(self.style("error: ", "red", "bold") + message)
+                self.line(self.style("error: ", "red", "bold") + terminal_safe(message))
 
     def _plan(self, plan: TodoList) -> None:
         shown = [(entry.text, entry.completed) for entry in plan.items]
@@ -141,13 +143,14 @@ class HumanRenderer:
         self.line(self.style("plan", "magenta", "bold"))
         for entry in plan.items:
             box = "[x]" if entry.completed else "[ ]"
-            self.line(f"  {box} {entry.text}")
+            self.line(f"  {box} {terminal_safe(entry.text)}")
 
     def final_message(self, text: str) -> None:
         self._pending_message = None
-        text = scrub(text)
+        # On a pipe the answer is printed exactly (lone surrogates, which UTF-8 cannot carry, as U+FFFD).
+        text = valid_unicode(scrub(text))
         if self.out.isatty():
-            text = _clean(text)
+            text = terminal_safe(text)
         if self.answer is not None:
             self.answer(text)
             return

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from ocodex.events import Event, Notice
 from ocodex.redact import scrub, scrub_value
+from ocodex.render.safe import terminal_safe
 
 # Characters other than "\n" that Python's str.splitlines() (and some JavaScript readers) treat as line
 # breaks. JSON may carry them raw inside strings; escaped, one event stays one line for every reader.
@@ -23,7 +24,7 @@ class JsonlRenderer:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Notice):
-            self.err.write(f"{scrub(event.message)}\n")
+            self.err.write(f"{terminal_safe(scrub(event.message))}\n")
             self.err.flush()
             return
         # Last line of defence: a registered secret (API key, proxy password) that reached an event,

@@ -162,7 +162,9 @@ class PlainPullDisplay:
         self._last_bucket = bucket
 
     def _write(self, line: str) -> None:
-        self._stream.write(line + "\n")
+        from ocodex.render.safe import terminal_safe
+
+        self._stream.write(terminal_safe(line) + "\n")  # statuses are the server's words
         self._stream.flush()
 
 
@@ -218,9 +220,12 @@ class RichPullDisplay:
         self._progress.start()
 
     def _describe(self, status: str) -> str:
+        """The bar's label; rich reads it as markup, and a status is the server's words: escaped."""
+        from ocodex.render.safe import markup_safe
+
         if not status or is_layer_status(status):
-            return f"pulling {self._model}" if self._model else "pulling"
-        return status
+            return markup_safe(f"pulling {self._model}" if self._model else "pulling")
+        return markup_safe(status)
 
     def update(self, update: PullUpdate) -> None:
         if self._progress is None:
