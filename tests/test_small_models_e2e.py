@@ -83,7 +83,13 @@ def test_silent_truncation_is_flagged(ocodex, fake) -> None:
     assert any("probably cut the conversation" in e for e in errors), errors
 
 
+# Text calls are the protocol of models without native tools (a native-tools model's quoted JSON is text:
+# tests/test_hostile_model_e2e.py); these run as such a model.
+TEXT_ONLY = {"gpt-oss:20b": ["completion"]}
+
+
 def test_tool_call_in_qwen_tags_is_run_and_stripped(ocodex, fake) -> None:
+    fake.capabilities = TEXT_ONLY
     fake.script(Turn.text('Checking.\n<tool_call>\n{"name": "shell", "arguments": {"command": "echo tagged"}}\n'
                           "</tool_call>"),
                 Turn.text("ok"))
@@ -91,12 +97,14 @@ def test_tool_call_in_qwen_tags_is_run_and_stripped(ocodex, fake) -> None:
     assert run.returncode == 0, run.stderr
     assert "tagged" in run.items("command_execution")[0]["aggregated_output"]
     assert [m["text"] for m in run.items("agent_message")] == ["Checking.", "ok"]
-    call = next(m for m in fake.chat_requests[-1]["messages"] if m.get("tool_calls"))
-    assert call["content"] == "Checking."
-    assert json.loads(call["tool_calls"][0]["function"]["arguments"]) == {"command": "echo tagged"}
+    messages = fake.chat_requests[-1]["messages"]
+    assert messages[-2] == {"role": "assistant", "content": 'Checking.\n<tool_call>\n{"name": "shell", '
+                            '"arguments": {"command": "echo tagged"}}\n</tool_call>'}  # as the model wrote it
+    assert messages[-1]["role"] == "user" and messages[-1]["content"].startswith('<tool_result name="shell">')
 
 
 def test_tool_call_in_a_fenced_block_is_run(ocodex, fake) -> None:
+    fake.capabilities = TEXT_ONLY
     fake.script(Turn.text('```json\n{"name": "shell", "arguments": {"command": ["echo", "fenced"],}}\n```'),
                 Turn.text("ok"))
     run = ocodex("exec", "--oss", "--full-auto", "--json", "go")
@@ -106,6 +114,7 @@ def test_tool_call_in_a_fenced_block_is_run(ocodex, fake) -> None:
 
 
 def test_bare_json_object_naming_a_tool_is_run(ocodex, fake) -> None:
+    fake.capabilities = TEXT_ONLY
     fake.script(Turn.text("{'name': 'shell', 'parameters': {'command': 'echo bare'}}"), Turn.text("ok"))
     run = ocodex("exec", "--oss", "--full-auto", "--json", "go")
     assert run.returncode == 0, run.stderr

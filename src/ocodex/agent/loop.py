@@ -61,6 +61,14 @@ class AgentOptions:
     context_window: int | None = None  # effective window in tokens; None: unknown
     auto_compact_limit: int | None = None  # model_auto_compact_token_limit
 
+    def speaks_native_tools(self) -> bool:
+        """Does this model speak native tools? Then tools go to the server as specs, calls come back as
+        `tool_calls`, and a call written in the answer's text is only text (a quoted example, perhaps
+        from a prompt-injected file), never run. Otherwise (text-tool mode: a model without the `tools`
+        capability, or one its server refused tools for) the text protocol is the only way to call.
+        The one place this is decided: a model whose server cannot parse its native calls belongs here."""
+        return not self.text_tools
+
 
 @dataclass(slots=True)
 class ModelResponse:
@@ -159,7 +167,7 @@ class Agent:
 
     def _request(self, messages: list[dict[str, Any]] | None = None, *, tools: bool = True) -> ModelResponse:
         opts = self.options
-        specs = self.tools.specs() if tools and not opts.text_tools else []
+        specs = self.tools.specs() if tools and opts.speaks_native_tools() else []
         request = ModelRequest(model=opts.model, messages=self.messages if messages is None else messages,
                                tools=specs,
                                temperature=opts.temperature, top_p=opts.top_p,
@@ -229,6 +237,10 @@ class Agent:
             self._close_plan()
             self.emit(TurnFailed(message))
             return TurnResult(None, self.usage, message, failure)
+        except Exception as exc:
+            # A bug in ocodex: the event stream still ends with the turn's end; the traceback follows.
+            self.emit(TurnFailed(f"internal error: {type(exc).__name__}: {exc}"[:1000]))
+            raise
         self._close_plan()
         self.emit(TurnCompleted(self.usage))
         return TurnResult(final, self.usage)
@@ -275,8 +287,9 @@ class Agent:
     # ---- tool calls: native, or written as text ------------------------------------------------
 
     def _pending_calls(self, response: ModelResponse) -> list[_Call]:
-        """The calls to run: native ones with repaired arguments, else ones written in the text."""
-        if response.tool_calls and not self.options.text_tools:
+        """The calls to run: a native-tools model's `tool_calls` with repaired arguments; for a model
+        without native tools, the calls written in its text."""
+        if self.options.speaks_native_tools():
             calls = []
             for call in response.tool_calls:
                 arguments, problem = repair_arguments(call.arguments)
@@ -295,7 +308,7 @@ class Agent:
     def _run_tools(self, response: ModelResponse, calls: list[_Call], guard: LoopGuard) -> None:
         if response.text:
             self.emit(ItemCompleted(AgentMessage(self.ctx.ids.next(), response.text)))
-        text_mode = self.options.text_tools
+        text_mode = not self.options.speaks_native_tools()
         if text_mode:
             # The model's own words, block included: it must see the protocol it followed.
             self.add_message({"role": "assistant", "content": self._raw_text})
@@ -339,7 +352,8 @@ class Agent:
 
     def _fall_back_to_text_tools(self, exc: ProviderError) -> bool:
         """After the server's `does not support tools`: describe the tools in the prompt instead."""
-        if self.options.text_tools or "does not support tools" not in exc.message or not self.messages:
+        if not self.options.speaks_native_tools() or "does not support tools" not in exc.message \
+                or not self.messages:
             return False
         self.options.text_tools = True
         system = self.messages[0]
@@ -354,7 +368,7 @@ class Agent:
     def _fit_context(self) -> None:
         """Before a request: compact when the conversation nears the window; fail if it cannot fit."""
         budget = self.budget
-        tools = [] if self.options.text_tools else self.tools.specs()
+        tools = self.tools.specs() if self.options.speaks_native_tools() else []
         estimate = budget.estimate(self.messages, tools)
         if not budget.needs_compaction(estimate):
             budget.check_fits(estimate, compacted=False)
