@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from ocodex import __version__
+from ocodex import __version__, jsontext
 from ocodex.errors import OcodexError
 from ocodex.events import Usage
 from ocodex.redact import scrub_value
@@ -125,7 +125,7 @@ class SessionWriter:
             return
         record = {"timestamp": _timestamp(_now()), "type": kind, "payload": scrub_value(payload)}
         try:
-            self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            self._file.write(jsontext.dumps(record) + "\n")  # a lone surrogate is written as its escape
             self._file.flush()
         except OSError as exc:  # e.g. a full disk: stop recording, and say so once
             self._abandon()

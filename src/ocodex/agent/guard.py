@@ -39,7 +39,7 @@ _WALL_TIME = re.compile(r"^Wall time: .*$", re.MULTILINE)  # the shell tool's ti
 def _canonical(name: str, arguments: str) -> str:
     try:
         value = json.loads(arguments) if arguments.strip() else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
         return f"{name}:{arguments.strip()}"
     return f"{name}:{json.dumps(value, sort_keys=True, separators=(',', ':'))}"
 

@@ -95,6 +95,9 @@ def _rewrite(text: str) -> str:
     return "".join(out)
 
 
+TOO_DEEP = "the JSON is nested too deeply to read"
+
+
 def repair_json(text: str) -> Any:
     """Parse JSON, repairing the mistakes small models make. Raises ValueError when it cannot."""
     body = _strip_fence(text).strip()
@@ -102,10 +105,33 @@ def repair_json(text: str) -> Any:
         return json.loads(body)
     except ValueError:
         pass
+    except RecursionError:  # e.g. 100,000 nested brackets: no repair makes that usable
+        raise ValueError(TOO_DEEP) from None
     try:
         return json.loads(_rewrite(body), strict=False)
     except ValueError as exc:
         raise ValueError(f"not valid JSON even after repair ({exc})") from None
+    except RecursionError:
+        raise ValueError(TOO_DEEP) from None
+
+
+_FLOAT_MAX = 1.7976931348623157e308
+
+
+def _finite(value: Any) -> Any:
+    """`value` with numbers no JSON reader of the history can take (Infinity, NaN, 10**400) made finite:
+    the server parses the arguments sent back to it (Go into float64) and refuses a whole request over one."""
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return None
+        return max(-_FLOAT_MAX, min(_FLOAT_MAX, value))
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _FLOAT_MAX:
+        return _FLOAT_MAX if value > 0 else -_FLOAT_MAX
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def repair_arguments(arguments: str) -> tuple[str, str | None]:
@@ -121,7 +147,10 @@ def repair_arguments(arguments: str) -> tuple[str, str | None]:
             value = repair_json(value)
     if not isinstance(value, dict):
         return "{}", "the arguments must be a JSON object"
-    return json.dumps(value, ensure_ascii=False), None
+    try:
+        return json.dumps(_finite(value), ensure_ascii=False), None
+    except RecursionError:
+        return "{}", TOO_DEEP
 
 
 def expected_shape(spec: ToolSpec | None) -> str:

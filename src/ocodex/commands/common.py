@@ -10,7 +10,6 @@ string terminal-safe and never as rich markup.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ocodex import jsontext
 from ocodex.errors import run_reporting
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def run_guarded(body: Callable[[], int], err: TextIO | None = None) -> int:
 
 def print_json(data: Any, out: TextIO | None = None) -> None:
     out = out or sys.stdout
-    out.write(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n")
+    out.write(jsontext.dumps(data, indent=2, default=_json_default) + "\n")  # server strings: any code point
 
 
 def _json_default(value: Any) -> Any:

@@ -286,5 +286,7 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     if result.final_message is not None:
         render.final_message(result.final_message)
         if args.output_last_message:
-            write_atomically(Path(args.output_last_message), result.final_message)
+            from ocodex.render.safe import valid_unicode
+
+            write_atomically(Path(args.output_last_message), valid_unicode(result.final_message))
     return 0 if result.ok else 1

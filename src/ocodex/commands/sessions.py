@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TextIO
 
+from ocodex import jsontext
 from ocodex.config import ocodex_home
 from ocodex.render.safe import terminal_safe
 from ocodex.sessions import SessionSummary, list_sessions
@@ -44,7 +44,7 @@ def run_sessions(args: argparse.Namespace) -> int:
     sessions = list_sessions(home, cwd=cwd, limit=args.limit or None)
     if args.json:
         for summary in sessions:
-            sys.stdout.write(json.dumps(summary.to_dict(), ensure_ascii=False) + "\n")
+            sys.stdout.write(jsontext.dumps(summary.to_dict()) + "\n")
         return 0
     if not sessions:
         where = f" for {cwd}" if cwd else ""

@@ -85,6 +85,7 @@ SETTINGS_KEYS: dict[str, Spec] = {
     "model_context_window": POSITIVE,
     "model_auto_compact_token_limit": POSITIVE,
     "tool_output_token_limit": POSITIVE,
+    "tool_timeout_max_ms": POSITIVE,
     "project_doc_max_bytes": integer(0),
     "project_doc_fallback_filenames": str_list,
     "hide_agent_reasoning": boolean,

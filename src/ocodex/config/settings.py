@@ -137,6 +137,7 @@ class Settings:
     model_context_window: int | None = None
     model_auto_compact_token_limit: int | None = None
     tool_output_token_limit: int = 2500  # tokens ≈ bytes/4; lean, for small context windows
+    tool_timeout_max_ms: int = 3_600_000  # ocodex's own: the longest `timeout_ms` a model's command gets
     project_doc_max_bytes: int = 32768
     project_doc_fallback_filenames: list[str] = field(default_factory=list)
     hide_agent_reasoning: bool = False

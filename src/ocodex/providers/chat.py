@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from ocodex import jsontext
 from ocodex.errors import StreamError
 from ocodex.net.transport import Transport
 from ocodex.protocol import (
@@ -28,7 +29,15 @@ from ocodex.protocol import (
     ToolCall,
 )
 from ocodex.providers.errors import http_error, is_document, not_a_stream, transport_error
-from ocodex.providers.sse import iter_sse, json_object
+from ocodex.providers.sse import (
+    field_count,
+    field_list,
+    field_object,
+    field_text,
+    iter_sse,
+    json_object,
+    wrong_field,
+)
 from ocodex.redact import scrub
 
 
@@ -63,11 +72,17 @@ class _ToolCallAssembler:
 
     def add(self, delta: dict[str, Any]) -> None:
         call_id = delta.get("id")
-        function = delta.get("function") or {}
-        name = function.get("name") or ""
+        if isinstance(call_id, int) and not isinstance(call_id, bool):
+            call_id = str(call_id)
+        elif call_id is not None and not isinstance(call_id, str):
+            raise wrong_field("tool_calls[].id", call_id, "a string")
+        function = field_object(delta, "function", "tool_calls[]")
+        name = field_text(function, "name", "tool_calls[].function")
         arguments = function.get("arguments")
         if isinstance(arguments, dict | list):  # some servers send an object, not a string
             arguments = json.dumps(arguments)
+        elif arguments is not None and not isinstance(arguments, str):
+            raise wrong_field("tool_calls[].function.arguments", arguments, "a string")
         arguments = arguments or ""
         if self._starts_new_call(call_id, name):
             self.calls.append({"id": call_id or f"call_{len(self.calls)}", "name": name,
@@ -99,14 +114,17 @@ class _ToolCallAssembler:
         return [ToolCall(c["id"], c["name"], c["arguments"]) for c in self.calls]
 
 
-def _usage(data: dict[str, Any]) -> TokenUsage:
-    prompt_details = data.get("prompt_tokens_details") or {}
-    completion_details = data.get("completion_tokens_details") or {}
+def _usage(data: Any) -> TokenUsage:
+    """Token counts, also when a server writes them as strings ("12"); other shapes are a StreamError."""
+    if not isinstance(data, dict):
+        raise wrong_field("usage", data, "an object")
+    prompt_details = field_object(data, "prompt_tokens_details", "usage")
+    completion_details = field_object(data, "completion_tokens_details", "usage")
     return TokenUsage(
-        input_tokens=int(data.get("prompt_tokens") or 0),
-        cached_input_tokens=int(prompt_details.get("cached_tokens") or 0),
-        output_tokens=int(data.get("completion_tokens") or 0),
-        reasoning_output_tokens=int(completion_details.get("reasoning_tokens") or 0),
+        input_tokens=field_count(data, "prompt_tokens", "usage"),
+        cached_input_tokens=field_count(prompt_details, "cached_tokens", "usage.prompt_tokens_details"),
+        output_tokens=field_count(data, "completion_tokens", "usage"),
+        reasoning_output_tokens=field_count(completion_details, "reasoning_tokens", "usage.completion_tokens_details"),
     )
 
 
@@ -125,18 +143,26 @@ def parse_chat_stream(lines: Iterable[str]) -> Iterator[ModelEvent]:
             raise StreamError(f"model server reported an error mid-stream: {scrub(str(message))}", retryable=True)
         if chunk.get("usage"):
             usage = _usage(chunk["usage"])
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta") or {}
-            reasoning = delta.get("reasoning") or delta.get("reasoning_content")
+        for choice in field_list(chunk, "choices", "the chunk"):
+            if not isinstance(choice, dict):
+                raise wrong_field("choices[]", choice, "an object")
+            delta = field_object(choice, "delta", "choices[]")
+            reasoning = field_text(delta, "reasoning", "delta") or field_text(delta, "reasoning_content", "delta")
             if reasoning:
                 yield ReasoningDelta(reasoning)
-            content = delta.get("content")
+            content = field_text(delta, "content", "delta")
             if content:
                 yield TextDelta(content)
-            for tool_delta in delta.get("tool_calls") or ():
+            tool_deltas = delta.get("tool_calls")
+            if isinstance(tool_deltas, dict):  # one call not wrapped in a list: the meaning is clear
+                tool_deltas = [tool_deltas]
+            for tool_delta in field_list({"tool_calls": tool_deltas}, "tool_calls", "delta"):
+                if not isinstance(tool_delta, dict):
+                    raise wrong_field("delta.tool_calls[]", tool_delta, "an object")
                 calls.add(tool_delta)
-            if choice.get("finish_reason"):
-                finish_reason = choice["finish_reason"]
+            finish = field_text(choice, "finish_reason", "choices[]")
+            if finish:
+                finish_reason = finish
     if finish_reason is None:
         raise StreamError("the model stream ended before the answer was complete (no finish_reason); "
                           "the server may have hit an error, check its log", retryable=True)
@@ -155,8 +181,9 @@ class ChatCompletionsProvider:
     def stream(self, request: ModelRequest) -> Iterator[ModelEvent]:
         body = build_body(request)
         try:
-            with self._transport.client().stream("POST", self.url, json=body,
-                                     headers={"accept": "text/event-stream"}) as response:
+            headers = {"accept": "text/event-stream", "content-type": "application/json"}
+            with self._transport.client().stream("POST", self.url, content=jsontext.encode(body),
+                                                 headers=headers) as response:
                 if response.status_code >= 400:
                     raise http_error(response.status_code, response.read(), model=request.model,
                                      url=self.url, headers=response.headers, provider_id=self.provider_id)

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from ocodex import jsontext
 from ocodex.errors import StreamError
 from ocodex.net.transport import Transport
 from ocodex.protocol import (
@@ -31,7 +32,15 @@ from ocodex.protocol import (
     ToolCall,
 )
 from ocodex.providers.errors import error_message, http_error, is_document, not_a_stream, transport_error
-from ocodex.providers.sse import iter_sse, json_object
+from ocodex.providers.sse import (
+    field_count,
+    field_list,
+    field_object,
+    field_text,
+    iter_sse,
+    json_object,
+    wrong_field,
+)
 from ocodex.redact import scrub
 
 RETRYABLE_CODES = frozenset({"server_error", "rate_limit_exceeded", "server_is_overloaded", "slow_down"})
@@ -146,32 +155,40 @@ def build_body(request: ModelRequest, reasoning_items: dict[str, list[dict[str, 
 # ----------------------------------------------------------------------------------------- response
 
 
-def _usage(data: dict[str, Any] | None) -> TokenUsage | None:
-    if not isinstance(data, dict):
+def _usage(data: Any) -> TokenUsage | None:
+    """Token counts (also written as strings, "12"); None when absent; other shapes are a StreamError."""
+    if data is None:
         return None
-    input_details = data.get("input_tokens_details") or {}
-    output_details = data.get("output_tokens_details") or {}
-    return TokenUsage(input_tokens=int(data.get("input_tokens") or 0),
-                      cached_input_tokens=int(input_details.get("cached_tokens") or 0),
-                      output_tokens=int(data.get("output_tokens") or 0),
-                      reasoning_output_tokens=int(output_details.get("reasoning_tokens") or 0))
+    if not isinstance(data, dict):
+        raise wrong_field("response.usage", data, "an object")
+    input_details = field_object(data, "input_tokens_details", "usage")
+    output_details = field_object(data, "output_tokens_details", "usage")
+    return TokenUsage(input_tokens=field_count(data, "input_tokens", "usage"),
+                      cached_input_tokens=field_count(input_details, "cached_tokens", "usage.input_tokens_details"),
+                      output_tokens=field_count(data, "output_tokens", "usage"),
+                      reasoning_output_tokens=field_count(output_details, "reasoning_tokens",
+                                                          "usage.output_tokens_details"))
+
+
+def _parts(item: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    return [p for p in field_list(item, key, "item") if isinstance(p, dict)]
 
 
 def _reasoning_text(item: dict[str, Any]) -> str:
-    parts = [p.get("text", "") for p in item.get("summary") or () if isinstance(p, dict)]
+    parts = [field_text(p, "text", "reasoning part") for p in _parts(item, "summary")]
     if not any(parts):
-        parts = [p.get("text", "") for p in item.get("content") or () if isinstance(p, dict)]
+        parts = [field_text(p, "text", "reasoning part") for p in _parts(item, "content")]
     return "".join(parts)
 
 
 def _message_text(item: dict[str, Any]) -> str:
-    parts = [p for p in item.get("content") or () if isinstance(p, dict)]
-    return "".join(p.get("refusal") or "" if p.get("type") == "refusal" else p.get("text") or ""
-                   for p in parts if p.get("type") in ("output_text", "text", "refusal"))
+    return "".join(field_text(p, "refusal" if p.get("type") == "refusal" else "text", "message part")
+                   for p in _parts(item, "content") if p.get("type") in ("output_text", "text", "refusal"))
 
 
 def _failure(data: dict[str, Any], default: str) -> StreamError:
-    error = data.get("error") or (data.get("response") or {}).get("error") or {}
+    response = data.get("response")
+    error = data.get("error") or (response.get("error") if isinstance(response, dict) else None) or {}
     if isinstance(error, dict):
         code, message = error.get("code"), error.get("message") or default
     else:
@@ -207,11 +224,13 @@ class _StreamState:
 
     def add_call_item(self, item_id: str, item: dict[str, Any]) -> None:
         call = self.call(item_id)
-        call["call_id"] = item.get("call_id") or call["call_id"] or item_id
-        call["name"] = item.get("name") or call["name"]
+        call["call_id"] = field_text(item, "call_id", "function_call") or call["call_id"] or item_id
+        call["name"] = field_text(item, "name", "function_call") or call["name"]
         arguments = item.get("arguments")
         if isinstance(arguments, dict | list):
             arguments = json.dumps(arguments)
+        elif arguments is not None and not isinstance(arguments, str):
+            raise wrong_field("function_call.arguments", arguments, "a string")
         if arguments:
             call["arguments"] = arguments
 
@@ -229,28 +248,28 @@ def parse_responses_stream(lines: Iterable[str], reasoning_items: dict[str, list
         if event.data.strip() == "[DONE]":
             break
         data = json_object(event)
-        kind = data.get("type") or event.event or ""
+        kind = field_text(data, "type", "the event") or event.event or ""
         item_id = str(data.get("item_id") or "")
         if kind.startswith(("response.output", "response.reasoning", "response.function_call", "response.refusal")):
             state.streamed_output = True
         if kind in ("response.output_text.delta", "response.refusal.delta"):  # a refusal is the answer
             state.text_items.add(item_id)
-            if data.get("delta"):
-                yield TextDelta(data["delta"])
+            if delta := field_text(data, "delta", kind):
+                yield TextDelta(delta)
         elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
             state.reasoning_items.add(item_id)
-            if data.get("delta"):
-                yield state.reasoning(item_id, data["delta"])
+            if delta := field_text(data, "delta", kind):
+                yield state.reasoning(item_id, delta)
         elif kind in ("response.output_item.added", "response.output_item.done"):
             yield from _item_event(state, data, done=kind.endswith(".done"))
         elif kind == "response.function_call_arguments.delta":
-            state.call(item_id)["arguments"] += data.get("delta") or ""
+            state.call(item_id)["arguments"] += field_text(data, "delta", kind)
         elif kind == "response.function_call_arguments.done" and isinstance(data.get("arguments"), str):
             state.call(item_id)["arguments"] = data["arguments"]
         elif kind in ("response.completed", "response.incomplete"):
-            response = data.get("response") or {}
+            response = field_object(data, "response", kind)
             if not state.streamed_output:  # a server that sends the whole answer only in the final event
-                for index, item in enumerate(response.get("output") or ()):
+                for index, item in enumerate(field_list(response, "output", "response")):
                     yield from _item_event(state, {"item": item, "output_index": index}, done=True)
             calls = [ToolCall(c["call_id"], c["name"], c["arguments"]) for c in state.calls.values() if c["name"]]
             key = reasoning_key("".join(state.reasoning_text), [call.id for call in calls])
@@ -258,7 +277,8 @@ def parse_responses_stream(lines: Iterable[str], reasoning_items: dict[str, list
                 reasoning_items[key] = state.saved_reasoning
             yield from calls
             if kind == "response.incomplete":
-                reason = (response.get("incomplete_details") or {}).get("reason") or "incomplete"
+                reason = field_text(field_object(response, "incomplete_details", "response"), "reason",
+                                    "response.incomplete_details") or "incomplete"
                 finish = INCOMPLETE_REASONS.get(reason, reason)
             else:
                 finish = "tool_calls" if calls else "stop"
@@ -303,8 +323,9 @@ class ResponsesProvider:
     def stream(self, request: ModelRequest) -> Iterator[ModelEvent]:
         body = build_body(request, self._reasoning_items)
         try:
-            with self._transport.client().stream("POST", self.url, json=body,
-                                                 headers={"accept": "text/event-stream"}) as response:
+            headers = {"accept": "text/event-stream", "content-type": "application/json"}
+            with self._transport.client().stream("POST", self.url, content=jsontext.encode(body),
+                                                 headers=headers) as response:
                 if response.status_code >= 400:
                     raw = response.read()
                     error = http_error(response.status_code, raw, model=request.model,

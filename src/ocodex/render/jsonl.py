@@ -5,16 +5,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import TextIO
 
+from ocodex import jsontext
 from ocodex.events import Event, Notice
 from ocodex.redact import scrub, scrub_value
 from ocodex.render.safe import terminal_safe
-
-# Characters other than "\n" that Python's str.splitlines() (and some JavaScript readers) treat as line
-# breaks. JSON may carry them raw inside strings; escaped, one event stays one line for every reader.
-_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
 class JsonlRenderer:
@@ -29,11 +25,8 @@ class JsonlRenderer:
             return
         # Last line of defence: a registered secret (API key, proxy password) that reached an event,
         # e.g. because the model printed a config file, is masked before it is printed.
-        line = json.dumps(scrub_value(event.to_dict()), ensure_ascii=False, separators=(",", ":"))
-        for char, escaped in _LINE_BREAKS.items():
-            if char in line:
-                line = line.replace(char, escaped)
-        self.out.write(line + "\n")
+        # One line per event for every reader (odd line breaks escaped), lone surrogates escaped too.
+        self.out.write(jsontext.dumps(scrub_value(event.to_dict())) + "\n")
         self.out.flush()
 
     def final_message(self, text: str) -> None:

@@ -228,7 +228,7 @@ def prepare_runtime(*, settings: Settings, cwd: Path, home: Path, emit: Callable
     tool_env = without_credentials(
         filter_env(settings.project_filters.include, settings.project_filters.exclude, home), provider_config)
     ctx = ToolContext(cwd=cwd, policy=policy, emit=emit, ids=ItemIds(), output_limit_bytes=output_limit,
-                      env=tool_env)
+                      env=tool_env, max_timeout_ms=settings.tool_timeout_max_ms)
     options = AgentOptions(model=choice.model, temperature=temperature, top_p=top_p,
                            reasoning_effort=effort,
                            request_max_retries=provider_config.request_max_retries,

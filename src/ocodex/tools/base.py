@@ -34,6 +34,7 @@ class ToolContext:
     ids: ItemIds
     output_limit_bytes: int = 10_000
     default_timeout_ms: int = 120_000
+    max_timeout_ms: int = 3_600_000  # the longest `timeout_ms` a model may ask for (tool_timeout_max_ms)
     env: dict[str, str] | None = None
     plan: TodoList | None = None  # the turn's todo_list item, once update_plan has been called
 

@@ -1,7 +1,10 @@
 """The tool set offered to the model, and dispatch of a model's tool call to its handler.
 
 Dispatch is the one gate every call goes through: unknown names, arguments that are not a JSON
-object and `ToolError`s all become error results the model can read and correct.
+object and `ToolError`s all become error results the model can read and correct. So does any other
+exception a handler raises (a bug, or arguments no check foresaw): the model sees its type and
+message, the terminal no traceback, and the turn goes on. Only Ctrl-C (KeyboardInterrupt) and
+ocodex's own user-facing errors pass through.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from ocodex.errors import OcodexError
 from ocodex.protocol import ToolSpec
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
 
@@ -50,8 +54,9 @@ class ToolRegistry:
                               success=False)
         try:
             args = json.loads(arguments) if arguments.strip() else {}
-        except ValueError as exc:
-            return ToolResult(f"error: the arguments for {name} are not valid JSON ({exc}); "
+        except (ValueError, RecursionError) as exc:
+            problem = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            return ToolResult(f"error: the arguments for {name} are not valid JSON ({problem}); "
                               f"send one JSON object matching the tool's schema", success=False)
         if not isinstance(args, dict):
             return ToolResult(f"error: the arguments for {name} must be a JSON object", success=False)
@@ -59,3 +64,9 @@ class ToolRegistry:
             return tool.handler(args, ctx)
         except ToolError as exc:
             return ToolResult(f"error: {exc}", success=False)
+        except OcodexError:
+            raise
+        except Exception as exc:  # never a traceback: the model reads what went wrong and may retry
+            detail = str(exc)[:500]
+            return ToolResult(f"error: {name} failed: {type(exc).__name__}" + (f": {detail}" if detail else "")
+                              + "; nothing more is known, check the arguments", success=False)

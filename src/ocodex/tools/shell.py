@@ -49,7 +49,26 @@ def command_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return {k: v for k, v in source.items() if not any(m in k.upper() for m in _SECRET_MARKERS)}
 
 
+def _text(value: str, what: str) -> str:
+    """`value` if the OS can take it as an argument or path: no NUL byte, no lone surrogate."""
+    if "\x00" in value:
+        raise ToolError(f"shell: the {what} contains a NUL byte, which no command or path can hold")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ToolError(f"shell: the {what} contains a lone surrogate (invalid Unicode); "
+                        "send it as valid UTF-8 text") from None
+    return value
+
+
 def _argv(command: Any) -> list[str]:
+    argv = _parse_argv(command)
+    for arg in argv:
+        _text(arg, "command")
+    return argv
+
+
+def _parse_argv(command: Any) -> list[str]:
     if isinstance(command, str) and command.strip().startswith("["):
         # An argv list sent as JSON text, as small models often do: '["ls", "-la"]'.
         with contextlib.suppress(ValueError):
@@ -70,20 +89,28 @@ def _workdir(value: Any, ctx: ToolContext) -> Path:
         return ctx.cwd
     if not isinstance(value, str):
         raise ToolError(f"shell: `workdir` must be a string path, e.g. {_SHAPE}")
-    path = (ctx.cwd / value).resolve()
-    if not path.is_dir():
-        raise ToolError(f"shell: workdir {value!r} is not a directory")
+    shown = repr(value) if len(value) <= 200 else f"{value[:200]!r}... ({len(value)} characters)"
+    try:
+        path = (ctx.cwd / _text(value, "workdir")).resolve()
+        if not path.is_dir():
+            raise ToolError(f"shell: workdir {shown} is not a directory")
+    except OSError as exc:  # ENAMETOOLONG, ELOOP, EACCES
+        raise ToolError(f"shell: workdir {shown} cannot be used: {exc.strerror or exc}") from None
     return path
 
 
-def _timeout_s(value: Any, ctx: ToolContext) -> float:
+def _timeout_s(value: Any, ctx: ToolContext) -> tuple[float, str]:
+    """The time limit in seconds, and a note for the model when its `timeout_ms` was capped."""
     if value is None:
-        return ctx.default_timeout_ms / 1000
+        return min(ctx.default_timeout_ms, ctx.max_timeout_ms) / 1000, ""
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)  # "5000": a number sent as a string
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:  # NaN too
         raise ToolError(f"shell: `timeout_ms` must be a positive integer, e.g. {_SHAPE}")
-    return float(value) / 1000
+    if value > ctx.max_timeout_ms:  # 10**400 and 1e999 (infinity) too
+        return ctx.max_timeout_ms / 1000, (f"\nNote: timeout_ms was capped at {ctx.max_timeout_ms} "
+                                           "(tool_timeout_max_ms).")
+    return float(value) / 1000, ""
 
 
 _NOT_TEXT = frozenset("\ufffd" + "".join(map(chr, range(32)))) - frozenset("\t\n\r\f\b\x1b")
@@ -116,7 +143,7 @@ def handle(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     command = args.get("command", args.get("cmd"))  # `cmd`: gpt-oss's container.exec spelling
     argv = _argv(command)
     workdir = _workdir(args.get("workdir"), ctx)
-    timeout_s = _timeout_s(args.get("timeout_ms"), ctx)
+    timeout_s, capped = _timeout_s(args.get("timeout_ms"), ctx)
 
     shell_patch = extract_patch_from_command(argv)
     if shell_patch is not None:
@@ -138,7 +165,7 @@ def handle(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     item.exit_code = result.exit_code
     item.status = "completed" if result.exit_code == 0 else "failed"
     ctx.emit(ItemCompleted(item))
-    return ToolResult(_report(result, ctx), success=result.exit_code == 0)
+    return ToolResult(_report(result, ctx) + capped, success=result.exit_code == 0)
 
 
 TOOL = Tool("shell", DESCRIPTION, PARAMETERS, handle)
