@@ -1,12 +1,16 @@
 """Image attachments (`exec --image FILE`): checked, read and turned into base64 data URLs.
 
 Ollama's /v1 accepts images only as data URLs of PNG, JPEG or WebP (remote URLs are refused), so the
-type is read from the file's first bytes, never trusted from its name.
+type is read from the file's first bytes, never trusted from its name. Only a regular file is read
+(opened without blocking and checked with fstat, so a FIFO the model left in the workspace cannot
+hang the run), and never more than the size limit.
 """
 
 from __future__ import annotations
 
 import base64
+import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -35,17 +39,27 @@ def image_data_url(path: Path, shown: str | None = None) -> str:
     Errors name the file as `shown` (what the user typed), else as `path`."""
     label = shown or str(path)
     try:
-        size = path.stat().st_size
-        if not path.is_file():
-            raise UsageError(f"--image {label}: not a file")
-        if size > MAX_IMAGE_BYTES:
-            raise UsageError(f"--image {label}: {size // (1024 * 1024)} MiB is too large (limit "
-                             f"{MAX_IMAGE_BYTES // (1024 * 1024)} MiB); scale the image down")
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise UsageError(f"--image {label}: no such file") from None
     except OSError as exc:
         raise UsageError(f"--image {label}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"--image {label}: not a file")
+        if info.st_size > MAX_IMAGE_BYTES:
+            raise UsageError(f"--image {label}: {info.st_size // (1024 * 1024)} MiB is too large (limit "
+                             f"{MAX_IMAGE_BYTES // (1024 * 1024)} MiB); scale the image down")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(MAX_IMAGE_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"--image {label}: cannot read it ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise UsageError(f"--image {label}: it grew past the {MAX_IMAGE_BYTES // (1024 * 1024)} MiB limit "
+                         "while being read; scale the image down")
     mime = image_type(data)
     if mime is None:
         raise UsageError(f"--image {label}: not a PNG, JPEG or WebP image (the formats Ollama accepts)")

@@ -9,7 +9,8 @@ model-name rules (§5).
 
 Chat replies are scripted: `server.script(Turn.text("hi"), Turn.tool_call("shell", {...}))` queues
 turns, and each `/v1/chat/completions` request that passes validation consumes one (an empty queue
-answers `default_reply`). Every request is recorded in `server.requests`.
+answers `default_reply`); `Turn.raw_stream(body)` streams a body exactly as given, for servers that
+break the format. Every request is recorded in `server.requests`.
 
 Standard library only, so it starts in a few milliseconds::
 

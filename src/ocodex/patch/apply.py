@@ -3,9 +3,11 @@
 Two phases. *Verify*: resolve every path, read every file, locate every chunk and compute every new
 file in memory (later hunks see the results of earlier ones, so a patch may add a file and then
 update it). Any failure raises `PatchError` naming the hunk and the reason, and nothing on disk has
-changed. *Commit*: deletions, then writes (each to a temp file in the same directory, then
-`os.replace`, keeping the file's permission bits). If the OS fails mid-commit, the files already
-touched are restored from the copies read during verification.
+changed. Only regular files are read (opened without blocking and without following a last link,
+then checked with fstat): a FIFO, socket or device is refused, never waited on. *Commit*
+(`ocodex.patch.commit`): every new file is staged as a temp file next to its target first, then
+renamed into place; an OSError or Ctrl-C before the patch is whole rolls everything back, so the
+tree is all old or all new and no temp file is left.
 
 Choices (where Codex differs, the reason is given):
 * `Add File` on an existing file is an error unless the content is identical (Codex overwrites,
@@ -14,7 +16,7 @@ Choices (where Codex differs, the reason is given):
 * Relative paths are resolved against the workspace root; a path (absolute, or relative with `..`)
   that lands outside every allowed root (the workspace, plus any extra writable roots), lexically
   or through a symlink, is refused. Writing through an in-workspace symlink edits its target;
-  `Delete File` on a symlink removes the link.
+  `Delete File` on a symlink removes the link (wherever it points: the link itself is in the workspace).
 * Chunks are located like Codex's `seek_sequence`: from the end of the previous chunk (and after the
   `@@` anchor line), trying an exact match, then ignoring trailing whitespace, then leading and
   trailing whitespace, then with typographic punctuation folded to ASCII. An anchor may also match
@@ -28,14 +30,13 @@ Choices (where Codex differs, the reason is given):
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ocodex.patch.commit import CommitFailed, Write, commit
 from ocodex.patch.parser import (
     AddFile,
     Chunk,
@@ -92,15 +93,15 @@ def apply_patch_text(text: str, root: Path) -> tuple[list[AppliedChange], str]:
 def format_summary(changes: Sequence[AppliedChange], root: Path) -> str:
     """Codex's tool output: added (A), then modified (M), then deleted (D) paths, relative to `root`."""
     base = os.path.abspath(root)
-    lines: list[str] = []
+    lines: dict[str, None] = {}  # ordered and without repeats
     for kind, letter in (("add", "A"), ("update", "M"), ("delete", "D")):
         for change in changes:
+            if change.kind != kind:
+                continue
             shown = os.path.relpath(change.path, base)
             if shown == ".." or shown.startswith("../"):  # in another writable root: show it absolute
                 shown = str(change.path)
-            line = f"{letter} {Path(shown).as_posix()}"
-            if change.kind == kind and line not in lines:
-                lines.append(line)
+            lines[f"{letter} {Path(shown).as_posix()}"] = None
     return "\n".join(["Success. Updated the following files:", *lines])
 
 
@@ -119,6 +120,8 @@ def _resolve(root: Path, real_root: Path, rel: str, *, follow_link: bool = True,
     """Resolve `rel` inside an allowed root (default: the workspace), refusing anything that would leave it."""
     if "\x00" in rel:
         raise _Reject(f"the path contains a NUL character: {rel!r}")
+    if any("\ud800" <= char <= "\udfff" for char in rel):
+        raise _Reject(f"the path is not valid Unicode (it holds a lone surrogate): {rel!r}")
     if rel.startswith("~"):
         raise _Reject(f"Path escapes the workspace: {rel}")
     lexical = Path(os.path.normpath(root / rel))
@@ -127,7 +130,7 @@ def _resolve(root: Path, real_root: Path, rel: str, *, follow_link: bool = True,
     try:
         parent = Path(os.path.normpath(real_root / rel)).parent.resolve()
         io = parent / lexical.name
-        final = io.resolve() if follow_link or io.is_symlink() else io
+        final = io.resolve() if follow_link else io  # not following: a link is itself the target
     except (OSError, RuntimeError) as exc:  # RuntimeError: symlink loop (Python < 3.13)
         raise _Reject(f"cannot resolve the path '{rel}': {exc}") from None
     for top in real_roots or (real_root,):
@@ -167,26 +170,56 @@ class _File:
         self.exists, self.text = True, text
 
 
+_SPECIAL = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+            (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+_READ = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def _not_regular(rel: str, mode: int) -> _Reject:
+    kind = next((name for test, name in _SPECIAL if test(mode)), "not a regular file")
+    return _Reject(f"{rel} is {kind}, not a regular file; apply_patch only reads and writes regular files")
+
+
+def _read_regular(io: Path, rel: str) -> tuple[bytes, int]:
+    """A regular file's bytes and mode, opened without blocking (a FIFO would wait for a writer forever)
+    and without following a link that replaced it since it was resolved."""
+    try:
+        fd = os.open(io, _READ)
+    except OSError as exc:
+        raise _Reject(f"Failed to read {rel}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _not_regular(rel, info.st_mode)
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks), info.st_mode
+    except OSError as exc:
+        raise _Reject(f"Failed to read {rel}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
 def _load(io: Path, rel: str) -> _File:
     try:
         info = io.lstat()
     except (FileNotFoundError, NotADirectoryError):
         return _File(io, rel)
-    except OSError as exc:
-        raise _Reject(f"cannot access {rel}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte; UnicodeEncodeError: a lone surrogate
+        raise _Reject(f"cannot access {rel}: {getattr(exc, 'strerror', None) or exc}") from None
     if stat.S_ISLNK(info.st_mode):
         return _File(io, rel, link=os.readlink(io), exists=True)
     if stat.S_ISDIR(info.st_mode):
         return _File(io, rel, is_dir=True)
-    try:
-        data = io.read_bytes()
-    except OSError as exc:
-        raise _Reject(f"Failed to read {rel}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise _not_regular(rel, info.st_mode)
+    data, mode = _read_regular(io, rel)
     try:
         text: str | None = data.decode("utf-8")
     except UnicodeDecodeError:
         text = None  # binary: it may be deleted, not edited
-    return _File(io, rel, data, mode=stat.S_IMODE(info.st_mode), exists=True, text=text)
+    return _File(io, rel, data, mode=stat.S_IMODE(mode), exists=True, text=text)
 
 
 class _Workspace:
@@ -271,19 +304,14 @@ class _Workspace:
     # -- commit --
 
     def commit(self) -> None:
-        changed = [entry for entry in self.files.values() if entry.changed()]
-        ordered = [e for e in changed if not e.exists] + [e for e in changed if e.exists]
-        undo: list[Callable[[], None]] = []
-        current = ""
+        writes = [Write(entry.io, entry.rel, entry.new_bytes(), entry.mode, entry.original, entry.link)
+                  for entry in self.files.values() if entry.changed()]
         try:
-            for entry in ordered:
-                current = entry.rel
-                _commit_one(entry, undo)
-        except OSError as exc:
-            clean = _rollback(undo)
-            state = "no files were changed" if clean else "some files may be left changed"
-            raise PatchError(f"apply_patch failed while writing {current}: {exc.strerror or exc}; "
-                             f"{state}") from None
+            commit(writes)
+        except CommitFailed as failed:
+            state = "no files were changed" if failed.clean else "some files may be left changed"
+            raise PatchError(f"apply_patch failed while writing {failed.write.rel}: "
+                             f"{failed.error.strerror or failed.error}; {state}") from None
 
 
 def _readable(entry: _File) -> str:
@@ -298,64 +326,6 @@ def _readable(entry: _File) -> str:
 
 def _gone(entry: _File) -> str:
     return " (it was deleted earlier in this patch)" if entry.original is not None else ""
-
-
-def _commit_one(entry: _File, undo: list[Callable[[], None]]) -> None:
-    data = entry.new_bytes()
-    if data is None:
-        os.unlink(entry.io)
-        undo.append(lambda: _restore(entry))
-        return
-    for made in _make_parents(entry.io.parent):
-        undo.append(lambda made=made: os.rmdir(made))
-    _write_atomic(entry.io, data, entry.mode)
-    undo.append(lambda: _restore(entry))
-
-
-def _restore(entry: _File) -> None:
-    if entry.link is not None:
-        os.symlink(entry.link, entry.io)
-    elif entry.original is not None:
-        _write_atomic(entry.io, entry.original, entry.mode)
-    else:
-        os.unlink(entry.io)
-
-
-def _rollback(undo: list[Callable[[], None]]) -> bool:
-    clean = True
-    for step in reversed(undo):
-        try:
-            step()
-        except OSError:
-            clean = False
-    return clean
-
-
-def _make_parents(directory: Path) -> list[Path]:
-    """Create missing directories, top down; return the ones created."""
-    missing: list[Path] = []
-    while not directory.exists():
-        missing.append(directory)
-        directory = directory.parent
-    for path in reversed(missing):
-        os.mkdir(path)
-    return list(reversed(missing))
-
-
-def _write_atomic(path: Path, data: bytes, mode: int | None) -> None:
-    """Write via a temp file in the same directory and `os.replace`; new files get 0666 minus umask."""
-    tmp = path.with_name(f".ocodex-{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if mode is not None else 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # ---- locating chunks ------------------------------------------------------------------------------

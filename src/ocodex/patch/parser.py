@@ -202,6 +202,8 @@ class _Parser:
             raise self.fail(f"'{marker}' needs a path")
         if "\x00" in path:
             raise self.fail(f"the path {_show(path)} contains a NUL character")
+        if any("\ud800" <= char <= "\udfff" for char in path):
+            raise self.fail(f"the path {_show(path)} is not valid Unicode (it holds a lone surrogate)")
         if path.startswith(("\\", "~")) or re.match(r"[A-Za-z]:[\\/]", path):
             raise self.fail(f"paths must be relative to the workspace or absolute, got {_show(path)}")
         self.pos += 1

@@ -47,7 +47,7 @@ def _cut(line: str, width: int) -> str:
     line = line.removesuffix("\r")
     if len(line) <= width:
         return line
-    return f"{line[:max(width - 1, 1)]}{_ELLIPSIS} (+{len(line) - width + 1:,} chars)"
+    return f"{line[:max(width - 1, 1)]}{_ELLIPSIS} ({len(line) - width + 1:,} more chars)"
 
 
 class HumanRenderer:

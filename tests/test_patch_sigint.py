@@ -1,0 +1,138 @@
+"""Ctrl-C in the middle of a big multi-file apply_patch leaves the tree all old or all new, never a mix.
+
+A real SIGINT is sent to a real process applying a 800-file patch, many times, at random moments
+once the apply has started (seen by polling the workspace for its first temp file or changed file).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fakes.fake_ollama import Turn
+
+FILES = 800
+
+
+def make_tree(root: Path) -> str:
+    """A workspace of FILES files, and a patch that updates all of them, deletes one and adds two."""
+    root.mkdir(exist_ok=True)
+    for i in range(FILES):
+        (root / f"f{i:04d}.txt").write_text(f"old {i}\n")
+    (root / "gone.txt").write_text("delete me\n")
+    hunks = [f"*** Update File: f{i:04d}.txt\n@@\n-old {i}\n+new {i}" for i in range(FILES)]
+    hunks += ["*** Delete File: gone.txt", "*** Add File: newdir/sub/added.txt\n+added", "*** Add File: top.txt\n+top"]
+    return "*** Begin Patch\n" + "\n".join(hunks) + "\n*** End Patch\n"
+
+
+def state(root: Path) -> str:
+    """"old" or "new" when the tree is wholly one of them (and holds no temp file); else what is wrong."""
+    names = {p.name for p in root.rglob("*") if ".git" not in p.parts}
+    stray = sorted(n for n in names if n.startswith(".ocodex-"))
+    if stray:
+        return f"leftovers: {stray[:3]} ({len(stray)})"
+    contents = {(root / f"f{i:04d}.txt").read_text() for i in range(FILES)}
+    old = contents == {f"old {i}\n" for i in range(FILES)}
+    new = contents == {f"new {i}\n" for i in range(FILES)}
+    if old and (root / "gone.txt").exists() and not (root / "newdir").exists() and not (root / "top.txt").exists():
+        return "old"
+    if new and not (root / "gone.txt").exists() and (root / "newdir/sub/added.txt").read_text() == "added\n" \
+            and (root / "top.txt").exists():
+        return "new"
+    changed = sum(1 for i in range(FILES) if (root / f"f{i:04d}.txt").read_text() == f"new {i}\n")
+    return f"mixed: {changed} of {FILES} files changed"
+
+
+def started(root: Path) -> bool:
+    """The apply has begun: a temp file exists, or a file already has its new content."""
+    with os.scandir(root) as entries:
+        for entry in entries:
+            if entry.name.startswith(".ocodex-") or entry.name == "top.txt":
+                return True
+    return (root / "f0000.txt").read_text() != "old 0\n"
+
+
+def wait_started(proc: subprocess.Popen, root: Path, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if started(root):
+            return True
+        time.sleep(0.002)  # a poll interval: the apply needs the CPU more than this loop does
+    raise AssertionError("the apply never started")
+
+
+APPLY = """
+import sys
+from pathlib import Path
+from ocodex.patch.apply import apply_patch_text
+try:
+    apply_patch_text(sys.stdin.read(), Path(sys.argv[1]))
+except KeyboardInterrupt:
+    sys.exit(130)
+print("applied")
+"""
+
+
+def test_sigint_at_random_moments_leaves_all_old_or_all_new(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    patch = make_tree(root)
+    # One uninterrupted run measures how long the apply takes once started; then a run back to old.
+    timed = subprocess.Popen([sys.executable, "-c", APPLY, str(root)], stdin=subprocess.PIPE, text=True)
+    assert timed.stdin is not None
+    timed.stdin.write(patch)
+    timed.stdin.close()
+    wait_started(timed, root, time.monotonic() + 60)
+    begun = time.monotonic()
+    assert timed.wait(timeout=120) == 0
+    span = time.monotonic() - begun
+    assert state(root) == "new"
+
+    rng = random.Random(1234)
+    outcomes = []
+    for _ in range(12):
+        make_tree(root)
+        (root / "gone.txt").write_text("delete me\n")
+        for extra in (root / "newdir/sub/added.txt", root / "top.txt"):
+            extra.unlink(missing_ok=True)
+        for directory in (root / "newdir/sub", root / "newdir"):
+            if directory.exists():
+                directory.rmdir()
+        assert state(root) == "old"
+        proc = subprocess.Popen([sys.executable, "-c", APPLY, str(root)], stdin=subprocess.PIPE, text=True,
+                                stdout=subprocess.PIPE)
+        assert proc.stdin is not None
+        proc.stdin.write(patch)
+        proc.stdin.close()
+        if wait_started(proc, root, time.monotonic() + 60):
+            time.sleep(rng.uniform(0, span))  # a random moment of the apply: the point of this test
+            proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=120)
+        outcome = state(root)
+        assert outcome in ("old", "new"), (outcome, code)
+        assert code == 130 or outcome == "new", (outcome, code)  # rolled back means interrupted
+        outcomes.append(outcome)
+    assert "old" in outcomes  # some interrupts did land mid-apply and were rolled back
+
+
+def test_ctrl_c_during_a_big_patch_through_the_cli(fake, home: Path, repo: Path) -> None:
+    from conftest import base_env
+
+    patch = make_tree(repo)
+    fake.script(Turn.tool_call("apply_patch", {"input": patch}), Turn.text("done"))
+    env = base_env(home, fake.base_url)
+    proc = subprocess.Popen([sys.executable, "-m", "ocodex", "exec", "--oss", "--full-auto", "--json", "go"],
+                            cwd=repo, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    if wait_started(proc, repo, time.monotonic() + 120):
+        proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err, err
+    assert state(repo) in ("old", "new")
+    if proc.returncode == 130:
+        assert '"turn.failed"' in out.splitlines()[-1]
