@@ -115,3 +115,23 @@ def test_tool_timeout_max_ms_is_a_positive_integer(tmp_path: Path) -> None:
     for bad in ("0", "-1", '"soon"', "1.5"):
         with pytest.raises(ConfigError, match="tool_timeout_max_ms"):
             load_settings(home=tmp_path, overrides=[f"tool_timeout_max_ms={bad}"])
+
+
+def test_an_output_schema_that_is_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    from ocodex.errors import UsageError
+    from ocodex.output_schema import load_output_schema
+
+    os.mkfifo(tmp_path / "schema.json")
+    outcome: dict[str, str] = {}
+
+    def read() -> None:
+        try:
+            load_output_schema(tmp_path / "schema.json")
+        except UsageError as exc:
+            outcome["error"] = exc.message
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=20)
+    assert not reader.is_alive(), "blocked on a FIFO"
+    assert outcome["error"].endswith("schema.json: not a regular file")

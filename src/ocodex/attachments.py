@@ -2,19 +2,18 @@
 
 Ollama's /v1 accepts images only as data URLs of PNG, JPEG or WebP (remote URLs are refused), so the
 type is read from the file's first bytes, never trusted from its name. Only a regular file is read
-(opened without blocking and checked with fstat, so a FIFO the model left in the workspace cannot
-hang the run), and never more than the size limit.
+(`ocodex.files`: a FIFO the model left in the workspace cannot hang the run), and never more than
+the size limit.
 """
 
 from __future__ import annotations
 
 import base64
-import os
-import stat
 from collections.abc import Iterable
 from pathlib import Path
 
 from ocodex.errors import UsageError
+from ocodex.files import NotRegularFile, read_regular
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 _SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
@@ -39,27 +38,16 @@ def image_data_url(path: Path, shown: str | None = None) -> str:
     Errors name the file as `shown` (what the user typed), else as `path`."""
     label = shown or str(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        data = read_regular(path, MAX_IMAGE_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"--image {label}: no such file") from None
+    except NotRegularFile:
+        raise UsageError(f"--image {label}: not a file") from None
     except OSError as exc:
         raise UsageError(f"--image {label}: cannot read it ({exc.strerror or exc})") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise UsageError(f"--image {label}: not a file")
-        if info.st_size > MAX_IMAGE_BYTES:
-            raise UsageError(f"--image {label}: {info.st_size // (1024 * 1024)} MiB is too large (limit "
-                             f"{MAX_IMAGE_BYTES // (1024 * 1024)} MiB); scale the image down")
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            data = handle.read(MAX_IMAGE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"--image {label}: cannot read it ({exc.strerror or exc})") from None
-    finally:
-        os.close(fd)
     if len(data) > MAX_IMAGE_BYTES:
-        raise UsageError(f"--image {label}: it grew past the {MAX_IMAGE_BYTES // (1024 * 1024)} MiB limit "
-                         "while being read; scale the image down")
+        raise UsageError(f"--image {label}: more than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB is too large; "
+                         "scale the image down")
     mime = image_type(data)
     if mime is None:
         raise UsageError(f"--image {label}: not a PNG, JPEG or WebP image (the formats Ollama accepts)")

@@ -18,6 +18,7 @@ from ocodex.errors import OcodexError, UsageError
 from ocodex.protocol import ModelEvent, ModelRequest, Provider
 
 SCHEMA_NAME = "codex_output_schema"
+MAX_SCHEMA_BYTES = 4 * 1024 * 1024
 
 
 class OutputSchemaMismatch(OcodexError):
@@ -25,10 +26,17 @@ class OutputSchemaMismatch(OcodexError):
 
 
 def load_output_schema(path: Path) -> dict[str, Any]:
+    from ocodex.files import NotRegularFile, read_regular
+
     try:
-        text = path.read_text("utf-8")
+        data = read_regular(path, MAX_SCHEMA_BYTES + 1)  # a FIFO is refused, not waited on
+        if len(data) > MAX_SCHEMA_BYTES:
+            raise UsageError(f"--output-schema {path}: larger than {MAX_SCHEMA_BYTES // 1024 // 1024} MiB")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise UsageError(f"--output-schema {path}: no such file") from None
+    except NotRegularFile:
+        raise UsageError(f"--output-schema {path}: not a regular file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"--output-schema {path}: cannot read it ({exc})") from None
     try:
@@ -36,6 +44,8 @@ def load_output_schema(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise UsageError(f"--output-schema {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
                          f"{exc.msg})") from None
+    except RecursionError:
+        raise UsageError(f"--output-schema {path}: nested too deeply to read") from None
     if not isinstance(schema, dict):
         raise UsageError(f"--output-schema {path}: a JSON Schema must be a JSON object")
     from jsonschema import SchemaError

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import stat
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from ocodex.files import read_regular
 
 AGENTS_FILENAMES = ("AGENTS.override.md", "AGENTS.md")
 PROJECT_ROOT_MARKERS = (".git",)
@@ -40,30 +41,12 @@ class ProjectDocs:
     truncated: bool
 
 
-def read_regular(path: Path, limit: int | None = None) -> bytes | None:
-    """At most `limit` bytes (all without a limit) of `path` if it is a regular file (a link to one is
-    followed); None for anything else or a file that cannot be read. Never blocks on a FIFO."""
+def _read(path: Path, limit: int | None = None) -> bytes | None:
+    """`read_regular`, with None for a file that is not there, not regular or unreadable."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except (OSError, ValueError):
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        chunks: list[bytes] = []
-        left = limit
-        while left is None or left > 0:
-            chunk = os.read(fd, 1 << 16 if left is None else min(left, 1 << 16))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            if left is not None:
-                left -= len(chunk)
-        return b"".join(chunks)
+        return read_regular(path, limit)
     except OSError:
         return None
-    finally:
-        os.close(fd)
 
 
 def _first_existing(directory: Path, names: tuple[str, ...]) -> Path | None:
@@ -84,7 +67,7 @@ def load_agents_md(cwd: Path, home: Path, *, max_bytes: int = 32768,
     names = AGENTS_FILENAMES + tuple(fallback_filenames)
     files: list[Path] = []
     global_doc = _first_existing(home, ("AGENTS.override.md", "AGENTS.md"))
-    global_data = read_regular(global_doc) if global_doc else None
+    global_data = _read(global_doc) if global_doc else None
     global_text = global_data.decode("utf-8", "replace").strip() if global_data else ""
     if global_doc and global_text:
         files.append(global_doc)
@@ -102,7 +85,7 @@ def load_agents_md(cwd: Path, home: Path, *, max_bytes: int = 32768,
         doc = _first_existing(directory, names)
         if doc is None:
             continue
-        data = read_regular(doc, budget + 1)  # one byte more than fits says whether it was cut
+        data = _read(doc, budget + 1)  # one byte more than fits says whether it was cut
         if data is None:
             continue
         if len(data) > budget:

@@ -24,7 +24,7 @@ import unicodedata
 _KEPT = frozenset("\n\t\u200c\u200d")
 _SUSPECT_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 # Everything but printable ASCII, newline and tab: each candidate is then judged by its Unicode category.
-_CANDIDATE = re.compile(r"[^\x20-\x7e\n\t]")
+_CANDIDATE = re.compile(r"[^\x20-\x7e\n\t]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SHOWN: dict[str, str] = {}  # candidate character -> what is printed for it
 
@@ -46,11 +46,13 @@ def _show(char: str) -> str:
 
 
 def _shown(match: re.Match[str]) -> str:
-    char = match.group()
-    shown = _SHOWN.get(char)
-    if shown is None:
-        shown = _SHOWN[char] = _show(char)
-    return shown
+    out = []
+    for char in match.group():
+        shown = _SHOWN.get(char)
+        if shown is None:
+            shown = _SHOWN[char] = _show(char)
+        out.append(shown)
+    return "".join(out)
 
 
 def terminal_safe(text: str) -> str:
