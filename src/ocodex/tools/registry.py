@@ -69,4 +69,4 @@ class ToolRegistry:
         except Exception as exc:  # never a traceback: the model reads what went wrong and may retry
             detail = str(exc)[:500]
             return ToolResult(f"error: {name} failed: {type(exc).__name__}" + (f": {detail}" if detail else "")
-                              + "; nothing more is known, check the arguments", success=False)
+                              + "; check the arguments, or do it another way", success=False)
