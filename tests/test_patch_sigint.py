@@ -136,3 +136,64 @@ def test_ctrl_c_during_a_big_patch_through_the_cli(fake, home: Path, repo: Path)
     assert state(repo) in ("old", "new")
     if proc.returncode == 130:
         assert '"turn.failed"' in out.splitlines()[-1]
+
+
+def _small_tree(root: Path) -> str:
+    root.mkdir()
+    for name in "abcd":
+        (root / f"{name}.txt").write_text(f"old {name}\n")
+    hunks = [f"*** Update File: {n}.txt\n@@\n-old {n}\n+new {n}" for n in "abcd"]
+    return "*** Begin Patch\n" + "\n".join([*hunks, "*** Delete File: d.txt", "*** Add File: n/e.txt\n+e"]) \
+        + "\n*** End Patch\n"
+
+
+def _all_old(root: Path) -> bool:
+    names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+    return names == ["a.txt", "b.txt", "c.txt", "d.txt"] and all(
+        (root / f"{n}.txt").read_text() == f"old {n}\n" for n in "abcd")
+
+
+def test_a_keyboard_interrupt_raised_mid_commit_still_rolls_back(tmp_path: Path, monkeypatch) -> None:
+    """Even a KeyboardInterrupt that gets past the deferral (raised by code, not by the signal)."""
+    import pytest
+
+    from ocodex.patch.apply import apply_patch_text
+
+    root = tmp_path / "ws"
+    patch = _small_tree(root)
+    real_replace, calls = os.replace, []
+
+    def interrupted_replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", interrupted_replace)
+    with pytest.raises(KeyboardInterrupt):
+        apply_patch_text(patch, root)
+    monkeypatch.undo()
+    assert _all_old(root)
+
+
+def test_a_sigint_mid_commit_is_deferred_then_delivered_after_the_rollback(tmp_path: Path, monkeypatch) -> None:
+    import pytest
+
+    from ocodex.patch.apply import apply_patch_text
+
+    root = tmp_path / "ws"
+    patch = _small_tree(root)
+    real_replace, calls = os.replace, []
+
+    def replace_then_ctrl_c(src, dst):
+        calls.append(dst)
+        real_replace(src, dst)
+        if len(calls) == 2:
+            signal.raise_signal(signal.SIGINT)  # a real SIGINT, in the middle of the renames
+
+    monkeypatch.setattr(os, "replace", replace_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        apply_patch_text(patch, root)
+    monkeypatch.undo()
+    assert _all_old(root)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is back
