@@ -44,7 +44,12 @@ def suspect(text: str) -> list[str]:
     return [c for c in text if c not in "\n\t\u200c\u200d" and unicodedata.category(c) in _BAD]
 
 
-@given(st.text(alphabet=st.characters(codec=None)))
+# Every code point, lone surrogates included, with the characters that matter drawn more often.
+_ODD = st.sampled_from(["\x1b", "\r", "\x07", "\x9b", "\u202e", "\u2066", "\u200b", "\ufeff", "\u2028",
+                        "\ud800", "\U000e0041"])
+
+
+@given(st.text(alphabet=st.characters(exclude_categories=()) | _ODD))
 def test_output_never_holds_a_control_or_bidi_character(text: str) -> None:
     assert suspect(terminal_safe(text)) == []
 
