@@ -19,6 +19,7 @@ from conftest import Run
 from fakes.fake_ollama import Turn
 
 GOLDEN = Path(__file__).parent / "golden"
+U = {"usage": (1500, 12)}  # scripted token counts: the fake's own estimate depends on the temp path's length
 UPDATE = os.environ.get("OCODEX_UPDATE_GOLDENS") == "1"
 _STAMP = re.compile(r'"(timestamp|created)":"[^"]*"')
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -63,8 +64,8 @@ def check(repo: Path, home: Path):
 
 def test_escalated_run(ocodex, fake, check) -> None:
     fake.models.append("gpt-oss:120b")
-    fake.script(*[Turn.tool_call("shell", {"command": "echo stuck"}) for _ in range(3)],
-                Turn.text("Solved by the large model."))
+    fake.script(*[Turn.tool_call("shell", {"command": "echo stuck"}, **U) for _ in range(3)],
+                Turn.text("Solved by the large model.", **U))
     run = ocodex("exec", "--oss", "--full-auto", "--json", "--escalate", "go")
     assert run.returncode == 0, run.stderr
     check("escalated", run)
@@ -74,8 +75,8 @@ def test_text_tool_calls(ocodex, fake, check) -> None:
     fake.models.append("gemma3:4b")
     fake.capabilities = {"gemma3:4b": ["completion"]}
     fake.script(Turn.text('Listing.\n<tool_call>{"name": "shell", "arguments": {"command": "echo from-tool"}}'
-                          "</tool_call>"),
-                Turn.text("It printed from-tool."))
+                          "</tool_call>", **U),
+                Turn.text("It printed from-tool.", **U))
     run = ocodex("exec", "--oss", "--full-auto", "--json", "-m", "gemma3:4b", "hi")
     assert run.returncode == 0, run.stderr
     check("text_tools", run)
@@ -83,11 +84,11 @@ def test_text_tool_calls(ocodex, fake, check) -> None:
 
 def test_compaction(ocodex, fake, repo: Path, check) -> None:
     (repo / "big.txt").write_text("".join(f"line {i} of a long file\n" for i in range(400)))
-    fake.script(Turn.tool_call("shell", {"command": "head -c 2000 big.txt"}),
-                Turn.tool_call("shell", {"command": "tail -c 2000 big.txt"}),
-                Turn.text("SUMMARY: read the head and the tail of big.txt."),
-                Turn.tool_call("shell", {"command": "wc -l big.txt"}),
-                Turn.text("The file has 400 lines."))
+    fake.script(Turn.tool_call("shell", {"command": "head -c 2000 big.txt"}, usage=(1200, 10)),
+                Turn.tool_call("shell", {"command": "tail -c 2000 big.txt"}, usage=(1700, 10)),
+                Turn.text("SUMMARY: read the head and the tail of big.txt.", usage=(2200, 12)),
+                Turn.tool_call("shell", {"command": "wc -l big.txt"}, usage=(1300, 10)),
+                Turn.text("The file has 400 lines.", usage=(1400, 8)))
     run = ocodex("exec", "--oss", "--full-auto", "--json", "-c", "model_auto_compact_token_limit=2000",
                  "how long is big.txt?")
     assert run.returncode == 0, run.stderr
@@ -95,7 +96,7 @@ def test_compaction(ocodex, fake, repo: Path, check) -> None:
 
 
 def test_resumed_run(ocodex, fake, check) -> None:
-    fake.script(Turn.text("Noted: 42."), Turn.text("It was 42."))
+    fake.script(Turn.text("Noted: 42.", **U), Turn.text("It was 42.", **U))
     first = ocodex("exec", "--oss", "--json", "remember 42")
     assert first.returncode == 0, first.stderr
     run = ocodex("exec", "--oss", "--json", "resume", "--last", "what number?")
@@ -104,14 +105,14 @@ def test_resumed_run(ocodex, fake, check) -> None:
 
 
 def test_failed_turn(ocodex, fake, check) -> None:
-    fake.script(*[Turn.tool_call("shell", {"command": "echo same"}) for _ in range(5)])
+    fake.script(*[Turn.tool_call("shell", {"command": "echo same"}, **U) for _ in range(5)])
     run = ocodex("exec", "--oss", "--full-auto", "--json", "go")
     assert run.returncode == 1
     check("failed_turn", run)
 
 
 def test_reconnect(ocodex, fake, check) -> None:
-    fake.script(Turn.cut("partial", after_chunks=1), Turn.text("whole answer"))
+    fake.script(Turn.cut("partial", after_chunks=1, **U), Turn.text("whole answer", **U))
     run = ocodex("exec", "--oss", "--json", "hi")
     assert run.returncode == 0, run.stderr
     check("reconnect", run)
@@ -121,7 +122,7 @@ def test_output_schema(ocodex, fake, repo: Path, check) -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"],
               "additionalProperties": False}
     (repo / "schema.json").write_text(json.dumps(schema))
-    fake.script(Turn.tool_call("shell", {"command": "echo 7"}), Turn.text('{"n": 7}'))
+    fake.script(Turn.tool_call("shell", {"command": "echo 7"}, **U), Turn.text('{"n": 7}', **U))
     run = ocodex("exec", "--oss", "--json", "--output-schema", "schema.json", "count")
     assert run.returncode == 0, run.stderr
     check("output_schema", run)
