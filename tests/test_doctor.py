@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,8 +23,11 @@ def test_a_ready_setup_passes_with_one_line_per_check(ocodex, fake) -> None:
     checks = _checks(run)
     assert json.loads(run.stdout)["ok"] is True
     for name in ("config", "server", "reachable", "latency", "version", "model", "capabilities", "context",
-                 "memory", "sandbox"):
+                 "memory", "sandbox", "ripgrep"):
         assert checks[name]["status"] == "ok", checks[name]
+    if sys.platform.startswith("linux"):  # what the probe read inside the sandbox
+        assert checks["confined"] == {**checks["confined"], "status": "ok", "detail": (
+            "no capabilities inside (CapInh/Prm/Eff/Bnd/Amb all 0), no_new_privs, seccomp filter loaded")}
     assert checks["storage"]["status"] in ("ok", "warn")  # a warning when this disk is nearly full
     assert checks["server"]["detail"] == f"{fake.base_url} (from CODEX_OSS_BASE_URL)"
     assert "Ollama 0.13.4" in checks["version"]["detail"]

@@ -3,8 +3,8 @@
 This module owns the `[project_filters]` include/exclude globs. They reach the model's commands
 through ripgrep, which the system prompt names for searching (`rg PATTERN`) and listing
 (`rg --files`): ripgrep already skips what `.gitignore`, `.ignore` and hidden paths exclude, and the
-globs are added through a ripgrep config file (`RIPGREP_CONFIG_PATH`) in the shell tool's
-environment. The alternatives cost context on every request: a `list_files`/`search` tool adds its
+globs are added through a ripgrep config file (`RIPGREP_CONFIG_PATH`) in the tools' environment
+(`ocodex.tools.env`). The alternatives cost context on every request: a `list_files`/`search` tool adds its
 schema (~400 bytes) to each request, and a project tree in the environment context grows with the
 repository; this way the 6 KB first-request budget is untouched.
 
@@ -14,6 +14,7 @@ own `RIPGREP_CONFIG_PATH` file is included first, so their settings still apply.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
@@ -42,11 +43,10 @@ def _check(patterns: Sequence[str], key: str) -> None:
                               "in project_filters.exclude without the '!'")
 
 
-def filter_env(include: Sequence[str], exclude: Sequence[str], home: Path,
-               environ: Mapping[str, str] = os.environ) -> dict[str, str] | None:
-    """The shell tool's environment with the filters applied; None when there are no filters."""
-    if not include and not exclude:
-        return None
+def ripgrep_config_file(include: Sequence[str], exclude: Sequence[str], home: Path,
+                        environ: Mapping[str, str] = os.environ) -> Path:
+    """The ripgrep config file for the filters (the user's own `RIPGREP_CONFIG_PATH` lines first),
+    written once under `home/cache/`; `ocodex.tools.env` points the tools at it."""
     _check(include, "include")
     _check(exclude, "exclude")
     base = ""
@@ -62,6 +62,11 @@ def filter_env(include: Sequence[str], exclude: Sequence[str], home: Path,
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, "utf-8")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        # O_EXCL|O_NOFOLLOW: never write through a link someone left at the temporary name.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
         os.replace(tmp, path)
-    return {**environ, "RIPGREP_CONFIG_PATH": str(path)}
+    return path

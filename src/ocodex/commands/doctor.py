@@ -33,6 +33,7 @@ from ocodex.errors import ConfigError, OcodexError, ProviderError, ServerUnavail
 if TYPE_CHECKING:
     from ocodex.config import Settings
     from ocodex.ollama.client import ModelDetails
+    from ocodex.sandbox import Limits
 
 Status = Literal["ok", "warn", "fail", "skip"]
 
@@ -81,13 +82,15 @@ class Doctor:
         except ConfigError as exc:
             self.add("config", "fail", exc.message, exc.hint or "fix the file named above")
             self.check_sandbox("read-only")
+            self.check_ripgrep()
             return
         self.check_config(settings)
         try:
             target = open_target(self.args, settings)
         except ConfigError as exc:
             self.add("server", "fail", exc.message, exc.hint)
-            self.check_sandbox(settings.sandbox_mode)
+            self.check_sandbox(settings.sandbox_mode, settings.sandbox_limits)
+            self.check_ripgrep()
             return
         try:
             self.check_server(target)
@@ -95,7 +98,8 @@ class Doctor:
             target.close()
         if not any(check.name == "memory" for check in self.checks):  # the server was not reached
             self.check_memory(host_memory_bytes(), None, remote=False)
-        self.check_sandbox(settings.sandbox_mode)
+        self.check_sandbox(settings.sandbox_mode, settings.sandbox_limits)
+        self.check_ripgrep()
         self.check_storage(target)
 
     def check_config(self, settings: Settings) -> None:
@@ -308,11 +312,11 @@ class Doctor:
             where = " (the server is remote: its own RAM is what counts)" if remote else ""
             self.add("memory", "ok", detail + extra + where)
 
-    def check_sandbox(self, mode: str) -> None:
-        from ocodex.sandbox import SandboxPolicy, check_available
+    def check_sandbox(self, mode: str, limits: Limits | None = None) -> None:
+        from ocodex.sandbox import Limits, SandboxPolicy, confinement
 
         try:
-            check_available(SandboxPolicy(mode=mode, cwd=Path.cwd()))  # type: ignore[arg-type]
+            seen = confinement(SandboxPolicy(mode=mode, cwd=Path.cwd(), limits=limits or Limits()))  # type: ignore[arg-type]
         except OcodexError as exc:
             self.add("sandbox", "fail", exc.message, exc.hint)
             return
@@ -321,6 +325,18 @@ class Doctor:
                      "use -s workspace-write (or --full-auto) unless you need full access")
         else:
             self.add("sandbox", "ok", f"{mode} is enforced ({shutil.which('bwrap') or 'Seatbelt'})")
+        if seen is not None:  # what the probe read from /proc/self/status inside the sandbox
+            self.add("confined", "ok", seen.line())
+
+    def check_ripgrep(self) -> None:
+        from ocodex.tools.env import ripgrep_path
+
+        rg = ripgrep_path(os.environ.get("PATH"))
+        if rg is None:
+            self.add("ripgrep", "fail", "rg (ripgrep), which the model is told to search with, is not installed",
+                     "reinstall ocodex (it depends on the ripgrep wheel), or apt-get install ripgrep")
+        else:
+            self.add("ripgrep", "ok", str(rg))
 
     def check_storage(self, target: Target) -> None:
         from ocodex.ollama.memory import format_gib

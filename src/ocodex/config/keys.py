@@ -62,7 +62,12 @@ SANDBOX_WORKSPACE_WRITE = Table({
     "network_access": boolean,
     "exclude_slash_tmp": boolean,
     "exclude_tmpdir_env_var": boolean,
+    "allow_unix_sockets": str_list,
 })
+
+# ocodex's `[sandbox_limits]` (ocodex.sandbox.limits): per sandboxed command; 0 = no limit.
+SANDBOX_LIMITS = Table({"memory_mb": integer(0), "processes": integer(0), "file_size_mb": integer(0),
+                        "cpu_seconds": integer(0)})
 
 # Keys Codex accepts that ocodex keeps in `Settings.extra` without checking them.
 EXTRA_KEYS = (
@@ -95,6 +100,7 @@ SETTINGS_KEYS: dict[str, Spec] = {
     "log_requests": string,
     "sandbox_workspace_write": SANDBOX_WORKSPACE_WRITE,
     "project_filters": PROJECT_FILTERS,
+    "sandbox_limits": SANDBOX_LIMITS,
     "oss": OSS,
     "model_providers": MapOf(PROVIDER),
     **dict.fromkeys(EXTRA_KEYS, EXTRA),

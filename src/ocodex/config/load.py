@@ -23,6 +23,7 @@ from ocodex.config.settings import (
     builtin_providers,
 )
 from ocodex.errors import ConfigError
+from ocodex.sandbox.limits import Limits
 
 
 def load_settings(*, home: Path, overrides: Sequence[str] = (), profile: str | None = None,
@@ -63,6 +64,7 @@ def _build(merged: dict[str, Any], origins: dict[KeyPath, Layer], env: Mapping[s
         **{key: merged[key] for key in _PLAIN_KEYS if key in merged},
         sandbox_workspace_write=SandboxWorkspaceWrite(**merged.get("sandbox_workspace_write", {})),
         project_filters=ProjectFilters(**merged.get("project_filters", {})),
+        sandbox_limits=Limits(**merged.get("sandbox_limits", {})),
         oss=OssConfig(**merged.get("oss", {})),
         model_providers=_build_providers(merged.get("model_providers", {}), merged.get("openai_base_url"),
                                          env),

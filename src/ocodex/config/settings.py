@@ -13,6 +13,7 @@ from typing import Any
 
 from ocodex.config.overrides import parse_key
 from ocodex.errors import ConfigError
+from ocodex.sandbox.limits import Limits
 
 APPROVAL_POLICIES = ("never", "on-request", "on-failure", "untrusted")
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
@@ -102,6 +103,7 @@ class SandboxWorkspaceWrite:
     network_access: bool = False
     exclude_slash_tmp: bool = False
     exclude_tmpdir_env_var: bool = False
+    allow_unix_sockets: list[str] = field(default_factory=list)  # ocodex's: sockets commands may connect to
 
 
 SDK_KEY_VAR = "CODEX_API_KEY"  # the Codex TypeScript SDK's apiKey, for the openai provider only
@@ -147,6 +149,7 @@ class Settings:
     log_requests: str | None = None  # append every model-server request/response here (ocodex.net.request_log)
     sandbox_workspace_write: SandboxWorkspaceWrite = field(default_factory=SandboxWorkspaceWrite)
     project_filters: ProjectFilters = field(default_factory=ProjectFilters)
+    sandbox_limits: Limits = field(default_factory=Limits)
     oss: OssConfig = field(default_factory=OssConfig)
     model_providers: dict[str, ProviderConfig] = field(default_factory=lambda: builtin_providers({}))
     extra: dict[str, Any] = field(default_factory=dict)

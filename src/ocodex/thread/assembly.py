@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ocodex.agent.loop import Agent, AgentOptions
 from ocodex.agent.prompt import environment_context, initial_messages, load_agents_md, system_prompt
-from ocodex.config import SDK_KEY_VAR, ProviderConfig, Settings
+from ocodex.config import ProviderConfig, Settings
 from ocodex.errors import ConfigError
 from ocodex.events import Event, ItemIds, Notice
 from ocodex.ids import uuid7
@@ -54,18 +54,6 @@ class Runtime:
     def close(self) -> None:
         self.provider.close()
         self.transport.close()
-
-
-def without_credentials(env: dict[str, str] | None, provider: ProviderConfig) -> dict[str, str] | None:
-    """The tools' environment (`None`: inherit ours) minus the variables that hold the provider's
-    credentials (`env_key`, `env_http_headers`, and the Codex SDK's `CODEX_API_KEY` whatever the provider):
-    a model that runs `env` must not see, print or send them."""
-    names = {provider.env_key, SDK_KEY_VAR} if provider.env_key else {SDK_KEY_VAR}
-    names.update(provider.env_http_headers.values())
-    source = os.environ if env is None else env
-    if not any(name in source for name in names):
-        return env
-    return {key: value for key, value in source.items() if key not in names}
 
 
 def _primary_url(provider: ProviderConfig) -> tuple[str, str]:
@@ -173,7 +161,9 @@ def prepare_runtime(*, settings: Settings, cwd: Path, home: Path, emit: Callable
     policy = SandboxPolicy(
         mode=settings.sandbox_mode, cwd=cwd,  # type: ignore[arg-type]
         writable_roots=[Path(p).expanduser() for p in settings.sandbox_workspace_write.writable_roots],
-        network_access=settings.sandbox_workspace_write.network_access)
+        network_access=settings.sandbox_workspace_write.network_access,
+        allow_unix_sockets=[Path(p).expanduser() for p in settings.sandbox_workspace_write.allow_unix_sockets],
+        limits=settings.sandbox_limits)
     check_available(policy)
 
     if provider_config.id != "oss" and not settings.model:
@@ -223,12 +213,12 @@ def prepare_runtime(*, settings: Settings, cwd: Path, home: Path, emit: Callable
     output_limit = settings.tool_output_token_limit * 4
     if choice.context_window is not None:  # one tool output may use at most a quarter of the window
         output_limit = min(output_limit, choice.context_window)
-    from ocodex.filters import filter_env
+    from ocodex.tools.env import tool_env
 
-    tool_env = without_credentials(
-        filter_env(settings.project_filters.include, settings.project_filters.exclude, home), provider_config)
+    env = tool_env(policy=policy, providers=settings.model_providers.values(), filters=settings.project_filters,
+                   home=home)
     ctx = ToolContext(cwd=cwd, policy=policy, emit=emit, ids=ItemIds(), output_limit_bytes=output_limit,
-                      env=tool_env, max_timeout_ms=settings.tool_timeout_max_ms)
+                      env=env, max_timeout_ms=settings.tool_timeout_max_ms)
     options = AgentOptions(model=choice.model, temperature=temperature, top_p=top_p,
                            reasoning_effort=effort,
                            request_max_retries=provider_config.request_max_retries,

@@ -16,6 +16,7 @@ from ocodex.events import FileChange, FileUpdate, ItemCompleted, ItemStarted, No
 from ocodex.patch.apply import apply_patch, format_summary
 from ocodex.patch.parser import Patch, PatchError, parse_patch
 from ocodex.sandbox import PROTECTED_SUBPATHS
+from ocodex.sandbox.protected import ProtectionUnknown, scan
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
 
 DESCRIPTION = ("Edit files with a patch: *** Begin Patch, then *** Add File: / *** Update File: / "
@@ -75,33 +76,26 @@ def _run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
 
 
 def _protected_target(patch: Patch, base: Path, roots: list[Path]) -> str | None:
-    """The first path the patch writes under a protected directory (`.git`, ...) of a writable root.
+    """The first path the patch writes that `sandbox.protected` protects (`vendor/lib/.git/...`, `.GIT`).
 
-    Shown relative to its root (absolute when that root is not the first, the workspace).
+    Shown relative to the workspace (absolute when it lies in another writable root).
     """
-    tops = [(Path(os.path.abspath(r)), i == 0) for i, r in enumerate(roots)]
-    tops += [(_resolved(top), first) for top, first in tops]
+    try:
+        protection = scan(roots)
+    except ProtectionUnknown as exc:
+        return f"this workspace ({exc})"
+    workspace = Path(os.path.abspath(roots[0])) if roots else base
     for hunk in patch.hunks:
         for rel in (hunk.path, getattr(hunk, "move_to", None)):
             if not rel:
                 continue
-            lexical = Path(os.path.normpath(base / rel))
-            for path in (lexical, _resolved(lexical)):
-                for top, is_workspace in tops:
-                    try:
-                        first = path.relative_to(top).parts[:1]
-                    except ValueError:
-                        continue  # outside this root: the applier refuses what is outside them all
-                    if first and first[0] in PROTECTED_SUBPATHS:
-                        return path.relative_to(top).as_posix() if is_workspace else str(path)
+            path = Path(os.path.normpath(base / rel))
+            if protection.covers(path):
+                try:
+                    return path.relative_to(workspace).as_posix()
+                except ValueError:
+                    return str(path)
     return None
-
-
-def _resolved(path: Path) -> Path:
-    try:
-        return path.resolve()
-    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
-        return path
 
 
 def _inside(path: Path, root: Path) -> bool:

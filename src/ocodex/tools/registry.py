@@ -4,7 +4,8 @@ Dispatch is the one gate every call goes through: unknown names, arguments that 
 object and `ToolError`s all become error results the model can read and correct. So does any other
 exception a handler raises (a bug, or arguments no check foresaw): the model sees its type and
 message, the terminal no traceback, and the turn goes on. Only Ctrl-C (KeyboardInterrupt) and
-ocodex's own user-facing errors pass through.
+ocodex's own user-facing errors pass through. Every result has the registered secrets
+(`ocodex.redact`) masked before the model reads it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 
 from ocodex.errors import OcodexError
 from ocodex.protocol import ToolSpec
+from ocodex.redact import scrub
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
 
 # Names small models use for the tools they were trained with (gpt-oss: `container.exec`).
@@ -47,6 +49,11 @@ class ToolRegistry:
         return bare if bare in self._tools else name
 
     def call(self, name: str, arguments: str, ctx: ToolContext) -> ToolResult:
+        """Run one call; what comes back is what the model reads, secrets masked."""
+        result = self._call(name, arguments, ctx)
+        return ToolResult(scrub(result.output), success=result.success)
+
+    def _call(self, name: str, arguments: str, ctx: ToolContext) -> ToolResult:
         name = self.resolve(name)
         tool = self._tools.get(name)
         if tool is None:

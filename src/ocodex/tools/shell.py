@@ -21,6 +21,7 @@ from ocodex.patch.heredoc import extract_patch_from_command
 from ocodex.sandbox import ExecResult, run_command
 from ocodex.tools.apply_patch import run_patch
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
+from ocodex.tools.env import tool_env
 from ocodex.tools.truncate import truncate_middle
 
 DESCRIPTION = "Run a shell command and return its exit code and output."
@@ -39,15 +40,6 @@ PARAMETERS: dict[str, Any] = {
 }
 
 _SHAPE = '{"command": ["bash", "-lc", "ls -la"], "workdir": "src", "timeout_ms": 10000}'
-
-# Variables that look like credentials never reach the model's commands (Codex's default excludes).
-_SECRET_MARKERS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL")
-
-
-def command_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    source = os.environ if base is None else base
-    return {k: v for k, v in source.items() if not any(m in k.upper() for m in _SECRET_MARKERS)}
-
 
 def _text(value: str, what: str) -> str:
     """`value` if the OS can take it as an argument or path: no NUL byte, no lone surrogate."""
@@ -152,7 +144,7 @@ def handle(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
 
     item = CommandExecution(ctx.ids.next(), shlex.join(argv))
     ctx.emit(ItemStarted(item))
-    env = command_env(ctx.env)
+    env = ctx.env if ctx.env is not None else tool_env(policy=ctx.policy)
     try:
         if "/" not in argv[0] and shutil.which(argv[0], path=env.get("PATH")) is None:
             # Checked here so every sandbox mode answers alike (bwrap would say `execvp` and exit 1).
