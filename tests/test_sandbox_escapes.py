@@ -230,7 +230,7 @@ def test_no_unix_socket_outside_the_sandbox_answers_without_network(workspace: P
         for server in sockets:
             _code, output = run(connect_script(str(server.path)), policy)
             assert "REACHED" not in output, (policy.mode, server.path, output)
-            assert output.rstrip().endswith("done")
+            assert output.rstrip().endswith("done"), (policy.mode, server.path, output)
     assert all(server.reached == [] for server in sockets)
     # What a command sees: the socket call itself is refused.
     _code, output = run(connect_script(str(sockets[0].path)), modes(workspace)[0])

@@ -272,3 +272,14 @@ def test_doctor_names_the_rg_the_tools_will_run(ocodex, path_without_rg: str) ->
     with_system = ocodex("doctor", "--json")
     checks = {check["name"]: check for check in json.loads(with_system.stdout)["checks"]}
     assert checks["ripgrep"]["detail"] == (shutil.which("rg") or str(ripgrep_wheel_binary()))
+
+
+@needs_bwrap
+def test_a_command_cannot_swap_the_rg_the_next_one_runs(tmp_path: Path, path_without_rg: str) -> None:
+    policy = SandboxPolicy("workspace-write", tmp_path)  # /tmp, where ocodex's rg directory is, is writable
+    env = tool_env(policy=policy, environ={**os.environ, "PATH": path_without_rg})
+    rg_dir = env["PATH"].split(os.pathsep)[-1]
+    script = f"ln -sf /bin/false {rg_dir}/rg 2>&1; echo x > {rg_dir}/evil 2>&1; rg --version | head -1"
+    result = run_command(["bash", "-c", script], cwd=tmp_path, policy=policy, timeout_s=20, env=env)
+    assert "Read-only file system" in result.output and result.output.splitlines()[-1].startswith("ripgrep ")
+    assert sorted(p.name for p in Path(rg_dir).iterdir()) == ["rg"]

@@ -15,7 +15,7 @@ written; each command only gets a private scratch tmpfs (HOME, TMPDIR) that vani
 Debian 12's, has no overlay to show them and still discard writes.)
 """
 
-from ocodex.sandbox.bwrap import SEATBELT_EXECUTABLE, Confinement, scratch_home, scratch_tmp
+from ocodex.sandbox.bwrap import SEATBELT_EXECUTABLE, Confinement, scratch_home, scratch_tmp, tool_bin_dir
 from ocodex.sandbox.limits import Limits
 from ocodex.sandbox.policy import PROTECTED_SUBPATHS, SANDBOX_MODES, SandboxMode, SandboxPolicy
 from ocodex.sandbox.run import (
@@ -49,4 +49,5 @@ __all__ = [
     "run_command",
     "scratch_home",
     "scratch_tmp",
+    "tool_bin_dir",
 ]

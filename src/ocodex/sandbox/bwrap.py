@@ -82,6 +82,9 @@ def scratch_dir() -> Path:
     """
     global _scratch
     with _scratch_lock:
+        if _scratch is not None and not _scratch.is_dir():
+            with contextlib.suppress(OSError):  # removed under us (a /tmp cleaner): same path again,
+                _scratch.mkdir(mode=0o700)      # since the tools' HOME already names it
         if _scratch is None or not _scratch.is_dir():
             _scratch = Path(tempfile.mkdtemp(prefix="ocodex-sandbox-"))
             atexit.register(_remove_scratch, _scratch)
@@ -90,6 +93,27 @@ def scratch_dir() -> Path:
 
 def _remove_scratch(path: Path) -> None:
     with contextlib.suppress(OSError):
+        path.rmdir()
+
+
+_tools: Path | None = None
+
+
+def tool_bin_dir() -> Path:
+    """A directory of ours for programs the tools get on PATH (`rg` from the ripgrep wheel: see
+    `ocodex.tools.env`). Read-only inside the sandbox, so a command cannot swap what the next one runs."""
+    global _tools
+    with _scratch_lock:
+        if _tools is None or not _tools.is_dir():
+            _tools = Path(tempfile.mkdtemp(prefix="ocodex-tools-"))
+            atexit.register(_remove_tools, _tools)
+        return _tools
+
+
+def _remove_tools(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        for entry in path.iterdir():
+            entry.unlink()
         path.rmdir()
 
 
@@ -133,6 +157,8 @@ def bwrap_args(bwrap: str, policy: SandboxPolicy, workdir: Path, fds: SandboxFds
     args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     if policy.mode == "workspace-write":
         args += writable_mounts(policy.writable(), protection)
+    if _tools is not None and _tools.is_dir():
+        args += ["--ro-bind-try", str(_tools), str(_tools)]
     sockets = policy.unix_sockets if not policy.network_access else []
     if sockets:
         # AF_UNIX is open for this policy: hide /run (docker.sock, the D-Bus buses, systemd) but the

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from ocodex.errors import SandboxUnavailable
@@ -53,7 +53,7 @@ def confinement(policy: SandboxPolicy) -> wrap.Confinement | None:
         bwrap = wrap.bwrap_path()
         if bwrap is None:
             raise wrap.missing_bwrap(mode)
-        return _probe_linux(mode, bwrap, policy.network_access, bool(policy.unix_sockets), policy.limits)
+        return _probe_linux(mode, bwrap, policy.network_access, policy.limits)
     if sys.platform == "darwin":
         _check_seatbelt(mode)
         return None
@@ -69,8 +69,7 @@ def clear_availability_cache() -> None:
 
 
 @functools.lru_cache(maxsize=16)
-def _probe_linux(mode: str, bwrap: str, network: bool, unix_sockets: bool,
-                 limits: limits_mod.Limits) -> wrap.Confinement:
+def _probe_linux(mode: str, bwrap: str, network: bool, limits: limits_mod.Limits) -> wrap.Confinement:
     try:
         limits_mod.check(limits)
     except limits_mod.LimitsUnavailable as exc:
@@ -78,9 +77,8 @@ def _probe_linux(mode: str, bwrap: str, network: bool, unix_sockets: bool,
                                  hint="set sandbox_limits.processes = 0 in config.toml to run without a "
                                       "process limit, run ocodex as a normal user, or " + wrap.FULL_ACCESS_HINT) \
             from None
+    # Read-only (no writable roots to walk), with the policy's network setting and limits.
     probe = SandboxPolicy(mode="read-only", cwd=Path("/"), network_access=network, limits=limits)
-    if unix_sockets:
-        probe = replace(probe, mode="workspace-write", include_tmp=False, allow_unix_sockets=[Path("/run")])
     try:
         result = run_command(wrap.probe_command(), cwd=Path("/"), policy=probe, timeout_s=wrap.PROBE_TIMEOUT_S,
                              _checked=True)

@@ -29,13 +29,10 @@ From ocodex's own environment, the configured providers and the project filters,
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import functools
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -162,21 +159,18 @@ def _add_ripgrep(env: dict[str, str]) -> None:
 
 @functools.lru_cache(maxsize=1)
 def _ripgrep_dir() -> Path | None:
-    """A directory of ours holding only `rg` (a link to the wheel's binary): the wheel's own directory
-    is the virtualenv's bin/, whose python and pip the model's commands must not pick up."""
+    """A directory holding only `rg` (a link to the wheel's binary): the wheel's own directory is the
+    virtualenv's bin/, whose python and pip the model's commands must not pick up."""
+    from ocodex.sandbox import tool_bin_dir
+
     binary = ripgrep_wheel_binary()
     if binary is None:
         return None
-    directory = Path(tempfile.mkdtemp(prefix="ocodex-tools-"))
-    (directory / "rg").symlink_to(binary)
-    atexit.register(_remove_dir, directory)
+    directory = tool_bin_dir()
+    link = directory / "rg"
+    if not link.is_symlink():
+        link.symlink_to(binary)
     return directory
-
-
-def _remove_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        (directory / "rg").unlink()
-        directory.rmdir()
 
 
 # ---- the scratch home --------------------------------------------------------------------------
