@@ -124,6 +124,21 @@ def test_writable_includes_tmpdir_and_resolves_symlinks(tmp_path: Path,
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmpdir"))
     roots = SandboxPolicy("workspace-write", link, [real]).writable()
     assert roots == [real.resolve(), Path("/tmp").resolve(), (tmp_path / "tmpdir").resolve()]
+    # Codex's exclude_slash_tmp / exclude_tmpdir_env_var
+    assert SandboxPolicy("workspace-write", real, include_tmpdir=False).writable() == [real.resolve(),
+                                                                                       Path("/tmp").resolve()]
+
+
+@needs_bwrap
+def test_exclude_slash_tmp_reaches_the_sandbox(ocodex, fake, repo: Path) -> None:
+    from fakes.fake_ollama import Turn
+
+    marker = Path("/tmp") / f"ocodex-excluded-{uuid.uuid4().hex}"
+    fake.script(Turn.tool_call("shell", {"command": f"touch {marker}"}), Turn.text("done"))
+    run = ocodex("exec", "--oss", "--full-auto", "--json", "-c", "sandbox_workspace_write.exclude_slash_tmp=true",
+                 "touch it")
+    assert run.returncode == 0, run.stderr
+    assert not marker.exists() and "Read-only file system" in run.items("command_execution")[0]["aggregated_output"]
 
 
 def test_describe_mentions_mode_roots_and_network(tmp_path: Path) -> None:

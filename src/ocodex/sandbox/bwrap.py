@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import os
 import shlex
 import shutil
 import subprocess
@@ -201,9 +202,11 @@ def protect(roots: Sequence[Path]) -> Protection:
     try:
         return scan(roots)
     except ProtectionUnknown as exc:
-        raise SandboxUnavailable(f"{exc}", hint="remove that directory from the writable roots "
-                                 "(--add-dir / sandbox_workspace_write.writable_roots), or " + FULL_ACCESS_HINT) \
-            from None
+        where = str(exc).split(" holds ", 1)[0]
+        fix = ("set sandbox_workspace_write.exclude_slash_tmp = true (or exclude_tmpdir_env_var)"
+               if where == "/tmp" or where == os.environ.get("TMPDIR") else
+               "remove that directory from the writable roots (--add-dir / sandbox_workspace_write.writable_roots)")
+        raise SandboxUnavailable(f"{exc}", hint=f"{fix}, or {FULL_ACCESS_HINT}") from None
 
 
 def seatbelt_args(policy: SandboxPolicy) -> list[str]:

@@ -28,7 +28,8 @@ class SandboxPolicy:
     cwd: Path
     writable_roots: list[Path] = field(default_factory=list)
     network_access: bool = False
-    include_tmp: bool = True
+    include_tmp: bool = True  # /tmp (Codex: not `exclude_slash_tmp`), and $TMPDIR unless include_tmpdir is off
+    include_tmpdir: bool = True  # Codex: not `exclude_tmpdir_env_var`
     allow_unix_sockets: list[Path] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
 
@@ -52,9 +53,9 @@ class SandboxPolicy:
         candidates = [self.cwd, *self.writable_roots]
         if self.include_tmp:
             candidates.append(Path("/tmp"))
-            tmpdir = os.environ.get("TMPDIR")
-            if tmpdir:
-                candidates.append(Path(tmpdir))
+        tmpdir = os.environ.get("TMPDIR")
+        if tmpdir and self.include_tmp and self.include_tmpdir:
+            candidates.append(Path(tmpdir))
         return unique_resolved(candidates)
 
     def describe(self) -> str:

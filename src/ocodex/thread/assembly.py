@@ -163,6 +163,8 @@ def prepare_runtime(*, settings: Settings, cwd: Path, home: Path, emit: Callable
         writable_roots=[Path(p).expanduser() for p in settings.sandbox_workspace_write.writable_roots],
         network_access=settings.sandbox_workspace_write.network_access,
         allow_unix_sockets=[Path(p).expanduser() for p in settings.sandbox_workspace_write.allow_unix_sockets],
+        include_tmp=not settings.sandbox_workspace_write.exclude_slash_tmp,
+        include_tmpdir=not settings.sandbox_workspace_write.exclude_tmpdir_env_var,
         limits=settings.sandbox_limits)
     check_available(policy)
 
