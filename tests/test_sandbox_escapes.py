@@ -346,3 +346,28 @@ def test_the_filter_is_compiled_once_and_differs_by_network(workspace: Path) -> 
     closed, opened = compiled(network=False, unix_sockets=False), compiled(network=True, unix_sockets=False)
     assert len(closed) % 8 == 0 and len(opened) % 8 == 0 and len(closed) > len(opened)
     assert compiled(network=False, unix_sockets=False) is closed
+
+
+def test_an_older_bubblewrap_without_disable_userns_still_drops_every_capability(
+        tmp_path: Path, workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    real = shutil.which("bwrap")
+    old = tmp_path / "bin" / "bwrap"
+    old.parent.mkdir()
+    old.write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        if [ "$1" = --help ]; then {real} --help | grep -v -e --disable-userns -e -- '--size'; exit 0; fi
+        for arg in "$@"; do
+          case "$arg" in --disable-userns|--size) echo "bwrap: Unknown option $arg" >&2; exit 1;; esac
+        done
+        exec {real} "$@"
+    """))
+    old.chmod(0o755)
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which",
+                        lambda name, *a, **k: str(old) if name == "bwrap" else real_which(name, *a, **k))
+    seen = confinement(SandboxPolicy("read-only", workspace))
+    assert seen is not None and seen.problem is None
+    code, output = run("grep -E '^Cap(Eff|Bnd)' /proc/self/status", SandboxPolicy("workspace-write", workspace))
+    assert code == 0 and output.split() == ["CapEff:", "0" * 16, "CapBnd:", "0" * 16], output

@@ -55,8 +55,21 @@ class Features:
     tmpfs_size: bool
 
 
-@functools.lru_cache(maxsize=4)
+_MODERN = Features(disable_userns=True, tmpfs_size=True)  # bubblewrap 0.8+ (Debian 12, Ubuntu 24.04)
+_older: set[str] = set()  # bwraps that refused an option: ask their --help what they have
+
+
 def bwrap_features(bwrap: str) -> Features:
+    return _help_features(bwrap) if bwrap in _older else _MODERN
+
+
+def mark_older(bwrap: str) -> None:
+    """The probe saw `Unknown option`: use only what this bubblewrap's --help lists from now on."""
+    _older.add(bwrap)
+
+
+@functools.lru_cache(maxsize=4)
+def _help_features(bwrap: str) -> Features:
     try:
         text = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
                               check=False).stdout
@@ -158,8 +171,6 @@ def bwrap_args(bwrap: str, policy: SandboxPolicy, workdir: Path, fds: SandboxFds
     args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     if policy.mode == "workspace-write":
         args += writable_mounts(policy.writable(), protection)
-    if _tools is not None and _tools.is_dir():
-        args += ["--ro-bind-try", str(_tools), str(_tools)]
     sockets = policy.unix_sockets if not policy.network_access else []
     if sockets:
         # AF_UNIX is open for this policy: hide /run (docker.sock, the D-Bus buses, systemd) but the
@@ -168,6 +179,8 @@ def bwrap_args(bwrap: str, policy: SandboxPolicy, workdir: Path, fds: SandboxFds
         for sock in unique_resolved(sockets):
             if sock.exists():
                 args += ["--bind", str(sock), str(sock)]
+    if _tools is not None and _tools.is_dir():
+        args += ["--ro-bind-try", str(_tools), str(_tools)]
     scratch = scratch_dir()
     args += ["--perms", "0700"]
     if features.tmpfs_size:

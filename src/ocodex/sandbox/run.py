@@ -65,7 +65,8 @@ def clear_availability_cache() -> None:
     """Forget earlier probe results (for tests, or after installing bubblewrap)."""
     _probe_linux.cache_clear()
     _probe_seatbelt.cache_clear()
-    wrap.bwrap_features.cache_clear()
+    wrap._older.clear()
+    wrap._help_features.cache_clear()
 
 
 @functools.lru_cache(maxsize=16)
@@ -82,6 +83,10 @@ def _probe_linux(mode: str, bwrap: str, network: bool, limits: limits_mod.Limits
     try:
         result = run_command(wrap.probe_command(), cwd=Path("/"), policy=probe, timeout_s=wrap.PROBE_TIMEOUT_S,
                              _checked=True)
+        if result.exit_code != 0 and "Unknown option" in result.output and bwrap not in wrap._older:
+            wrap.mark_older(bwrap)  # an older bubblewrap: without what it lacks (--disable-userns, --size)
+            result = run_command(wrap.probe_command(), cwd=Path("/"), policy=probe,
+                                 timeout_s=wrap.PROBE_TIMEOUT_S, _checked=True)
     except SandboxUnavailable as exc:
         raise SandboxUnavailable(f"sandbox mode '{mode}': {exc.message}", hint=exc.hint) from None
     if result.timed_out:
