@@ -28,12 +28,14 @@ def full_access(tmp_path: Path) -> SandboxPolicy:
 def test_credentials_are_removed(tmp_path: Path) -> None:
     environ = {**BASE, "OPENAI_API_KEY": "sk-1", "GITHUB_TOKEN": "ghp", "AWS_SECRET_ACCESS_KEY": "x",
                "DB_PASSWORD": "p", "MY_CREDENTIALS": "c", "OLLAMA_PROXY_AUTH": "Basic abc", "NPM_PASS": "n",
-               "SESSION_COOKIE": "c", "CODEX_API_KEY": "sk-2", "PROVIDER_VAR": "v", "HEADER_VAR": "h",
+               "SESSION_COOKIE": "c", "CODEX_API_KEY": "sk-2", "MYSQL_PWD": "m", "PWD": "/w", "OLDPWD": "/v",
+               "PROVIDER_VAR": "v", "HEADER_VAR": "h",
                "GIT_AUTHOR_NAME": "Ann", "XAUTHORITY": "/home/u/.Xauthority"}
     provider = ProviderConfig(id="lan", name="lan", env_key="PROVIDER_VAR",
                               env_http_headers={"X-Thing": "HEADER_VAR"})
     env = tool_env(policy=full_access(tmp_path), providers=[provider], environ=environ)
-    assert env == {**BASE, "GIT_AUTHOR_NAME": "Ann", "XAUTHORITY": "/home/u/.Xauthority"}
+    assert env == {**BASE, "GIT_AUTHOR_NAME": "Ann", "XAUTHORITY": "/home/u/.Xauthority", "PWD": "/w",
+                   "OLDPWD": "/v"}
 
 
 def test_passwords_in_urls_are_cut_out_and_masked_in_output(tmp_path: Path) -> None:

@@ -3,8 +3,9 @@
 From ocodex's own environment, the configured providers and the project filters, a command gets:
 
 * no credentials: variables whose names look secret (`*KEY*`, `*SECRET*`, `*TOKEN*`, `*PASSWORD*`,
-  `*PASSWD*`, `*CREDENTIAL*`, and `AUTH`, `PASS` or `COOKIE` as a word of the name), every variable a
-  provider's `env_key` or `env_http_headers` names, and `CODEX_API_KEY`; a password inside any URL
+  `*PASSWD*`, `*CREDENTIAL*`, and `AUTH`, `PASS`, `PWD` or `COOKIE` as a word of the name:
+  `MYSQL_PWD`, not `PWD`), every variable a provider's `env_key` or `env_http_headers` names, and
+  `CODEX_API_KEY`; a password inside any URL
   (`CODEX_OSS_BASE_URL=https://user:pass@host/v1`, `HTTPS_PROXY=http://u:p@proxy:3128`,
   `DATABASE_URL=...`) is cut out and the URL kept without its `user:pass@` (an authenticating proxy
   then refuses the model's requests, which is the point), and the password is registered with
@@ -96,7 +97,8 @@ def looks_secret(name: str) -> bool:
     upper = name.upper()
     if any(marker in upper for marker in SECRET_MARKERS):
         return True
-    return any(word in SECRET_WORDS for word in re.split(r"[^A-Z0-9]+", upper))
+    words = re.split(r"[^A-Z0-9]+", upper)
+    return any(word in SECRET_WORDS for word in words) or ("PWD" in words and upper not in ("PWD", "OLDPWD"))
 
 
 def _names_ocodex(name: str) -> bool:
