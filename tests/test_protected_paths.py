@@ -160,3 +160,17 @@ def test_apply_patch_still_edits_ordinary_files_next_to_them(ws: Path) -> None:
     result = run_patch(patch, ws, patch_ctx(ws))
     assert result.success, result.output
     assert (ws / "vendor" / "lib" / "code.py").read_text() == "ok\n"
+
+
+@needs_bwrap
+def test_more_protected_directories_than_bubblewrap_can_rebind_refuses_the_command(
+        ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ocodex.sandbox import bwrap
+
+    monkeypatch.setattr(bwrap, "MAX_PROTECTED_MOUNTS", 3)
+    policy = SandboxPolicy("workspace-write", ws, include_tmp=False)
+    with pytest.raises(SandboxUnavailable) as caught:
+        run_command(["true"], cwd=ws, policy=policy, timeout_s=10)
+    assert "hold 7 .git (and other protected) directories, more than the 3" in caught.value.message
+    assert f"most under {ws.resolve()}" in caught.value.message
+    assert "remove that directory from the writable roots" in (caught.value.hint or "")

@@ -42,6 +42,7 @@ from ocodex.sandbox.protected import Protection, ProtectionUnknown, scan
 
 SEATBELT_EXECUTABLE = "/usr/bin/sandbox-exec"
 PROBE_TIMEOUT_S = 10.0
+MAX_PROTECTED_MOUNTS = 2000  # read-only re-binds per command: bubblewrap needs ~1 s for 600 here
 SCRATCH_SIZE = 1024 * 1024 * 1024  # the scratch tmpfs (HOME, TMPDIR in read-only mode), per command
 FULL_ACCESS_HINT = "run with --sandbox danger-full-access to run commands without a sandbox"
 _CAP_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
@@ -211,15 +212,33 @@ def writable_mounts(roots: list[Path], protection: Protection | None = None) -> 
 
 
 def protect(roots: Sequence[Path]) -> Protection:
-    """`protected.scan`, with a too-big tree turned into a refusal the user can act on."""
+    """`protected.scan`, with a tree too big to check, or holding more protected entries than
+    bubblewrap can re-bind in reasonable time (each costs it about a millisecond, growing with the
+    number of mounts), turned into a refusal the user can act on."""
     try:
-        return scan(roots)
+        protection = scan(roots)
     except ProtectionUnknown as exc:
-        where = str(exc).split(" holds ", 1)[0]
-        fix = ("set sandbox_workspace_write.exclude_slash_tmp = true (or exclude_tmpdir_env_var)"
-               if where == "/tmp" or where == os.environ.get("TMPDIR") else
-               "remove that directory from the writable roots (--add-dir / sandbox_workspace_write.writable_roots)")
-        raise SandboxUnavailable(f"{exc}", hint=f"{fix}, or {FULL_ACCESS_HINT}") from None
+        raise SandboxUnavailable(f"{exc}", hint=_fix(str(exc).split(" holds ", 1)[0])) from None
+    count = len(protection.existing)
+    if count > MAX_PROTECTED_MOUNTS:
+        tops = [root for root in roots if any(p == root or root in p.parents for p in protection.existing)]
+        where = max(tops, key=lambda r: sum(root_has(r, p) for p in protection.existing)) if tops else roots[0]
+        raise SandboxUnavailable(
+            f"the writable roots hold {count:,} .git (and other protected) directories, more than the "
+            f"{MAX_PROTECTED_MOUNTS:,} a command can have re-bound read-only (most under {where})",
+            hint=_fix(str(where)))
+    return protection
+
+
+def root_has(root: Path, path: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _fix(where: str) -> str:
+    fix = ("set sandbox_workspace_write.exclude_slash_tmp = true (or exclude_tmpdir_env_var)"
+           if where in ("/tmp", os.environ.get("TMPDIR")) else
+           "remove that directory from the writable roots (--add-dir / sandbox_workspace_write.writable_roots)")
+    return f"{fix}, or {FULL_ACCESS_HINT}"
 
 
 def seatbelt_args(policy: SandboxPolicy) -> list[str]:

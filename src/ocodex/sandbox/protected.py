@@ -64,11 +64,13 @@ class Protection:
     @property
     def existing(self) -> list[Path]:
         """Every existing protected path, each once, shortest first (what a sandbox re-binds read-only)."""
-        seen: list[Path] = []
+        kept: list[Path] = []
+        seen: set[Path] = set()
         for path in sorted({*self.named, *self.gitdirs}, key=lambda p: (len(p.parts), p)):
-            if not any(_under(path, top) for top in seen):
-                seen.append(path)
-        return seen
+            if path not in seen and seen.isdisjoint(path.parents):
+                kept.append(path)
+                seen.add(path)
+        return kept
 
     def covers(self, path: Path) -> bool:
         """Whether writing `path` (absolute; it need not exist) would write a protected path."""
