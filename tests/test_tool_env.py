@@ -285,3 +285,23 @@ def test_a_command_cannot_swap_the_rg_the_next_one_runs(tmp_path: Path, path_wit
     result = run_command(["bash", "-c", script], cwd=tmp_path, policy=policy, timeout_s=20, env=env)
     assert "Read-only file system" in result.output and result.output.splitlines()[-1].startswith("ripgrep ")
     assert sorted(p.name for p in Path(rg_dir).iterdir()) == ["rg"]
+
+
+def test_what_a_killed_ocodex_left_in_the_temp_directory_is_removed(tmp_path: Path) -> None:
+    import signal
+    import sys
+    import tempfile
+
+    code = ("import os, sys; from ocodex.sandbox import scratch_home, tool_bin_dir; "
+            "from ocodex.tools.env import tool_env; tool_env(); print(scratch_home().parent, tool_bin_dir()); "
+            "sys.stdout.flush(); os.kill(os.getpid(), 9)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          env={**os.environ, "PATH": str(tmp_path)})  # no rg: the wheel's gets linked
+    assert done.returncode == -signal.SIGKILL
+    scratch, tools = (Path(p) for p in done.stdout.split())
+    assert scratch.is_dir() and (tools / "rg").is_symlink() and scratch.parent == Path(tempfile.gettempdir())
+    from ocodex.sandbox import bwrap
+
+    bwrap._remove_stale("ocodex-sandbox-")
+    bwrap._remove_stale("ocodex-tools-")
+    assert not scratch.exists() and not tools.exists()

@@ -101,9 +101,24 @@ def scratch_dir() -> Path:
             with contextlib.suppress(OSError):  # removed under us (a /tmp cleaner): same path again,
                 _scratch.mkdir(mode=0o700)      # since the tools' HOME already names it
         if _scratch is None or not _scratch.is_dir():
-            _scratch = Path(tempfile.mkdtemp(prefix="ocodex-sandbox-"))
+            _remove_stale("ocodex-sandbox-")
+            _scratch = Path(tempfile.mkdtemp(prefix=f"ocodex-sandbox-{os.getpid()}-"))
             atexit.register(_remove_scratch, _scratch)
         return _scratch
+
+
+def _remove_stale(prefix: str) -> None:
+    """Remove what ocodex processes that are gone (killed before their exit hooks) left in the temp
+    directory: empty scratch mount points, and tool directories holding only the `rg` link."""
+    with contextlib.suppress(OSError):
+        for path in Path(tempfile.gettempdir()).glob(prefix + "*-*"):
+            pid = path.name.removeprefix(prefix).split("-", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+                with contextlib.suppress(OSError):
+                    link = path / "rg"
+                    if link.is_symlink():
+                        link.unlink()
+                    path.rmdir()
 
 
 def _remove_scratch(path: Path) -> None:
@@ -120,7 +135,8 @@ def tool_bin_dir() -> Path:
     global _tools
     with _scratch_lock:
         if _tools is None or not _tools.is_dir():
-            _tools = Path(tempfile.mkdtemp(prefix="ocodex-tools-"))
+            _remove_stale("ocodex-tools-")
+            _tools = Path(tempfile.mkdtemp(prefix=f"ocodex-tools-{os.getpid()}-"))
             atexit.register(_remove_tools, _tools)
         return _tools
 
