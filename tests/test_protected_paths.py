@@ -174,3 +174,36 @@ def test_more_protected_directories_than_bubblewrap_can_rebind_refuses_the_comma
     assert "hold 7 .git (and other protected) directories, more than the 3" in caught.value.message
     assert f"most under {ws.resolve()}" in caught.value.message
     assert "remove that directory from the writable roots" in (caught.value.hint or "")
+
+
+# ---- shared temp roots -------------------------------------------------------------------------
+
+
+def test_a_shared_temp_root_is_walked_near_its_top_only(tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    (temp / "clone" / ".git").mkdir(parents=True)  # someone's repository in /tmp: protected
+    (temp / "a" / "b" / ".git").mkdir(parents=True)  # TEMP_ROOT_DEPTH levels down: still found
+    (temp / "pytest-of-root" / "pytest-1" / "test_x0" / "repo" / ".git").mkdir(parents=True)  # a throwaway one
+    real = temp.resolve()
+    found = scan([temp], shallow=[temp]).existing
+    assert found == [real / "clone" / ".git", real / "a" / "b" / ".git"]
+    assert len(scan([temp]).existing) == 3  # without `shallow`: any depth
+
+
+def test_a_workspace_inside_a_temp_root_is_still_walked_to_any_depth(tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    ws = temp / "p" / "q" / "r" / "ws"
+    (ws / "vendor" / "lib" / "deep" / ".git").mkdir(parents=True)
+    (temp / "x" / "y" / "z" / "w" / ".git").mkdir(parents=True)
+    found = scan([ws, temp], shallow=[temp]).existing
+    assert found == [(ws / "vendor" / "lib" / "deep" / ".git").resolve()]
+
+
+def test_the_policy_names_its_temp_roots_but_never_the_workspace(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert SandboxPolicy("workspace-write", tmp_path / "ws").temp_roots() == [Path("/tmp").resolve(),
+                                                                             tmp_path.resolve()]
+    assert SandboxPolicy("workspace-write", tmp_path).temp_roots() == [Path("/tmp").resolve()]
+    assert SandboxPolicy("workspace-write", tmp_path, include_tmp=False).temp_roots() == []
+    assert SandboxPolicy("read-only", tmp_path).temp_roots() == []

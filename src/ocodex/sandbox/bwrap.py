@@ -187,7 +187,7 @@ def bwrap_args(bwrap: str, policy: SandboxPolicy, workdir: Path, fds: SandboxFds
         args.append("--unshare-net")
     args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     if policy.mode == "workspace-write":
-        args += writable_mounts(policy.writable(), protection)
+        args += writable_mounts(policy.writable(), protection or protect(policy.writable(), policy.temp_roots()))
     sockets = policy.unix_sockets if not policy.network_access else []
     if sockets:
         # AF_UNIX is open for this policy: hide /run (docker.sock, the D-Bus buses, systemd) but the
@@ -227,12 +227,12 @@ def writable_mounts(roots: list[Path], protection: Protection | None = None) -> 
     return args
 
 
-def protect(roots: Sequence[Path]) -> Protection:
+def protect(roots: Sequence[Path], shallow: Sequence[Path] = ()) -> Protection:
     """`protected.scan`, with a tree too big to check, or holding more protected entries than
     bubblewrap can re-bind in reasonable time (each costs it about a millisecond, growing with the
     number of mounts), turned into a refusal the user can act on."""
     try:
-        protection = scan(roots)
+        protection = scan(roots, shallow=shallow)
     except ProtectionUnknown as exc:
         raise SandboxUnavailable(f"{exc}", hint=_fix(str(exc).split(" holds ", 1)[0])) from None
     count = len(protection.existing)
@@ -263,7 +263,7 @@ def seatbelt_args(policy: SandboxPolicy) -> list[str]:
     params: list[str] = []
     roots = [root for root in policy.writable() if root.exists()]
     if roots:
-        protection = protect(roots)
+        protection = protect(roots, policy.temp_roots())
         clauses = []
         for i, root in enumerate(roots):
             params.append(f"-DWRITABLE_ROOT_{i}={root}")

@@ -58,6 +58,18 @@ class SandboxPolicy:
             candidates.append(Path(tmpdir))
         return unique_resolved(candidates)
 
+    def temp_roots(self) -> list[Path]:
+        """The shared temp directories among the writable roots (/tmp, $TMPDIR), unless the workspace
+        or an explicit writable root is one of them: `protected.scan` walks these only near the top."""
+        if self.mode != "workspace-write" or not self.include_tmp:
+            return []
+        temps = [Path("/tmp")]
+        tmpdir = os.environ.get("TMPDIR")
+        if tmpdir and self.include_tmpdir:
+            temps.append(Path(tmpdir))
+        chosen = unique_resolved([self.cwd, *self.writable_roots])
+        return [path for path in unique_resolved(temps) if path not in chosen]
+
     def describe(self) -> str:
         """The permissions paragraph for the system prompt (Codex's wording, adapted)."""
         network = "Network access is enabled." if self.network_enabled else "Network access is restricted."

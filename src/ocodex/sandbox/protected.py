@@ -8,7 +8,12 @@ to. Names are compared the way the filesystems that fold names compare them, so 
 filesystems), `.g\u200cit` (HFS+ ignores some invisible code points) and `.git.` (NTFS drops trailing
 dots and spaces) are all `.git`, as git itself treats them.
 
-`scan(roots)` finds the existing protected entries with one walk per root. The walk is bounded: it
+`scan(roots)` finds the existing protected entries with one walk per root. The shared temp roots
+(`/tmp`, `$TMPDIR`, passed as `shallow`) are walked only `TEMP_ROOT_DEPTH` levels down: they hold other
+programs' trees (a test suite's hundreds of throwaway repositories, build directories) whose every
+`.git` would otherwise cost a read-only mount per command, while a repository someone works in from
+`/tmp` sits near its top (`/tmp/clone/.git`). A workspace or writable root inside a temp root is still
+walked to any depth. The walk is bounded: it
 never follows symlinks, never descends into a protected entry (it is read-only as a whole), and stops
 with `ProtectionUnknown` past `MAX_WALK_ENTRIES` entries, so a tree too big to check fails closed
 instead of running unchecked. Directories whose modification time, inode and device are unchanged
@@ -31,6 +36,7 @@ from pathlib import Path
 
 PROTECTED_NAMES: tuple[str, ...] = (".git", ".codex", ".ocodex", ".agents", ".aws")
 MAX_WALK_ENTRIES = 1_000_000
+TEMP_ROOT_DEPTH = 3  # /tmp/a/b/.git is found; /tmp/a/b/c/.git is not (see the module docstring)
 
 _FOLDED = frozenset(PROTECTED_NAMES)
 # Code points HFS+ ignores when comparing names (git's is_hfs_dotgit list).
@@ -84,21 +90,31 @@ class Protection:
         return False
 
 
-def scan(roots: Iterable[Path], *, max_entries: int | None = None) -> Protection:
+def scan(roots: Iterable[Path], *, max_entries: int | None = None, shallow: Iterable[Path] = ()) -> Protection:
     """Walk `roots` (existing directories; others are skipped) for protected entries, looking at
-    no more than `max_entries` (default `MAX_WALK_ENTRIES`) files and directories in all."""
-    tops = _tops(roots)
-    real_tops: list[Path] = []
+    no more than `max_entries` (default `MAX_WALK_ENTRIES`) files and directories in all. Roots also
+    in `shallow` (the shared temp roots) are walked `TEMP_ROOT_DEPTH` levels down only."""
+    tops = _tops([*roots, *shallow])
+    shallow_real = {_resolved(Path(root)) for root in shallow}
+    deep: list[Path] = []
+    near: list[Path] = []
     for top in tops:  # walked once each, through their real paths (no symlink on the way down)
         real = _resolved(top)
-        if real not in real_tops and real.is_dir() and not any(_under(real, t) for t in real_tops):
-            real_tops = [t for t in real_tops if not _under(t, real)] + [real]
+        if not real.is_dir():
+            continue
+        group = near if real in shallow_real else deep
+        if real not in group and not any(_under(real, t) for t in group):
+            group[:] = [t for t in group if not _under(t, real)] + [real]
+    near = [t for t in near if not any(_under(t, d) for d in deep)]  # inside a deep root: walked with it
+    walks = [(top, None, ()) for top in deep]
+    walks += [(top, TEMP_ROOT_DEPTH, tuple(d for d in deep if _under(d, top))) for top in near]
+    real_tops = deep + near
     named: set[Path] = set()
     gitdirs: set[Path] = set()
     limit = MAX_WALK_ENTRIES if max_entries is None else max_entries
     budget = [limit]
-    for top in real_tops:
-        for path, is_link in _walk(top, budget, limit):
+    for top, depth, skip in walks:
+        for path, is_link in _walk(top, budget, limit, depth, skip):
             if is_link:  # a bind mount follows links: protect where it points, if that is inside a root
                 path = _resolved(path)
                 if not path.exists() or not any(_under(path, t) for t in real_tops):
@@ -130,12 +146,18 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def _walk(top: Path, budget: list[int], limit: int) -> list[tuple[Path, bool]]:
-    """Protected entries under `top`, each with whether it is a symlink; `budget[0]` counts down."""
+def _walk(top: Path, budget: list[int], limit: int, max_depth: int | None = None,
+          skip: tuple[Path, ...] = ()) -> list[tuple[Path, bool]]:
+    """Protected entries under `top`, each with whether it is a symlink; `budget[0]` counts down.
+    A protected entry `max_depth` directories below `top` is still found; nothing deeper is listed.
+    Directories in `skip` (walked on their own) are not entered."""
     found: list[tuple[Path, bool]] = []
-    stack = [str(top)]
+    skipped = {str(path) for path in skip}
+    stack = [(str(top), 0)]
     while stack:
-        directory = stack.pop()
+        directory, depth = stack.pop()
+        if directory in skipped:
+            continue
         listing = _listing(directory)
         if listing is None:
             continue
@@ -145,7 +167,8 @@ def _walk(top: Path, budget: list[int], limit: int) -> list[tuple[Path, bool]]:
                 f"{top} holds more than {limit:,} files and directories, too many to check for "
                 "nested .git directories before each command")
         found.extend((Path(directory, name), is_link) for name, is_link in listing.named)
-        stack.extend(os.path.join(directory, name) for name in listing.subdirs)
+        if max_depth is None or depth < max_depth:
+            stack.extend((os.path.join(directory, name), depth + 1) for name in listing.subdirs)
     return found
 
 

@@ -194,7 +194,7 @@ def _start_bwrap(argv: list[str], cwd: Path, policy: SandboxPolicy, popen: dict[
     then let it go (see `sandbox.limits` for why in this order)."""
     bwrap = wrap.bwrap_path() or "bwrap"
     workdir = Path(cwd).resolve()
-    protection = wrap.protect(policy.writable()) if policy.mode == "workspace-write" else None
+    protection = wrap.protect(policy.writable(), policy.temp_roots()) if policy.mode == "workspace-write" else None
     try:
         seccomp = filter_fd(network=policy.network_access, unix_sockets=bool(policy.unix_sockets))
     except SeccompUnavailable as exc:
