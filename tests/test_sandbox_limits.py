@@ -99,7 +99,7 @@ def test_a_fork_bomb_fails_without_hurting_ocodex(tmp_path: Path) -> None:
     test_the_process_limit_binds_also_as_root(tmp_path)  # never bomb unless the limit is proven first
     policy = SandboxPolicy("workspace-write", tmp_path, limits=Limits(processes=64))
     result = run_command(["bash", "-c", "bomb() { bomb | bomb & }; bomb; sleep 2"], cwd=tmp_path, policy=policy,
-                         timeout_s=5, env=tool_env(policy=policy))
+                         timeout_s=15, env=tool_env(policy=policy))
     assert "fork: retry: Resource temporarily unavailable" in result.output, result.output
     # Nothing of it is left running (the sandbox's PID namespace died with the command).
     group = limits_mod._group
