@@ -122,7 +122,7 @@ def test_missing_model_is_a_warning_with_auto_pull_and_a_failure_without(ocodex,
     assert blocked.returncode == 1
     assert _checks(blocked)["model"]["status"] == "fail"
     chosen = ocodex("doctor", "--json", "-m", "qwen3:8b")
-    assert chosen.returncode == 0 and _checks(chosen)["model"]["detail"] == "qwen3:8b (from command line)"
+    assert chosen.returncode == 0 and _checks(chosen)["model"]["detail"] == "qwen3:8b (from -m)"
 
 
 def test_a_model_without_tools_is_a_warning_because_exec_falls_back_to_text_calls(ocodex, fake) -> None:

@@ -279,7 +279,8 @@ def test_resume_shows_the_last_exchanges_before_the_prompt(fake: FakeOllama, hom
 
 
 def test_the_resume_recap_keeps_prompts_and_answers_only() -> None:
-    from ocodex.ui.repl import recent_exchanges
+    from ocodex.agent.loop import exchanges
+    from ocodex.ui.repl import recap
 
     messages = [{"role": "system", "content": "you are an agent"},
                 {"role": "user", "content": "<environment_context>...</environment_context>"},
@@ -290,7 +291,7 @@ def test_the_resume_recap_keeps_prompts_and_answers_only() -> None:
                 {"role": "assistant", "content": "A cat."},
                 {"role": "user", "content": "x" * 300},
                 {"role": "tool", "tool_call_id": "c2", "content": "aborted"}]
-    recap = recent_exchanges(messages, ["what is in the picture?", "x" * 300])
-    assert recap.splitlines() == ["last exchanges:", "› what is in the picture?", "  A cat.",
+    text = recap(exchanges(messages, ["what is in the picture?", "x" * 300]))
+    assert text.splitlines() == ["last exchanges:", "› what is in the picture?", "  A cat.",
                                   "› " + "x" * 99 + "…", "  (no answer)"]
-    assert recent_exchanges(messages[:2], []) == ""
+    assert recap(exchanges(messages[:2], [])) == ""

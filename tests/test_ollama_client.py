@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ocodex.errors import Interrupted, OcodexError, ProviderError, PullError, ServerUnavailable
+from ocodex.events import PullEnded, PullProgress
 from ocodex.net.transport import Transport
 from ocodex.ollama.bootstrap import prepare_oss
 from ocodex.ollama.client import (
@@ -438,28 +439,48 @@ def ready_server(server: Server, *, version: str = "0.13.4", tags: dict | None =
     server.route("POST", "/api/show", Reply(200, GPT_OSS_SHOW))
 
 
+class Events(list):
+    """What prepare_oss emitted; `interrupt_after` pull updates, a Ctrl-C."""
+
+    def __init__(self, interrupt_after: int | None = None) -> None:
+        super().__init__()
+        self.interrupt_after = interrupt_after
+
+    def __call__(self, event: object) -> None:
+        self.append(event)
+        if isinstance(event, PullProgress) and self.interrupt_after is not None \
+                and len(self.progress()) >= self.interrupt_after:
+            raise KeyboardInterrupt
+
+    def notes(self) -> list[str]:
+        return [e.text() for e in self if hasattr(e, "text")]
+
+    def progress(self) -> list[PullProgress]:
+        return [e for e in self if isinstance(e, PullProgress)]
+
+    def ended(self) -> list[bool]:
+        return [e.ok for e in self if isinstance(e, PullEnded)]
+
+
 def test_prepare_oss_model_present(server: Server) -> None:
     ready_server(server)
-    notes: list[str] = []
-    display = RecordingDisplay()
-    ready = prepare_oss(client=client_for(server), model="QWEN3:8b", auto_pull=True,
-                        notify=notes.append, progress=display)
+    events = Events()
+    ready = prepare_oss(client=client_for(server), model="QWEN3:8b", auto_pull=True, emit=events)
     assert ready.model == "Qwen3:8B" and ready.version == "0.13.4" and not ready.pulled
     assert ready.details is not None and ready.details.context_length == 131072
-    assert notes == [] and display.updates == []
+    assert events == []
     assert server.paths() == ["GET /v1/models", "GET /api/version", "GET /api/tags", "POST /api/show"]
 
 
 def test_prepare_oss_pulls_missing_model(server: Server) -> None:
     ready_server(server, tags={"models": []})
     server.route("POST", "/api/pull", Reply(200, PULL_OK))
-    notes: list[str] = []
-    display = RecordingDisplay()
-    ready = prepare_oss(client=client_for(server), model="gpt-oss:20b", auto_pull=True,
-                        notify=notes.append, progress=display)
+    events = Events()
+    ready = prepare_oss(client=client_for(server), model="gpt-oss:20b", auto_pull=True, emit=events)
     assert ready.pulled and ready.model == "gpt-oss:20b"
-    assert notes == ["Pulling model gpt-oss:20b..."]
-    assert len(display.updates) == len(PULL_OK) and display.finished and not display.aborted
+    assert events.notes() == ["Pulling model gpt-oss:20b..."]
+    assert len(events.progress()) == len(PULL_OK) and events.ended() == [True]
+    assert {e.model for e in events.progress()} == {"gpt-oss:20b"}
     assert server.paths() == ["GET /v1/models", "GET /api/version", "GET /api/tags", "POST /api/pull",
                               "POST /api/show"]
 
@@ -467,8 +488,7 @@ def test_prepare_oss_pulls_missing_model(server: Server) -> None:
 def test_prepare_oss_missing_without_auto_pull(server: Server) -> None:
     ready_server(server, tags={"models": []})
     with pytest.raises(OcodexError, match="not available") as caught:
-        prepare_oss(client=client_for(server), model="gpt-oss:20b", auto_pull=False,
-                    notify=lambda _: None, progress=RecordingDisplay())
+        prepare_oss(client=client_for(server), model="gpt-oss:20b", auto_pull=False, emit=Events())
     assert "ollama pull gpt-oss:20b" in (caught.value.hint or "")
     assert "ocodex pull" in (caught.value.hint or "")
 
@@ -476,11 +496,10 @@ def test_prepare_oss_missing_without_auto_pull(server: Server) -> None:
 def test_prepare_oss_pull_failure_aborts_display(server: Server) -> None:
     ready_server(server, tags={"models": []})
     server.route("POST", "/api/pull", Reply(200, [{"error": "pull model manifest: file does not exist"}]))
-    display = RecordingDisplay()
+    events = Events()
     with pytest.raises(PullError, match="Pull failed") as caught:
-        prepare_oss(client=client_for(server), model="nosuch", auto_pull=True,
-                    notify=lambda _: None, progress=display)
-    assert display.aborted and not display.finished
+        prepare_oss(client=client_for(server), model="nosuch", auto_pull=True, emit=events)
+    assert events.ended() == [False]
     assert "https://ollama.com/library" in (caught.value.hint or "")  # what to do next
     assert "`ocodex pull nosuch`" in (caught.value.hint or "")
 
@@ -488,38 +507,46 @@ def test_prepare_oss_pull_failure_aborts_display(server: Server) -> None:
 def test_prepare_oss_interrupted_pull(server: Server) -> None:
     ready_server(server, tags={"models": []})
     server.route("POST", "/api/pull", Reply(200, PULL_OK))
-    display = RecordingDisplay(interrupt_after=2)
+    events = Events(interrupt_after=2)
     with pytest.raises(Interrupted) as caught:
-        prepare_oss(client=client_for(server), model="gpt-oss:20b", auto_pull=True,
-                    notify=lambda _: None, progress=display)
+        prepare_oss(client=client_for(server), model="gpt-oss:20b", auto_pull=True, emit=events)
     assert str(caught.value) == ("Pull of gpt-oss:20b interrupted; run the command again to resume "
                                  "(Ollama keeps partial downloads)")
     assert caught.value.exit_code == 130
-    assert display.aborted
+    assert events.ended() == [False]
 
 
 def test_prepare_oss_old_version_warns_and_404_version_is_fine(server: Server) -> None:
     ready_server(server, version="0.5.1")
-    notes: list[str] = []
-    prepare_oss(client=client_for(server), model="gpt-oss:20b", auto_pull=False,
-                notify=notes.append, progress=RecordingDisplay())
-    assert len(notes) == 1 and "0.5.1" in notes[0]
+    events = Events()
+    prepare_oss(client=client_for(server), model="gpt-oss:20b", auto_pull=False, emit=events)
+    assert len(events.notes()) == 1 and "0.5.1" in events.notes()[0]
     del server.routes[("GET", "/api/version")]
-    ready = prepare_oss(client=client_for(server), model="gpt-oss:20b", auto_pull=False,
-                        notify=notes.append, progress=RecordingDisplay())
-    assert ready.version is None and len(notes) == 1
+    ready = prepare_oss(client=client_for(server), model="gpt-oss:20b", auto_pull=False, emit=events)
+    assert ready.version is None and len(events.notes()) == 1
 
 
 def test_prepare_oss_tolerates_show_failure(server: Server) -> None:
     ready_server(server)
     server.route("POST", "/api/show", Reply(500, {"error": "boom"}))
-    ready = prepare_oss(client=client_for(server), model="gpt-oss:20b", auto_pull=False,
-                        notify=lambda _: None, progress=RecordingDisplay())
+    ready = prepare_oss(client=client_for(server), model="gpt-oss:20b", auto_pull=False, emit=Events())
     assert ready.details is None
 
 
 def test_prepare_oss_no_server() -> None:
     client = OllamaClient(f"http://127.0.0.1:{closed_port()}", Transport(), env={})
     with pytest.raises(ServerUnavailable, match="No running Ollama server detected"):
-        prepare_oss(client=client, model="gpt-oss:20b", auto_pull=True, notify=lambda _: None,
-                    progress=RecordingDisplay())
+        prepare_oss(client=client, model="gpt-oss:20b", auto_pull=True, emit=Events())
+
+
+def test_pull_with_progress_feeds_a_display_and_stops_on_ctrl_c(server: Server) -> None:
+    from ocodex.ollama.pull import pull_with_progress
+
+    server.route("POST", "/api/pull", Reply(200, PULL_OK))
+    display = RecordingDisplay()
+    pull_with_progress(client_for(server), "gpt-oss:20b", display)
+    assert len(display.updates) == len(PULL_OK) and display.finished and not display.aborted
+    stopped = RecordingDisplay(interrupt_after=2)
+    with pytest.raises(Interrupted):
+        pull_with_progress(client_for(server), "gpt-oss:20b", stopped)
+    assert len(stopped.updates) == 2 and stopped.aborted and not stopped.finished

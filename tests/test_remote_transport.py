@@ -436,7 +436,7 @@ def test_a_mid_stream_error_is_scrubbed() -> None:
 
 def test_failover_mid_session_for_management_and_model_calls() -> None:
     with FakeOllama(models=["gpt-oss:20b"]) as first, FakeOllama(models=["gpt-oss:20b"]) as second:
-        notes: list[str] = []
+        notes: list[Any] = []
         transport = Transport(endpoints=[Endpoint(first.root), Endpoint(second.root)], notify=notes.append)
         client = OllamaClient(first.root, transport, env={})
         client.probe()
@@ -449,7 +449,8 @@ def test_failover_mid_session_for_management_and_model_calls() -> None:
                                                                                         "content": "hi"}]})
         assert response.status_code == 200
         assert [r.path for r in second.requests] == ["/api/tags", "/v1/chat/completions"]
-        assert len(notes) == 1 and "failing over" in notes[0]
+        assert len(notes) == 1 and "failing over" in notes[0].text()
+        assert (notes[0].failed, notes[0].next) == (first_root, second.root)
         transport.close()
 
 
@@ -459,9 +460,11 @@ def test_failover_mid_session_for_management_and_model_calls() -> None:
 def test_plain_http_to_another_host_warns_once_per_host_and_can_be_silenced() -> None:
     provider = ProviderConfig(id="oss", name="Ollama", base_urls=["http://10.0.0.6:11434/v1"])
     connection = connect(provider, "http://10.0.0.5:11434/v1", {})
-    assert len(connection.warnings) == 2
-    assert "10.0.0.5 over plain HTTP" in connection.warnings[0]
-    assert "SSH tunnel" in connection.warnings[0] and "oss.warn_plain_http=false" in connection.warnings[0]
+    assert [(w.host, w.setting) for w in connection.warnings] == [("10.0.0.5", "oss.warn_plain_http"),
+                                                                   ("10.0.0.6", "oss.warn_plain_http")]
+    text = connection.warnings[0].text()
+    assert "10.0.0.5 over plain HTTP" in text
+    assert "SSH tunnel" in text and "oss.warn_plain_http=false" in text
     assert connection.transport.plain_http_only
     assert connect(provider, "http://10.0.0.5:11434/v1", {}, warn_plain_http=False).warnings == []
     for url in ("http://localhost:11434/v1", "http://127.0.0.1:11434/v1", "https://10.0.0.5/v1"):

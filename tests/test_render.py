@@ -8,12 +8,13 @@ import json
 from ocodex.events import (
     AgentMessage,
     CommandExecution,
+    ConfigWarning,
     FileChange,
     FileUpdate,
     ItemCompleted,
     ItemStarted,
     ItemUpdated,
-    Notice,
+    SessionResumed,
     ThreadStarted,
     TodoEntry,
     TodoList,
@@ -76,7 +77,7 @@ def test_colour_only_when_asked() -> None:
     plain, _, plain_err = human(color=False)
     coloured, _, coloured_err = human(color=True)
     for render in (plain, coloured):
-        render(Notice("careful", "warning"))
+        render(ConfigWarning("careful"))
         render(ItemCompleted(FileChange("item_0", [FileUpdate("/w/a.py", "update")], "completed")))
     assert "\x1b[" not in plain_err.getvalue()
     assert "\x1b[" in coloured_err.getvalue()
@@ -87,14 +88,14 @@ def test_jsonl_lines_are_compact_and_notices_go_to_stderr() -> None:
     out, err = io.StringIO(), io.StringIO()
     render = JsonlRenderer(out, err)
     render(ThreadStarted("t-1"))
-    render(Notice("model: x"))
+    render(SessionResumed("t-0", 3, "/s/f.jsonl"))
     render(ItemCompleted(AgentMessage("item_0", "héllo")))
     lines = out.getvalue().splitlines()
     assert lines[0] == '{"type":"thread.started","thread_id":"t-1"}'
     assert json.loads(lines[1]) == {"type": "item.completed",
                                     "item": {"id": "item_0", "type": "agent_message", "text": "héllo"}}
     assert "héllo" in lines[1]  # UTF-8, not \\u escapes, as Codex prints
-    assert err.getvalue() == "model: x\n"
+    assert err.getvalue() == "resuming session t-0 (3 messages) from /s/f.jsonl\n"
 
 
 def test_jsonl_events_stay_one_line_for_splitlines_readers() -> None:
@@ -113,7 +114,7 @@ def test_registered_secrets_are_masked_in_every_face() -> None:
     jsonl = JsonlRenderer(out, err)
     jsonl(ItemCompleted(CommandExecution("item_0", "cat config.toml", 'key = "sk-test-4f9a8b7c6d5e"\n', 0,
                                          "completed")))
-    jsonl(Notice("using sk-test-4f9a8b7c6d5e"))
+    jsonl(ConfigWarning("using sk-test-4f9a8b7c6d5e"))
     render, h_out, h_err = human()
     render(ItemCompleted(CommandExecution("item_1", "cat config.toml", "sk-test-4f9a8b7c6d5e\n", 0, "completed")))
     render.final_message("the key is sk-test-4f9a8b7c6d5e")

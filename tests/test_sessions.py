@@ -11,7 +11,7 @@ import pytest
 
 from ocodex import redact
 from ocodex.cli import build_parser, parse_args
-from ocodex.events import AgentMessage, ItemCompleted, Notice, TurnCompleted, Usage
+from ocodex.events import AgentMessage, ConfigWarning, ItemCompleted, TurnCompleted, Usage
 from ocodex.sessions import (
     SessionError,
     SessionMeta,
@@ -35,7 +35,7 @@ def write_session(home: Path, thread: str, cwd: str = "/work", prompt: str = "do
     writer.message({"role": "user", "content": prompt})
     writer.message({"role": "assistant", "content": "done"})
     writer.event(ItemCompleted(AgentMessage("item_0", "done")))
-    writer.event(Notice("for people"))
+    writer.event(ConfigWarning("for people"))
     writer.event(TurnCompleted(Usage(input_tokens=10, output_tokens=2)))
     writer.close()
     return writer.path
@@ -239,9 +239,7 @@ def test_a_failed_write_is_reported_once_and_recording_stops(tmp_path: Path) -> 
 
 def test_resuming_reads_the_file_again_once_it_holds_the_lock(tmp_path: Path) -> None:
     """A run that loaded the thread while another run still wrote it continues from the newest history."""
-    from types import SimpleNamespace
-
-    from ocodex.thread.recording import open_session
+    from ocodex.thread.recording import Recorder, RunInfo
 
     path = write_session(tmp_path, "01aa-race")
     stale = load_session(path)
@@ -263,7 +261,8 @@ def test_resuming_reads_the_file_again_once_it_holds_the_lock(tmp_path: Path) ->
             self.messages[:] = history
 
     agent = StubAgent()
-    writer = open_session(tmp_path, SimpleNamespace(agent=agent), Path("/work"), stale, lambda event: None)
-    writer.close()
+    recorder = Recorder(tmp_path)
+    recorder.begin(agent, RunInfo("01aa-race", Path("/work"), "m", "oss"), stale, lambda event: None)
+    recorder.close()
     assert agent.messages[-2:] == [{"role": "user", "content": "later"},
                                    {"role": "assistant", "content": "later answer"}]

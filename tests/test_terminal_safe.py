@@ -14,14 +14,17 @@ from ocodex.errors import OcodexError, report
 from ocodex.events import (
     AgentMessage,
     CommandExecution,
+    ConfigWarning,
     ErrorItem,
     FileChange,
     FileUpdate,
     ItemCompleted,
     ItemStarted,
     ItemUpdated,
-    Notice,
+    McpToolCall,
+    PatchFailed,
     Reasoning,
+    SessionResumed,
     StreamErrorEvent,
     ThreadStarted,
     TodoEntry,
@@ -80,7 +83,9 @@ def test_rich_markup_in_model_text_is_escaped() -> None:
 def _every_hostile_event(text: str) -> list:
     plan = TodoList("item_5", [TodoEntry(text, False)])
     return [
-        Notice(text), Notice(text, "warning"), ThreadStarted(text),
+        PatchFailed(text), ConfigWarning(text), SessionResumed(text, 3, text), ThreadStarted(text),
+        ItemCompleted(CommandExecution("item_7", text, status="declined")),
+        ItemCompleted(McpToolCall("item_8", text, text, status="failed")),
         ItemStarted(CommandExecution("item_0", text)),
         ItemCompleted(CommandExecution("item_0", text, f"{text}\n{text}\n", 1, "failed")),
         ItemCompleted(AgentMessage("item_1", text)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,20 @@ def load_output_schema(path: Path) -> dict[str, Any]:
     return schema
 
 
+@dataclass(frozen=True, slots=True)
+class OutputSchema:
+    """A loaded `--output-schema`: the schema, and where it came from (for messages)."""
+
+    schema: dict[str, Any]
+    source: str
+
+    def wrap(self, provider: Provider) -> Provider:
+        return WithResponseFormat(provider, response_format(self.schema))
+
+    def check(self, text: str) -> None:
+        check_output(text, self.schema, self.source)
+
+
 def response_format(schema: dict[str, Any]) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": schema}}
 
@@ -70,10 +84,7 @@ class WithResponseFormat:
         self.fmt = fmt
 
     def stream(self, request: ModelRequest) -> Iterator[ModelEvent]:
-        from ocodex.agent.context import COMPACT_PROMPT
-
-        last = request.messages[-1] if request.messages else {}
-        if last.get("content") == COMPACT_PROMPT:  # the summary of a compaction: plain text
+        if request.purpose == "compaction":  # its answer is a plain-text summary, not the task's answer
             return self.inner.stream(request)
         return self.inner.stream(replace(request, response_format=self.fmt))
 

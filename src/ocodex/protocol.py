@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+RequestPurpose = Literal["turn", "compaction"]
 
 
 @dataclass(slots=True)
@@ -59,7 +61,8 @@ class ModelRequest:
     """One request to the model.
 
     `messages` use the chat-completions shape: {"role", "content", "tool_calls"?, "tool_call_id"?,
-    "reasoning"?}. Adapters for other wire formats translate from it.
+    "reasoning"?}. Adapters for other wire formats translate from it. `purpose` says why the loop sends
+    it: a step of a turn, or the summary of a compaction (whose answer is plain text, whatever the task).
     """
 
     model: str
@@ -70,6 +73,7 @@ class ModelRequest:
     reasoning_effort: str | None = None
     response_format: dict[str, Any] | None = None
     max_output_tokens: int | None = None
+    purpose: RequestPurpose = "turn"
 
 
 @dataclass(slots=True)

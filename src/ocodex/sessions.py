@@ -35,7 +35,7 @@ from typing import Any, TextIO
 
 from ocodex import __version__, jsontext
 from ocodex.errors import OcodexError
-from ocodex.events import Usage
+from ocodex.events import Usage, is_codex_event
 from ocodex.redact import scrub_value
 
 _ROLLOUT_RE = re.compile(r"^rollout-(?P<stamp>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-(?P<id>.+)\.jsonl$")
@@ -139,8 +139,8 @@ class SessionWriter:
         self.write("compacted", {"replacement_history": messages})
 
     def event(self, event: Any) -> None:
-        """Record a typed event (`Notice`s are for people and are not kept)."""
-        if getattr(event, "to_dict", None) is None or type(event).__name__ == "Notice":
+        """Record a Codex event (ocodex's own events are for people and are not kept)."""
+        if not is_codex_event(event):
             return
         self.write("event_msg", event.to_dict())
 

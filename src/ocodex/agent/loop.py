@@ -8,7 +8,6 @@ executed yet: a response is collected whole before any of its tool calls run.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,15 +16,17 @@ from typing import Any
 from ocodex.agent.context import TokenBudget, compacted, split_for_compaction, summary_request
 from ocodex.agent.guard import LoopGuard, Stuck, TaskFailure
 from ocodex.agent.textcalls import extract_text_calls, repair_arguments, shape_error, text_protocol_prompt
+from ocodex.backoff import backoff_delay
 from ocodex.errors import OcodexError, ProviderError, ServerUnavailable, StreamError, TurnInterrupted
 from ocodex.events import (
     AgentMessage,
+    Compacted,
     ErrorItem,
     Event,
     ItemCompleted,
-    Notice,
     Reasoning,
-    StreamErrorEvent,
+    Reconnecting,
+    TextToolMode,
     TurnCompleted,
     TurnFailed,
     TurnStarted,
@@ -36,6 +37,7 @@ from ocodex.protocol import (
     ModelRequest,
     Provider,
     ReasoningDelta,
+    RequestPurpose,
     TextDelta,
     TokenUsage,
     ToolCall,
@@ -131,7 +133,7 @@ def _steps_taken(messages: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _prompt_text(message: dict[str, Any]) -> str | None:
+def prompt_text(message: dict[str, Any]) -> str | None:
     """The text of a user message as `run_turn` builds it: the string, or the text part after images."""
     content = message.get("content")
     if isinstance(content, str):
@@ -140,6 +142,21 @@ def _prompt_text(message: dict[str, Any]) -> str | None:
         text = content[-1].get("text")
         return text if isinstance(text, str) else None
     return None
+
+
+def exchanges(messages: list[dict[str, Any]], prompts: Sequence[str]) -> list[tuple[str, str | None]]:
+    """A conversation's (prompt, the answer that ended its turn) pairs, oldest first: the user messages
+    holding one of `prompts` (as typed), tool calls and results left out; None for a turn with no answer."""
+    wanted = set(prompts)
+    pairs: list[list[str | None]] = []
+    for message in messages:
+        role = message.get("role")
+        if role == "user" and prompt_text(message) in wanted:
+            pairs.append([prompt_text(message), None])
+        elif (role == "assistant" and pairs and isinstance(message.get("content"), str)
+              and message["content"].strip() and not message.get("tool_calls")):
+            pairs[-1][1] = message["content"]
+    return [(prompt or "", answer) for prompt, answer in pairs]
 
 
 class Agent:
@@ -162,16 +179,19 @@ class Agent:
         self._opening = len(messages)  # system prompt, AGENTS.md, environment: never compacted
         self._prompts: list[dict[str, Any]] = []  # the user's prompts: survive compaction verbatim
         self._raw_text = ""  # the last answer as the model wrote it, tool-call blocks included
+        self.last_prompt_tokens: int | None = None  # what the server counted for the last request
+        self.interrupt_reason = "interrupted by the user"  # what a turn stopped by Ctrl-C (or a signal) says
 
     # ---- one request, with retries -----------------------------------------------------------
 
-    def _request(self, messages: list[dict[str, Any]] | None = None, *, tools: bool = True) -> ModelResponse:
+    def _request(self, messages: list[dict[str, Any]] | None = None, *, tools: bool = True,
+                 purpose: RequestPurpose = "turn") -> ModelResponse:
         opts = self.options
         specs = self.tools.specs() if tools and opts.speaks_native_tools() else []
         request = ModelRequest(model=opts.model, messages=self.messages if messages is None else messages,
                                tools=specs,
                                temperature=opts.temperature, top_p=opts.top_p,
-                               reasoning_effort=opts.reasoning_effort)
+                               reasoning_effort=opts.reasoning_effort, purpose=purpose)
         attempt = 0
         while True:
             try:
@@ -183,13 +203,10 @@ class Agent:
                 if not retryable or attempt >= limit:
                     raise
                 attempt += 1
-                self.emit(StreamErrorEvent(f"Reconnecting... {attempt}/{limit} ({exc.message})"))
-                delay = opts.retry_base_delay_s * (2 ** (attempt - 1))
-                delay = min(delay, 10.0) * random.uniform(0.8, 1.2)
-                retry_after = getattr(exc, "retry_after", None)
-                if retry_after is not None:  # the server said how long to wait (Retry-After)
-                    delay = min(max(retry_after, 0.0), MAX_RETRY_AFTER_S)
-                self.sleep(delay)
+                self.emit(Reconnecting(attempt, limit, exc.message))
+                self.sleep(backoff_delay(attempt, base=opts.retry_base_delay_s,
+                                         retry_after=getattr(exc, "retry_after", None),
+                                         retry_after_cap=MAX_RETRY_AFTER_S))
 
     def _record_usage(self, usage: TokenUsage | None) -> None:
         if usage is None:
@@ -201,13 +218,28 @@ class Agent:
 
     # ---- the turn ----------------------------------------------------------------------------
 
+    @property
+    def prompts(self) -> list[str]:
+        """The user's prompts in this conversation, as typed."""
+        return [text for message in self._prompts if (text := prompt_text(message)) is not None]
+
+    @property
+    def opening(self) -> int:
+        """How many messages open the conversation (system prompt, AGENTS.md, environment)."""
+        return self._opening
+
+    def take_over(self, history: list[dict[str, Any]], opening: int, prompts: Sequence[str]) -> None:
+        """Continue a conversation another agent (another model) had: this agent's own opening messages
+        (its model's system prompt), then `history` after its `opening` messages."""
+        self.resume_from([*self.messages[:self._opening], *history[opening:]], prompts)
+
     def resume_from(self, history: list[dict[str, Any]], prompts: Sequence[str]) -> None:
         """Continue a saved thread: `history` replaces the conversation, and its user messages holding
         one of `prompts` (as typed, e.g. from a session file) survive compaction verbatim, as this run's
         own prompts do."""
         self.messages[:] = history
         wanted = set(prompts)
-        self._prompts = [m for m in history if m.get("role") == "user" and _prompt_text(m) in wanted]
+        self._prompts = [m for m in history if m.get("role") == "user" and prompt_text(m) in wanted]
 
     def add_message(self, message: dict[str, Any]) -> None:
         """Append to the history and tell `on_message`."""
@@ -227,8 +259,8 @@ class Agent:
         try:
             final = self._loop()
         except KeyboardInterrupt:
-            self.emit(TurnFailed("interrupted by the user"))
-            raise TurnInterrupted("interrupted by the user") from None
+            self.emit(TurnFailed(self.interrupt_reason))
+            raise TurnInterrupted(self.interrupt_reason) from None
         except OcodexError as exc:
             message = exc.message if not exc.hint else f"{exc.message} ({exc.hint})"
             failure = exc.kind if isinstance(exc, TaskFailure) else None
@@ -257,6 +289,7 @@ class Agent:
                 response = self._request()
             self._record_usage(response.usage)
             if response.usage is not None:
+                self.last_prompt_tokens = response.usage.input_tokens
                 warning = self.budget.observe(response.usage.input_tokens)
                 if warning:
                     self.emit(ItemCompleted(ErrorItem(self.ctx.ids.next(), warning)))
@@ -358,9 +391,7 @@ class Agent:
         self.options.text_tools = True
         system = self.messages[0]
         system["content"] = f"{system['content']}\n\n{text_protocol_prompt(self.tools.specs())}"
-        self.emit(Notice(f"the server says '{self.options.model}' does not support tools: switching to "
-                         "ocodex's text tool protocol (less reliable; a model with the tools capability, "
-                         "e.g. qwen3:8b or gpt-oss:20b, works better)", "warning"))
+        self.emit(TextToolMode(self.options.model, "server"))
         return True
 
     # ---- the context window ------------------------------------------------------------------
@@ -379,6 +410,13 @@ class Agent:
             budget.after_compaction(estimate)
         budget.check_fits(estimate, compacted=done)
 
+    def compact(self) -> bool:
+        """Summarise older turns now (`/compact`); False when there was nothing to summarise."""
+        done = self._compact()
+        if done:
+            self.budget.after_compaction(self.budget.estimate(self.messages))
+        return done
+
     def _compact(self) -> bool:
         """Summarise older turns with the model; False when there was nothing to summarise."""
         opening = self.messages[:self._opening]
@@ -396,14 +434,13 @@ class Agent:
                 split.old = split.old[len(split.old) // 2 or 1:]
             request = summary_request(opening, self._prompts, split.old)
         before = self.budget.estimate(self.messages)
-        response = self._request(request, tools=False)
+        response = self._request(request, tools=False, purpose="compaction")
         self._record_usage(response.usage)
         summary = response.text or _steps_taken(split.old)
         self.messages[:] = compacted(opening, self._prompts, summary, split.recent)
         if self.on_compact is not None:
             self.on_compact(list(self.messages))
-        self.emit(Notice(f"context: summarised {len(split.old)} earlier messages to stay within the window "
-                         f"(~{before} -> ~{self.budget.estimate(self.messages)} tokens)"))
+        self.emit(Compacted(len(split.old), before, self.budget.estimate(self.messages)))
         return True
 
     def _close_plan(self) -> None:

@@ -1,4 +1,5 @@
-"""Prompt assembly: the system prompt, AGENTS.md instructions and the environment context.
+"""Prompt assembly: the system prompt, AGENTS.md instructions and the environment context (one home:
+`opening_messages`, for runs and `ocodex bench` alike).
 
 The opening messages are built once per session and never rewritten, so the server can reuse its KV
 cache for the whole prefix on every later request. AGENTS.md files are in the workspace, where the
@@ -10,10 +11,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ocodex.protocol import ToolSpec
+    from ocodex.sandbox import SandboxPolicy
 
 from ocodex.files import read_regular
 
@@ -131,3 +137,22 @@ def initial_messages(*, system: str, agents_md: ProjectDocs | None, environment:
         messages.append({"role": "user", "content": agents_md.text})
     messages.append({"role": "user", "content": environment})
     return messages
+
+
+def opening_messages(*, cwd: Path, home: Path, policy: SandboxPolicy, tools: Sequence[ToolSpec],
+                     text_tools: bool = False, doc_max_bytes: int = 32768,
+                     doc_fallbacks: Sequence[str] = ()) -> tuple[list[dict[str, Any]], ProjectDocs | None]:
+    """A session's opening messages, as every run (and `ocodex bench`) sends them: the system prompt for
+    `policy` (with the text tool protocol for `tools` when the model has no native tool calling), the
+    AGENTS.md files, and the environment context. Also returns the project docs, to tell whether they
+    were cut."""
+    agents_md = load_agents_md(cwd, home, max_bytes=doc_max_bytes, fallback_filenames=tuple(doc_fallbacks))
+    system = system_prompt(policy.describe())
+    if text_tools:
+        from ocodex.agent.textcalls import text_protocol_prompt
+
+        system = f"{system}\n\n{text_protocol_prompt(list(tools))}"
+    writable = policy.writable() if policy.mode == "workspace-write" else []
+    environment = environment_context(cwd, sandbox_mode=policy.mode, network_access=policy.network_enabled,
+                                      writable_roots=writable)
+    return initial_messages(system=system, agents_md=agents_md, environment=environment), agents_md

@@ -74,31 +74,24 @@ TASK = "add a --verbose flag to cli.py and a test for it"
 
 def first_turn_request(model: str, cwd: Path, settings: Settings | None = None) -> dict[str, Any]:
     """The body `exec` sends on a task's first request from `cwd` with these settings (sandbox mode,
-    AGENTS.md files), for a typical one-line task."""
-    from ocodex.agent.prompt import environment_context, initial_messages, load_agents_md, system_prompt
-    from ocodex.config import ocodex_home
+    AGENTS.md files), for a typical one-line task: the same assembly (`opening_messages`) and tools
+    (`select_tools`) a run uses."""
+    from ocodex.agent.prompt import opening_messages
+    from ocodex.config import Settings, ocodex_home
     from ocodex.protocol import ModelRequest
     from ocodex.providers.chat import build_body
-    from ocodex.sandbox import SandboxPolicy
-    from ocodex.tools.registry import ToolRegistry
+    from ocodex.thread.assembly import sandbox_policy
+    from ocodex.tools.select import select_tools
 
-    if settings is None:
-        policy, agents_md = SandboxPolicy(mode="read-only", cwd=cwd), None
+    if settings is None:  # the defaults: a read-only sandbox, and no AGENTS.md
+        settings, home, doc_bytes = Settings(), Path("/nonexistent"), 0
     else:
-        policy = SandboxPolicy(
-            mode=settings.sandbox_mode, cwd=cwd,  # type: ignore[arg-type]
-            writable_roots=[Path(p).expanduser() for p in settings.sandbox_workspace_write.writable_roots],
-            network_access=settings.sandbox_workspace_write.network_access)
-        agents_md = load_agents_md(cwd, ocodex_home(), max_bytes=settings.project_doc_max_bytes,
-                                   fallback_filenames=tuple(settings.project_doc_fallback_filenames))
-    messages = initial_messages(
-        system=system_prompt(policy.describe()), agents_md=agents_md,
-        environment=environment_context(cwd, sandbox_mode=policy.mode, network_access=policy.network_enabled,
-                                        writable_roots=policy.writable() if policy.mode == "workspace-write"
-                                        else []))
+        home, doc_bytes = ocodex_home(), settings.project_doc_max_bytes
+    tools = select_tools(model).registry.specs()  # exec never asks for approval
+    messages, _ = opening_messages(cwd=cwd, home=home, policy=sandbox_policy(settings, cwd), tools=tools,
+                                   doc_max_bytes=doc_bytes, doc_fallbacks=settings.project_doc_fallback_filenames)
     messages.append({"role": "user", "content": TASK})
-    return build_body(ModelRequest(model=model, messages=messages, tools=ToolRegistry.default().specs(),
-                                   temperature=1.0, top_p=1.0))
+    return build_body(ModelRequest(model=model, messages=messages, tools=tools, temperature=1.0, top_p=1.0))
 
 
 def _prompt_text(body: dict[str, Any]) -> str:

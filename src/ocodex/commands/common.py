@@ -58,17 +58,14 @@ def server_url(settings: Settings) -> tuple[ProviderConfig, str, str]:
 
     The selected provider when it is a custom one (a LAN box defined in config.toml), else the
     built-in `oss` provider, whose URL follows Codex's CODEX_OSS_BASE_URL / CODEX_OSS_PORT rule, as
-    `exec --oss` does. The URL may still carry `user:pass@`; `open_target` removes it.
+    `exec --oss` does (`ocodex.config.endpoints.base_url_for`). The URL may still carry `user:pass@`;
+    `open_target` removes it.
     """
-    from ocodex.ollama.urls import BASE_URL_VAR, oss_base_url
+    from ocodex.config.endpoints import base_url_for
 
     chosen = settings.provider()
     provider = chosen if chosen.id not in ("oss", "openai") else settings.model_providers["oss"]
-    if provider.base_url:
-        return provider, provider.base_url, f"model_providers.{provider.id}.base_url"
-    if provider.base_urls and (provider.id != "oss" or not os.environ.get(BASE_URL_VAR, "").strip()):
-        return provider, provider.base_urls[0], f"model_providers.{provider.id}.base_urls"
-    base_url, source = oss_base_url(os.environ)
+    base_url, source = base_url_for(provider, os.environ)
     return provider, base_url, source
 
 

@@ -27,7 +27,7 @@ from ocodex.commands.common import (
     print_json,
     run_guarded,
 )
-from ocodex.context_window import SMALL_WINDOW, SUGGESTED_WINDOW
+from ocodex.context_window import SMALL_WINDOW, SUGGESTED_WINDOW, effective_window
 from ocodex.errors import ConfigError, OcodexError, ProviderError, ServerUnavailable
 
 if TYPE_CHECKING:
@@ -274,17 +274,11 @@ class Doctor:
         with contextlib.suppress(OcodexError):  # an old server without /api/ps: fall back to show
             loaded = next((m.context_length for m in target.client.ps() if same_model(m.name, model)), None)
         trained = details.context_length
-        configured = target.settings.model_context_window
-        if configured:
-            window, how = configured, "model_context_window: exec creates and uses a variant with this num_ctx"
-        elif loaded:
-            window, how = loaded, "allocated by the loaded runner (/api/ps)"
-        elif details.num_ctx:
-            window, how = details.num_ctx, "Modelfile num_ctx"
-        else:
-            window, how = None, "server default (OLLAMA_CONTEXT_LENGTH, else 4096-262144 by GPU memory)"
-        if window is not None and trained:
-            window = min(window, trained)
+        window, source = effective_window(configured=target.settings.model_context_window, loaded=loaded,
+                                          num_ctx=details.num_ctx, trained=trained)
+        how = {"configured": "model_context_window: exec creates and uses a variant with this num_ctx",
+               "loaded": "allocated by the loaded runner (/api/ps)", "num_ctx": "Modelfile num_ctx",
+               "unknown": "server default (OLLAMA_CONTEXT_LENGTH, else 4096-262144 by GPU memory)"}[source]
         fix = (f"give the model a larger window: `-c model_context_window={RECOMMENDED_CONTEXT}` (ocodex derives "
                f"a variant once), or `OLLAMA_CONTEXT_LENGTH={RECOMMENDED_CONTEXT} ollama serve` on the server")
         trained_text = f"trained {trained:,}" if trained else "trained context unknown"

@@ -1,9 +1,10 @@
 """`ocodex exec`: one task, non-interactively, rendered for a person or as JSONL.
 
 Wiring only: read the prompt (and `--image`/`--output-schema` files), find the session `exec resume`
-continues, load settings, pick the face, prepare the provider (for `oss`: probe, choose and pull the
-model), start recording the session, then hand one turn to the agent and turn its outcome into an exit
-code. The accepted-but-ignored Codex options get one `note:` line each on stderr.
+continues, turn the flags into settings, pick the face (human or JSONL), open a `Thread` on them, run
+one turn and turn its outcome into an exit code (and `-o FILE`). The thread does everything else:
+the session file and its lock, the server and model, escalation, restoring a resumed thread. The
+accepted-but-ignored Codex options get one `note:` line each on stderr.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ocodex.errors import OcodexError, TurnInterrupted, UsageError, run_reporting
-from ocodex.events import Notice, StreamErrorEvent, ThreadStarted
+from ocodex.events import NoSessionToResume
 
 
 def _valid_text(text: str) -> str:
@@ -56,30 +57,6 @@ def read_prompt(words: list[str], stdin: TextIO, err: TextIO) -> tuple[str, bool
 
 def in_git_repo(path: Path) -> bool:
     return any((directory / ".git").exists() for directory in (path, *path.parents))
-
-
-def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    flags: dict[str, Any] = {}
-    if args.model:
-        flags["model"] = args.model
-    if args.oss:
-        flags["model_provider"] = "oss"
-    if getattr(args, "escalate", False):
-        flags["escalate"] = True
-    if args.full_auto:
-        flags["sandbox_mode"] = "workspace-write"
-        flags["approval_policy"] = "never"
-    if args.sandbox:
-        flags["sandbox_mode"] = args.sandbox
-    return flags
-
-
-def _use_color(choice: str, stream: TextIO) -> bool:
-    if choice == "always":
-        return True
-    if choice == "never" or os.environ.get("NO_COLOR"):
-        return False
-    return stream.isatty()
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -148,8 +125,10 @@ def _add_dirs(values: list[str]) -> list[Path]:
 
 
 def _run(args: argparse.Namespace, err: TextIO) -> int:
+    from ocodex.commands.flags import settings_flags, use_color, work_dir
     from ocodex.config import check_provider_allowed, load_settings, ocodex_home
-    from ocodex.thread.recording import EventTee, split_resume_words
+    from ocodex.thread import Thread
+    from ocodex.thread.recording import find_resume_target, split_resume_words
 
     resuming = bool(getattr(args, "resume", False))
     if not resuming and (args.last or args.all_sessions):
@@ -157,9 +136,9 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     session_id, words = split_resume_words(args.prompt, last=args.last) if resuming else (None, args.prompt)
     schema = None
     if args.output_schema:
-        from ocodex.output_schema import load_output_schema
+        from ocodex.output_schema import OutputSchema, load_output_schema
 
-        schema = load_output_schema(Path(args.output_schema))
+        schema = OutputSchema(load_output_schema(Path(args.output_schema)), args.output_schema)
     images: list[str] = []
     if args.image:
         from ocodex.attachments import load_images
@@ -169,122 +148,59 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     prompt, json_word = read_prompt(words, sys.stdin, err)
     json_mode = args.json or json_word
     home = ocodex_home()
-
-    cwd = Path(args.cd).expanduser() if args.cd else Path.cwd()
-    if not cwd.is_dir():
-        raise UsageError(f"--cd {args.cd}: not a directory")
-    cwd = cwd.resolve()
+    cwd = work_dir(args.cd)
     if args.output_last_message:  # refused now, not after the whole task has run
         target = Path(args.output_last_message).expanduser()
         if not target.parent.is_dir():
             raise UsageError(f"-o {args.output_last_message}: the directory {target.parent} does not exist",
                              "create it first, or choose another path")
-    loaded = None
-    if resuming:
-        from ocodex.thread.recording import find_resume_target
-
-        loaded = find_resume_target(home, session_id, cwd, args.all_sessions)
-    settings = load_settings(home=home, overrides=args.config, profile=args.profile, flags=_flags(args))
+    loaded = find_resume_target(home, session_id, cwd, args.all_sessions) if resuming else None
+    settings = load_settings(home=home, overrides=args.config, profile=args.profile, flags=settings_flags(args))
     check_provider_allowed(settings, bool(args.openai))
-    if loaded is not None:
-        from ocodex.thread.recording import keep_session_model
-
-        keep_session_model(settings, loaded)
-    settings.sandbox_workspace_write.writable_roots.extend(str(d) for d in add_dirs)
+    if add_dirs:
+        roots = [*settings.sandbox_workspace_write.writable_roots, *(str(d) for d in add_dirs)]
+        settings = settings.changed("--add-dir", {"sandbox_workspace_write.writable_roots": roots})
     if not args.skip_git_repo_check and not in_git_repo(cwd):
         raise OcodexError("Not inside a trusted directory and --skip-git-repo-check was not specified.",
                           hint=f"{cwd} is not in a git repository; run `git init` there, or pass "
                                "--skip-git-repo-check to run anyway")
+    notes = _compat_notes(settings, add_dirs)
+    if settings.approval_policy != "never":  # exec never asks for approval, as Codex exec
+        settings = settings.changed("exec (it never asks)", {"approval_policy": "never"})
 
     if json_mode:
         from ocodex.render.jsonl import JsonlRenderer
 
-        render: Any = JsonlRenderer(sys.stdout, err)
+        face: Any = JsonlRenderer(sys.stdout, err)
     else:
         from ocodex.render.human import HumanRenderer
 
-        render = HumanRenderer(sys.stdout, err, color=_use_color(args.color, err))
-    emit = EventTee(render)
-
-    for warning in settings.warnings:
-        emit(Notice(warning, "warning"))
-    for note in _compat_notes(settings, add_dirs):
+        face = HumanRenderer(sys.stdout, err, color=use_color(args.color, err))
+    for note in notes:
         from ocodex.render.safe import terminal_safe
 
         err.write(terminal_safe(note) + "\n")  # notes quote config values
     if resuming and loaded is None:
-        emit(Notice(f"no saved session for {cwd}; starting a new one", "warning"))
+        face.on_event(NoSessionToResume(str(cwd)))
 
-    from ocodex.thread.assembly import prepare_runtime
-    from ocodex.thread.escalation import for_large_model, plan_escalation, run_with_escalation
-
-    escalation = plan_escalation(settings, emit)
-    from ocodex.thread.recording import start_runtime
-
-    runtime, writer = start_runtime(settings=settings, cwd=cwd, home=home, emit=emit, loaded=loaded,
-                                    ephemeral=bool(args.ephemeral))
+    thread = Thread.open(settings, cwd=cwd, home=home, face=face, resume=loaded, ephemeral=bool(args.ephemeral),
+                         output_schema=schema, vision=bool(images))
     try:
-        if images and runtime.capabilities is not None and "vision" not in runtime.capabilities:
-            raise UsageError(f"--image: model '{runtime.model}' cannot read images (no vision capability)",
-                             "choose a vision model, e.g. -m qwen2.5vl:7b or -m gemma3:4b")
-        from ocodex.output_schema import WithResponseFormat, response_format
-
-        if schema is not None:
-            runtime.agent.provider = WithResponseFormat(runtime.agent.provider, response_format(schema))
-        if not args.ephemeral:
-            from ocodex.thread.recording import open_session, record_run_start
-
-            writer = open_session(home, runtime, cwd, loaded, emit, locked=writer)
-        elif loaded is not None:
-            from ocodex.thread.recording import restore_only
-
-            restore_only(runtime, loaded, emit)
-        if writer is not None:
-            emit.sink = writer.event
-        emit(ThreadStarted(runtime.thread_id))
-        if writer is not None:
-            record_run_start(writer, settings=settings, runtime=runtime, cwd=cwd, prompt=prompt,
-                             images=len(images))
         if not json_mode:
-            effort = settings.model_reasoning_effort or "default"
-            emit(Notice(f"workdir: {cwd}  sandbox: {settings.sandbox_mode}  approval: never  "
-                        f"reasoning effort: {effort}"))
-            emit(Notice(f"user\n{prompt}"))
-        history = list(runtime.agent.messages)  # what an escalated retry starts from (a resumed thread too)
-
-        def large_runtime(model: str) -> Any:
-            second = prepare_runtime(
-                settings=for_large_model(settings, escalation), cwd=cwd, home=home, emit=emit,  # type: ignore[arg-type]
-                thread_id=runtime.thread_id)
-            second.agent.messages[:] = list(history)
-            if writer is not None:  # a later resume continues on the model that took over
-                writer.write("turn_context", {"cwd": str(cwd), "model": second.model,
-                                              "model_provider": second.provider_id, "escalated": True})
-            if schema is not None:
-                second.agent.provider = WithResponseFormat(second.agent.provider, response_format(schema))
-            return second
-
+            effort = thread.settings.model_reasoning_effort or "default"
+            face.note(f"workdir: {cwd}  sandbox: {thread.status.sandbox}  approval: {thread.status.approval}  "
+                      f"reasoning effort: {effort}")
+            face.note(f"user\n{prompt}")
         try:
-            result = run_with_escalation(runtime, prompt, images, plan=escalation, emit=emit,
-                                         make_runtime=large_runtime)
+            result = thread.run_turn(prompt, images)
         except TurnInterrupted as exc:
             if json_mode:
                 raise
             return exc.exit_code  # the renderer has shown the turn's failure: no second error line
-        if result.final_message is not None and schema is not None:
-            from ocodex.output_schema import OutputSchemaMismatch, check_output
-
-            try:
-                check_output(result.final_message, schema, args.output_schema)
-            except OutputSchemaMismatch as exc:
-                emit(StreamErrorEvent(exc.message))
-                raise
     finally:
-        runtime.close()
-        if writer is not None:
-            writer.close()
+        thread.close()
     if result.final_message is not None:
-        render.final_message(result.final_message)
+        face.final_message(result.final_message)
         if args.output_last_message:
             from ocodex.render.safe import valid_unicode
 

@@ -39,17 +39,11 @@ class DefaultChoice:
 
 
 def default_choice(target: Target, available: list[str]) -> DefaultChoice:
-    from ocodex.ollama.memory import choose_default_model, host_memory_bytes
+    from ocodex.ollama.memory import oss_model
     from ocodex.ollama.names import find_model
 
-    settings = target.settings
-    if settings.model:
-        model, reason = settings.model, f"from {settings.describe_source('model')}"
-    else:
-        model, reason = choose_default_model(
-            host_memory_bytes(), small=settings.oss.small_model, large=settings.oss.large_model,
-            threshold_gib=settings.oss.large_model_min_ram_gib)
-    return DefaultChoice(model, reason, find_model(model, available))
+    pick = oss_model(target.settings)
+    return DefaultChoice(pick.model, pick.reason, find_model(pick.model, available))
 
 
 SHOW_WORKERS = 8

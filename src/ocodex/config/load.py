@@ -48,31 +48,30 @@ def load_settings(*, home: Path, overrides: Sequence[str] = (), profile: str | N
     middle = [] if name is None else profile_layers(name, home, profiles, warnings, sources)
 
     merged, origins = merge_layers([*early, *middle, *late])
-    settings = _build(merged, origins, env)
-    settings.profile = name
-    settings.warnings = warnings
-    settings.sources = sources
-    return settings
+    return _build(merged, origins, env, profile=name, warnings=warnings, sources=sources)
 
 
 _PLAIN_KEYS = tuple(f.name for f in fields(Settings)
                     if f.name in SETTINGS_KEYS and callable(SETTINGS_KEYS[f.name]))
 
 
-def _build(merged: dict[str, Any], origins: dict[KeyPath, Layer], env: Mapping[str, str]) -> Settings:
-    settings = Settings(
-        **{key: merged[key] for key in _PLAIN_KEYS if key in merged},
+def _build(merged: dict[str, Any], origins: dict[KeyPath, Layer], env: Mapping[str, str], *,
+           profile: str | None, warnings: list[str], sources: list[Path]) -> Settings:
+    plain = {key: merged[key] for key in _PLAIN_KEYS if key in merged}
+    providers = _build_providers(merged.get("model_providers", {}), merged.get("openai_base_url"), env)
+    plain["model_provider"] = _select_provider(plain.get("model_provider", "oss"), providers,
+                                               origins.get(("model_provider",)))
+    return Settings(
+        **plain,
         sandbox_workspace_write=SandboxWorkspaceWrite(**merged.get("sandbox_workspace_write", {})),
         project_filters=ProjectFilters(**merged.get("project_filters", {})),
         sandbox_limits=Limits(**merged.get("sandbox_limits", {})),
         oss=OssConfig(**merged.get("oss", {})),
-        model_providers=_build_providers(merged.get("model_providers", {}), merged.get("openai_base_url"),
-                                         env),
+        model_providers=providers,
         extra={key: merged[key] for key in EXTRA_KEYS if key in merged},
         origins={path: layer.label for path, layer in origins.items()},
+        profile=profile, warnings=warnings, sources=sources,
     )
-    _select_provider(settings, origins.get(("model_provider",)))
-    return settings
 
 
 def _build_providers(tables: Mapping[str, dict[str, Any]], openai_base_url: Any, env: Mapping[str, str]
@@ -88,23 +87,24 @@ def _build_providers(tables: Mapping[str, dict[str, Any]], openai_base_url: Any,
         else:
             providers[pid] = ProviderConfig(**{"id": pid, "name": pid, **known, "extra": extra})
     if providers["openai"].requires_openai_auth is not True:  # never let a config file lift the guard
-        providers["openai"].requires_openai_auth = True
+        providers["openai"] = replace(providers["openai"], requires_openai_auth=True)
     return providers
 
 
-def _select_provider(settings: Settings, origin: Layer | None) -> None:
-    pid = settings.model_provider
-    if pid not in settings.model_providers and pid in PROVIDER_ALIASES:
-        pid = settings.model_provider = PROVIDER_ALIASES[pid]
-    if pid not in settings.model_providers:
-        known = ", ".join(settings.model_providers)
+def _select_provider(pid: str, providers: Mapping[str, ProviderConfig], origin: Layer | None) -> str:
+    """The provider id to use (Codex's `ollama` alias read as `oss`), checked to exist and be usable."""
+    if pid not in providers and pid in PROVIDER_ALIASES:
+        pid = PROVIDER_ALIASES[pid]
+    if pid not in providers:
+        known = ", ".join(providers)
         message = (f"unknown model provider '{pid}'; known providers: {known} "
                    "(define others as [model_providers.ID])")
         raise (origin or Layer("settings", "")).error(("model_provider",), message)
-    chosen = settings.model_providers[pid]
+    chosen = providers[pid]
     if chosen.id not in BUILTIN_PROVIDER_IDS and not chosen.base_url and not chosen.base_urls:
         raise ConfigError(f"model provider '{pid}' has no base_url; "
                           f"set model_providers.{dotted([pid])}.base_url in config.toml or with -c")
+    return pid
 
 
 def check_provider_allowed(settings: Settings, openai_flag: bool) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ PROVIDER_ALIASES = {"ollama": "oss"}
 KeyPath = tuple[str, ...]
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProviderConfig:
     """One model server: where it is, how to authenticate, and how hard to retry."""
 
@@ -76,7 +76,7 @@ def _put_header(headers: dict[str, str], name: str, value: str) -> None:
     headers[name] = value
 
 
-@dataclass
+@dataclass(frozen=True)
 class OssConfig:
     """ocodex's own `[oss]` table: which Ollama models to default to, and how to treat the server."""
 
@@ -87,7 +87,7 @@ class OssConfig:
     warn_plain_http: bool = True
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProjectFilters:
     """ocodex's `[project_filters]`: globs that narrow what `rg` searches and lists (see ocodex.filters)."""
 
@@ -95,7 +95,7 @@ class ProjectFilters:
     exclude: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SandboxWorkspaceWrite:
     """Codex's `[sandbox_workspace_write]` table."""
 
@@ -125,9 +125,11 @@ def builtin_providers(env: Mapping[str, str] = os.environ, openai_base_url: str 
     }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
-    """Everything configurable, after layering and validation."""
+    """Everything configurable, after layering and validation. Frozen: a change (a model switch, an
+    escalation, a resumed session's model, --add-dir, a face's default) is a new value made by
+    `changed`, which records where the new value came from."""
 
     model: str | None = None
     model_provider: str = "oss"
@@ -177,6 +179,24 @@ class Settings:
             return self.origins[path]
         inside = [label for p, label in self.origins.items() if p[: len(path)] == path]
         return inside[-1] if inside else "built-in default"
+
+    def changed(self, source: str, values: Mapping[str, Any]) -> Settings:
+        """A copy with `values` set, each recorded as coming from `source` (what `describe_source` then
+        says). Keys are dotted like config keys: `{"model": "qwen3:8b"}`,
+        `{"sandbox_workspace_write.writable_roots": [...]}` (a table's own key, one level deep)."""
+        top: dict[str, Any] = {}
+        origins = dict(self.origins)
+        for key, value in values.items():
+            path = tuple(key.split("."))
+            if len(path) == 1:
+                top[key] = value
+            else:
+                table = top.get(path[0], getattr(self, path[0]))
+                top[path[0]] = replace(table, **{path[1]: value})
+            for stale in [p for p in origins if p[: len(path)] == path]:
+                del origins[stale]
+            origins[path] = source
+        return replace(self, **top, origins=origins)
 
 
 

@@ -17,6 +17,7 @@ import httpx
 
 from ocodex.config import ProviderConfig
 from ocodex.errors import ConfigError
+from ocodex.events import Event, PlainHttp, TlsUnverified
 from ocodex.net.request_log import log_path
 from ocodex.net.transport import Endpoint, Transport
 from ocodex.net.urls import is_loopback, server_root
@@ -30,7 +31,7 @@ class Connection:
     base_url: str  # the primary base URL, credentials removed
     transport: Transport
     base_urls: list[str] = field(default_factory=list)  # every candidate, primary first, credentials removed
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[PlainHttp | TlsUnverified] = field(default_factory=list)  # for a person, before any request
 
 
 def candidate_urls(provider: ProviderConfig, primary: str) -> list[str]:
@@ -58,19 +59,17 @@ def _check(url: str, provider: ProviderConfig) -> None:
                           f"{split_credentials(url)[0]!r}", hint=f"check {where}; e.g. https://host/v1")
 
 
-def plain_http_warning(url: str, provider: ProviderConfig) -> str | None:
-    """The one-line warning for prompts sent unencrypted to another machine, or None."""
+def plain_http_warning(url: str, provider: ProviderConfig) -> PlainHttp | None:
+    """The warning for prompts sent unencrypted to another machine, or None."""
     parts = urlsplit(url)
     if parts.scheme.lower() != "http" or is_loopback(url):
         return None
     key = "oss.warn_plain_http" if provider.id == "oss" else f"model_providers.{provider.id}.warn_plain_http"
-    return (f"prompts and code go to {parts.hostname} over plain HTTP, unencrypted; prefer an SSH tunnel "
-            "(ssh -N -L 11434:localhost:11434 user@host, then http://localhost:11434/v1), a VPN, or a TLS "
-            f"reverse proxy with auth (https://); silence with -c {key}=false")
+    return PlainHttp(parts.hostname or url, key)
 
 
 def connect(provider: ProviderConfig, base_url: str, env: Mapping[str, str] | None = None, *,
-            warn_plain_http: bool = True, notify: Callable[[str], None] | None = None,
+            warn_plain_http: bool = True, notify: Callable[[Event], None] | None = None,
             log_requests: str | None = None) -> Connection:
     """The connection for `provider` whose primary base URL is `base_url` (may hold `user:pass@`).
 
@@ -102,13 +101,12 @@ def connect(provider: ProviderConfig, base_url: str, env: Mapping[str, str] | No
     transport = Transport(headers=headers, query_params=dict(provider.query_params), verify=verify,
                           read_timeout=provider.stream_idle_timeout_ms / 1000, plain_http_only=plain_only,
                           endpoints=endpoints, notify=notify, log_requests=log_path(log_requests, env))
-    warnings: list[str] = []
+    warnings: list[PlainHttp | TlsUnverified] = []
     if warn_plain_http and provider.warn_plain_http:
         for url in clean_urls:
             warning = plain_http_warning(url, provider)
             if warning:
                 warnings.append(warning)
     if provider.verify_tls is False and any(u.lower().startswith("https://") for u in clean_urls):
-        warnings.append(f"TLS certificate checks are off for provider '{provider.id}' (verify_tls = false): "
-                        "anyone on the network path can impersonate the server; set ca_cert instead")
+        warnings.append(TlsUnverified(provider.id))
     return Connection(clean_urls[0], transport, clean_urls, warnings)

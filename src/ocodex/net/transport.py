@@ -25,6 +25,7 @@ import httpx
 
 from ocodex import __version__
 from ocodex.errors import ConfigError
+from ocodex.events import Event, Failover
 from ocodex.net.errors import reason
 from ocodex.redact import register_headers, register_secret, scrub
 
@@ -53,7 +54,7 @@ class FailoverClient(httpx.Client):
     that answers becomes the active one for later requests.
     """
 
-    def __init__(self, *, endpoints: list[Endpoint], notify: Callable[[str], None] | None,
+    def __init__(self, *, endpoints: list[Endpoint], notify: Callable[[Event], None] | None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.endpoints = endpoints
@@ -97,8 +98,7 @@ class FailoverClient(httpx.Client):
                 failures.append((endpoint.root, exc))
                 if position + 1 < count and self.notify is not None:
                     following = self.endpoints[order[position + 1]].root
-                    self.notify(scrub(f"{endpoint.root} is unreachable ({reason(exc)}); "
-                                      f"failing over to {following}"))
+                    self.notify(Failover(scrub(endpoint.root), reason(exc), scrub(following)))
                 continue
             self.active = index
             return response
@@ -151,7 +151,7 @@ class Transport:
     read_timeout: float = 300.0
     plain_http_only: bool = False  # every URL is http://: skip loading CA certificates (~20 ms)
     endpoints: list[Endpoint] = field(default_factory=list)
-    notify: Callable[[str], None] | None = None  # told about failovers
+    notify: Callable[[Event], None] | None = None  # told about failovers and busy-server retries
     log_requests: str | None = None  # a file to append every request and response to (ocodex.net.request_log)
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
 

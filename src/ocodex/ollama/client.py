@@ -12,14 +12,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
 
+from ocodex.backoff import backoff_delay
 from ocodex.errors import OcodexError, ProviderError, ServerUnavailable
+from ocodex.events import ServerBusy
 from ocodex.net.errors import reason as _reason
 from ocodex.net.errors import response_error_text, retry_after_seconds
 from ocodex.net.transport import Transport
@@ -169,13 +170,12 @@ class OllamaClient:
                 return response
             # Busy or briefly failing (e.g. 503 "server busy" while a model loads): these calls are
             # idempotent, so wait as told (Retry-After) or back off with jitter, and ask again.
-            delay = retry_after_seconds(response.headers.get("retry-after"))
-            if delay is None:
-                delay = RETRY_BASE_DELAY * (2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
-            delay = min(delay, MAX_RETRY_DELAY)
+            delay = backoff_delay(attempt, base=RETRY_BASE_DELAY, cap=MAX_RETRY_DELAY,
+                                  retry_after=retry_after_seconds(response.headers.get("retry-after")),
+                                  retry_after_cap=MAX_RETRY_DELAY)
             if self._transport.notify is not None:
-                self._transport.notify(f"Ollama at {self.root} answered {response.status_code} to {method} "
-                                       f"{path}; retrying {attempt}/{self.max_retries} in {delay:.1f} s")
+                self._transport.notify(ServerBusy(self.root, response.status_code, f"{method} {path}", attempt,
+                                                  self.max_retries, delay))
             response.close()
             time.sleep(delay)
         raise AssertionError("unreachable")  # the loop always returns

@@ -1,4 +1,5 @@
-"""Host memory and the memory-based default oss model (>= 64 GiB RAM -> gpt-oss:120b, else 20b).
+"""Host memory and the oss model rule: the configured model, else by memory (>= 64 GiB RAM -> gpt-oss:120b,
+else 20b), in `oss_model`.
 
 Owns reading total physical memory without third-party packages (`/proc/meminfo` on Linux,
 `sysconf` elsewhere) and the `OCODEX_HOST_MEMORY_GIB` override, a documented hook for tests and
@@ -9,8 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ocodex.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ocodex.config import Settings
 
 GIB = 1024**3
 MEMORY_OVERRIDE_VAR = "OCODEX_HOST_MEMORY_GIB"
@@ -75,3 +81,22 @@ def choose_default_model(memory_bytes: int | None, *, small: str = "gpt-oss:20b"
     if memory_bytes >= threshold_gib * GIB:
         return large, f"host has {format_gib(memory_bytes)} RAM (>= {threshold})"
     return small, f"host has {format_gib(memory_bytes)} RAM (< {threshold})"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPick:
+    model: str
+    reason: str  # "from -m", "from <config file>", or the memory rule's reason
+    configured: bool  # False: the memory rule chose it
+
+
+def oss_model(settings: Settings) -> ModelPick:
+    """The model an `--oss` run uses: the configured one (`-m`, `model = ...`), else the memory rule
+    over `[oss] small_model`/`large_model`. `exec`, `models` and `doctor` all ask this."""
+    if settings.model:
+        source = settings.describe_source("model")
+        return ModelPick(settings.model, "from -m" if source == "command line" else f"from {source}", True)
+    model, reason = choose_default_model(host_memory_bytes(), small=settings.oss.small_model,
+                                         large=settings.oss.large_model,
+                                         threshold_gib=settings.oss.large_model_min_ram_gib)
+    return ModelPick(model, reason, False)

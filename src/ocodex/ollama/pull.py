@@ -1,5 +1,6 @@
 """Pulling a model onto the server: the `POST /api/pull` NDJSON stream, read as `PullUpdate`s, and a
-pull driven to its end with progress shown on a `PullDisplay`.
+pull driven to its end, its progress sent as `PullProgress` events (a run's pull, drawn by the face) or
+shown on a `PullDisplay` (the `ocodex pull` command's own).
 
 Closing the update iterator (or an exception inside it) closes the HTTP response, which makes Ollama
 stop the download; partial blobs are resumed by the next pull.
@@ -8,12 +9,13 @@ stop the download; partial blobs are resumed by the next pull.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NoReturn, Protocol
 
 import httpx
 
 from ocodex.errors import Interrupted, PullError
+from ocodex.events import Event, PullEnded, PullProgress
 from ocodex.net.errors import reason
 from ocodex.ollama.records import PullUpdate, pull_update
 
@@ -91,17 +93,30 @@ def parse_pull_line(line: str) -> PullUpdate | None:
 
 def pull_with_progress(client: OllamaClient, model: str, progress: PullDisplay) -> None:
     """Pull `model`, feeding every update to `progress`. Ctrl-C stops the download cleanly."""
+    _drive(client, model, progress.update, lambda ok: progress.finish() if ok else progress.abort())
+
+
+def pull_with_events(client: OllamaClient, model: str, emit: Callable[[Event], None]) -> None:
+    """Pull `model`, sending each update as a `PullProgress` and the end as a `PullEnded`."""
+    def update(u: PullUpdate) -> None:
+        emit(PullProgress(model, u.status, u.digest, u.total, u.completed))
+
+    _drive(client, model, update, lambda ok: emit(PullEnded(model, ok)))
+
+
+def _drive(client: OllamaClient, model: str, on_update: Callable[[PullUpdate], None],
+           on_end: Callable[[bool], None]) -> None:
     updates = client.pull(model)
     try:
         for update in updates:
-            progress.update(update)
+            on_update(update)
     except KeyboardInterrupt:
         updates.close()  # closes the HTTP response, which stops the server-side download
-        progress.abort()
+        on_end(False)
         raise Interrupted(f"Pull of {model} interrupted; run the command again to resume "
                           "(Ollama keeps partial downloads)") from None
     except BaseException:
         updates.close()
-        progress.abort()
+        on_end(False)
         raise
-    progress.finish()
+    on_end(True)

@@ -11,7 +11,7 @@ makes the server reload the model. So ocodex never sends one. The mechanism, cho
   `POST /api/create {"from": MODEL, "parameters": {"num_ctx": N}}` (N capped at the trained context).
   Its Modelfile `num_ctx` is honoured on /v1; it is created only when missing and reused afterwards.
 
-Either way one line says what was done. `OLLAMA_CONTEXT_LENGTH` on the server is the alternative the
+Either way a `ContextSized` says what was done. `OLLAMA_CONTEXT_LENGTH` on the server is the alternative the
 hint names: it changes every model's default without a derived model.
 """
 
@@ -19,18 +19,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ocodex.context_window import SMALL_WINDOW, SUGGESTED_WINDOW
+from ocodex.context_window import SUGGESTED_WINDOW, effective_window, is_small
 from ocodex.errors import OcodexError
+from ocodex.events import ContextSized
 from ocodex.ollama.client import ModelDetails, OllamaClient
 from ocodex.ollama.names import find_model
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ContextPlan:
     model: str  # the model to send requests to (a derived one when the window was resized)
     window: int | None  # effective context in tokens; None when unknown
     trained: int | None
-    line: str  # what was done, for the user
+    sized: ContextSized  # what was done, for the user
+
+    @property
+    def line(self) -> str:
+        return self.sized.text()
 
 
 def variant_name(model: str, num_ctx: int) -> str:
@@ -56,41 +61,35 @@ def size_context(client: OllamaClient, model: str, details: ModelDetails | None,
                  requested: int | None) -> ContextPlan:
     """Learn (and with `requested`, set) the context window for this session's model."""
     trained = details.context_length if details else None
-    trained_note = f"; trained for {trained}" if trained else ""
     if requested is not None:
-        target = min(requested, trained) if trained else requested
-        capped = " (capped at the trained context)" if target < requested else ""
+        target, _ = effective_window(configured=requested, trained=trained)
+        assert target is not None
+        capped = target < requested
         if details is not None and details.num_ctx == target:
-            return ContextPlan(model, target, trained,
-                               f"context: {target} tokens (the model's own num_ctx){capped}")
+            return ContextPlan(model, target, trained, ContextSized(target, "own_num_ctx", trained, model,
+                                                                   capped=capped))
         name = variant_name(model, target)
         existing = find_model(name, [entry.name for entry in client.tags()])
         try:
             if existing is None:
                 client.create_variant(name, model, {"num_ctx": target})
-                action = f"created {name} from {model} with num_ctx {target}"
             else:
                 name = existing
-                action = f"using {name} (num_ctx {target})"
         except OcodexError as exc:
             raise OcodexError(f"could not create a {target}-token variant of {model}: {exc.message}",
                               hint="set OLLAMA_CONTEXT_LENGTH on the server instead, or drop "
                                    "model_context_window") from None
-        return ContextPlan(name, target, trained, f"context: {target} tokens{capped}; {action}")
+        how = "created" if existing is None else "reused"
+        return ContextPlan(name, target, trained, ContextSized(target, how, trained, model, name, capped))
 
     try:
-        window = _effective(client, model)
+        loaded = _effective(client, model)
     except OcodexError:
-        window = None
-    source = "as loaded by the server"
-    if window is None and details is not None and details.num_ctx:
-        window, source = details.num_ctx, "the model's num_ctx"
+        loaded = None
+    window, source = effective_window(loaded=loaded, num_ctx=details.num_ctx if details else None,
+                                      trained=trained)
     if window is None:
-        return ContextPlan(model, None, trained,
-                           "context: unknown (the server does not report it); set "
-                           "model_context_window to have ocodex size and respect it")
-    line = f"context: {window} tokens ({source}{trained_note})"
-    if window < SMALL_WINDOW and (trained is None or trained > window):
-        line += (f"; small for an agent: -c model_context_window={SUGGESTED_WINDOW} makes ocodex use a larger "
-                 "variant, or set OLLAMA_CONTEXT_LENGTH on the server")
-    return ContextPlan(model, window, trained, line)
+        return ContextPlan(model, None, trained, ContextSized(None, "unknown", trained, model))
+    suggested = SUGGESTED_WINDOW if is_small(window, trained) else None
+    how = "loaded" if source == "loaded" else "num_ctx"
+    return ContextPlan(model, window, trained, ContextSized(window, how, trained, model, suggested=suggested))

@@ -4,7 +4,10 @@ Colours are plain ANSI escapes, used only when the stream is a terminal (or `--c
 piping stdout into a file or another program gets exactly the answer text. Every string an event
 carries (model text, commands, paths, server messages, session data) passes `terminal_safe` before
 it is styled and printed: only this renderer's own colour codes reach the terminal. A command's
-output is previewed in a few lines, each cut to about the terminal's width.
+output is previewed in a few lines, each cut to about the terminal's width. ocodex's own events are
+said with their `text()` (warnings prefixed), and a pull's progress is drawn from its `PullProgress`
+events (a rich bar on a terminal, sparse lines on a pipe). As exec's face it answers approval
+requests by policy, which for exec is never to ask: it says no.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import shutil
 from collections.abc import Callable
 from typing import TextIO
 
+from ocodex.approval import ApprovalRequest, Decision
 from ocodex.events import (
     AgentMessage,
     CommandExecution,
@@ -22,8 +26,12 @@ from ocodex.events import (
     ItemCompleted,
     ItemStarted,
     ItemUpdated,
-    Notice,
+    McpToolCall,
+    Note,
+    PullEnded,
+    PullProgress,
     Reasoning,
+    Reconnecting,
     StreamErrorEvent,
     ThreadStarted,
     TodoList,
@@ -31,6 +39,7 @@ from ocodex.events import (
     TurnFailed,
 )
 from ocodex.redact import scrub
+from ocodex.render.progress import PullDrawing
 from ocodex.render.safe import terminal_safe, valid_unicode
 
 _STYLES = {"bold": "1", "dim": "2", "italic": "3", "red": "31", "green": "32", "yellow": "33",
@@ -63,6 +72,7 @@ class HumanRenderer:
         self._last_error: str | None = None  # a failed turn repeating its error item is not shown twice
         self._last_plan: list[tuple[str, bool]] | None = None  # nor an unchanged plan
         self.width = max(shutil.get_terminal_size((100, 24)).columns - 4, 40)  # of an output preview line
+        self._pull = PullDrawing(err)
 
     def style(self, text: str, *names: str) -> str:
         """`text` made terminal-safe, then coloured."""
@@ -72,11 +82,22 @@ class HumanRenderer:
         codes = ";".join(_STYLES[n] for n in names)
         return f"\x1b[{codes}m{text}\x1b[0m"
 
+    def note(self, text: str) -> None:
+        """A line of the face's own (a banner, the prompt echo), dimmed."""
+        self.line(self.style(text, "dim"))
+
     def line(self, text: str = "") -> None:
         self.err.write(scrub(text) + "\n")  # registered secrets never reach the terminal
         self.err.flush()
 
+    def approve(self, request: ApprovalRequest) -> Decision:
+        """exec never asks (as Codex exec): its policy is `never`, so this is not reached; if it is, no."""
+        return "no"
+
     def __call__(self, event: Event) -> None:
+        self.on_event(event)
+
+    def on_event(self, event: Event) -> None:
         ends_turn = isinstance(event, TurnCompleted) or (
             isinstance(event, ItemCompleted) and isinstance(event.item, TodoList))
         if self._pending_message is not None and not ends_turn:
@@ -84,9 +105,8 @@ class HumanRenderer:
             self.line(terminal_safe(self._pending_message))
             self._pending_message = None
         match event:
-            case Notice(message=message, level=level):
-                prefix = self.style("warning: ", "yellow", "bold") if level == "warning" else ""
-                self.line(prefix + self.style(message, *(() if level == "warning" else ("dim",))))
+            case PullProgress() | PullEnded():
+                self._pull(event)
             case ThreadStarted(thread_id=thread_id):
                 self.line(self.style(f"session id: {thread_id}", "dim"))
             case ItemStarted(item=CommandExecution() as item):
@@ -95,7 +115,7 @@ class HumanRenderer:
                 self._completed(item)
             case ItemStarted(item=TodoList() as item) | ItemUpdated(item=TodoList() as item):
                 self._plan(item)
-            case StreamErrorEvent(message=message):
+            case StreamErrorEvent(message=message) | Reconnecting(message=message):
                 self.line(self.style(message, "yellow"))
             case TurnCompleted(usage=usage):
                 total = usage.input_tokens + usage.output_tokens
@@ -105,6 +125,11 @@ class HumanRenderer:
             case TurnFailed(message=message):
                 if message != self._last_error:
                     self.line(self.style("error: ", "red", "bold") + terminal_safe(message))
+            case _ if isinstance(event, Note):  # ocodex's own events: warnings and notes
+                if event.level == "warning":
+                    self.line(self.style("warning: ", "yellow", "bold") + self.style(event.text()))
+                else:
+                    self.line(self.style(event.text(), "dim"))
             case _:
                 pass
 
@@ -115,6 +140,11 @@ class HumanRenderer:
             case Reasoning(text=text):
                 self.line(self.style("thinking", "magenta", "italic"))
                 self.line(self.style(text, "dim", "italic"))
+            case CommandExecution(status="declined") as command:
+                self.line(self.style("declined", "yellow", "bold") + " " + self.style(command.command))
+            case McpToolCall() as call:
+                mark = self.style("✓", "green") if call.status == "completed" else self.style("✗", "red")
+                self.line(f"{mark} mcp {self.style(call.server)}.{self.style(call.tool)} {call.status}")
             case CommandExecution() as command:
                 ok = command.exit_code == 0
                 mark = self.style("✓", "green") if ok else self.style("✗", "red")

@@ -1,6 +1,8 @@
 """The `--json` face: one Codex-schema JSON object per line on stdout, nothing else there.
 
-`Notice` events are for people, so they go to stderr as plain lines.
+ocodex's own events are for people, so they go to stderr as plain lines (their `text()`); a pull's
+progress becomes sparse plain lines there too, never a bar (a program is reading). As exec's face it
+never asks for approval: it says no.
 """
 
 from __future__ import annotations
@@ -8,8 +10,10 @@ from __future__ import annotations
 from typing import TextIO
 
 from ocodex import jsontext
-from ocodex.events import Event, Notice
+from ocodex.approval import ApprovalRequest, Decision
+from ocodex.events import Event, PullEnded, PullProgress, is_codex_event
 from ocodex.redact import scrub, scrub_value
+from ocodex.render.progress import PullDrawing
 from ocodex.render.safe import terminal_safe
 
 
@@ -17,16 +21,29 @@ class JsonlRenderer:
     def __init__(self, out: TextIO, err: TextIO) -> None:
         self.out = out
         self.err = err
+        self._pull = PullDrawing(err, tty=False)
+
+    def approve(self, request: ApprovalRequest) -> Decision:
+        """exec never asks (as Codex exec): its policy is `never`, so this is not reached; if it is, no."""
+        return "no"
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, Notice):
-            self.err.write(f"{terminal_safe(scrub(event.message))}\n")
-            self.err.flush()
+        self.on_event(event)
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, PullProgress | PullEnded):
+            self._pull(event)
+            return
+        if not is_codex_event(event):
+            text = getattr(event, "text", None)
+            if text is not None:
+                self.err.write(f"{terminal_safe(scrub(text()))}\n")
+                self.err.flush()
             return
         # Last line of defence: a registered secret (API key, proxy password) that reached an event,
         # e.g. because the model printed a config file, is masked before it is printed.
         # One line per event for every reader (odd line breaks escaped), lone surrogates escaped too.
-        self.out.write(jsontext.dumps(scrub_value(event.to_dict())) + "\n")
+        self.out.write(jsontext.dumps(scrub_value(event.to_dict())) + "\n")  # type: ignore[union-attr]
         self.out.flush()
 
     def final_message(self, text: str) -> None:

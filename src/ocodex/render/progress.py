@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from ocodex.events import PullEnded, PullProgress
     from ocodex.ollama.pull import PullDisplay
     from ocodex.ollama.records import PullUpdate
 
@@ -266,3 +267,25 @@ def make_pull_display(stream: TextIO, *, tty: bool | None = None, model: str | N
     if tty:
         return RichPullDisplay(stream, model=model, force_terminal=True)
     return PlainPullDisplay(stream, model=model)
+
+
+class PullDrawing:
+    """Draws the pulls a run's events describe: one display per pull, opened by its first
+    `PullProgress` and closed by its `PullEnded`. `tty=False` forces plain lines (the --json face)."""
+
+    def __init__(self, stream: TextIO, *, tty: bool | None = None) -> None:
+        self._stream = stream
+        self._tty = tty
+        self._display: PullDisplay | None = None
+
+    def __call__(self, event: PullProgress | PullEnded) -> None:
+        from ocodex.events import PullEnded
+
+        if isinstance(event, PullEnded):
+            display, self._display = self._display, None
+            if display is not None:
+                display.finish() if event.ok else display.abort()
+            return
+        if self._display is None:
+            self._display = make_pull_display(self._stream, tty=self._tty, model=event.model)
+        self._display.update(event)  # type: ignore[arg-type]  # a PullProgress has a PullUpdate's fields

@@ -1,87 +1,111 @@
-"""Assembling a ready-to-run agent from settings: provider, model, sandbox, tools and prompt.
+"""Assembling what a thread runs on from settings: connection, server readiness, model, tools, prompt, agent.
 
-Shared by every face (exec today, the interactive session next). For the `oss` provider this runs
-Ollama's readiness sequence first: probe the server, choose the model (flag, config, or the RAM rule),
-pull it when missing, and read its capabilities.
+For the `oss` provider this runs Ollama's readiness sequence first: probe the server, choose the model
+(flag, config, or the RAM rule), pull it when missing, read its capabilities and size its context
+window. What it finds is said in events (`SessionConfigured`, warnings as typed kinds, pull progress),
+never printed here.
+
+Hooks:
+- `SERVERS` maps a provider id to how its model is made ready (`oss`: Ollama's sequence; anything
+  else: the configured model as is). A new local provider (e.g. an in-process llama.cpp server) is one
+  entry here; the wire adapter is `ocodex.providers.select.make_provider`.
+- the tools come from `ocodex.tools.select.select_tools` (per model and approval policy), with the
+  thread's extra tools (MCP) added.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ocodex.agent.loop import Agent, AgentOptions
-from ocodex.agent.prompt import environment_context, initial_messages, load_agents_md, system_prompt
+from ocodex.agent.prompt import opening_messages
+from ocodex.approval import ApprovalGate
 from ocodex.config import ProviderConfig, Settings
+from ocodex.config.endpoints import base_url_for
 from ocodex.errors import ConfigError
-from ocodex.events import Event, ItemIds, Notice
-from ocodex.ids import uuid7
+from ocodex.events import (
+    ContextSized,
+    EffortIgnored,
+    Event,
+    ItemIds,
+    ProjectDocTruncated,
+    SessionConfigured,
+    TextToolMode,
+    WrongEndpoint,
+)
 from ocodex.net.connection import Connection
 from ocodex.net.transport import Transport
 from ocodex.protocol import Provider
 from ocodex.sandbox import SandboxPolicy, check_available
-from ocodex.tools.base import ToolContext
-from ocodex.tools.registry import ToolRegistry
+from ocodex.tools.base import Tool, ToolContext
+from ocodex.tools.select import select_tools
 
 # Sampling defaults when neither config nor the model's Modelfile says: Ollama's /v1 would otherwise
 # force 1.0 for both. gpt-oss is trained for 1.0; others get Ollama's own built-in defaults.
 GPT_OSS_SAMPLING = (1.0, 1.0)
 OLLAMA_SAMPLING = (0.8, 0.9)
 
+Emit = Callable[[Event], None]
 
-@dataclass(slots=True)
+
+@dataclass(frozen=True, slots=True)
 class ModelChoice:
+    """The model a thread talks to, and what its server says about it."""
+
     model: str
     reason: str
-    capabilities: list[str] | None = None
+    capabilities: tuple[str, ...] | None = None  # from /api/show; None when unknown (non-Ollama providers)
     sampling: tuple[float | None, float | None] = (None, None)
     context_window: int | None = None  # effective, in tokens; None: unknown
+    context: ContextSized | None = None  # how the window was learned (Ollama)
+    server_version: str | None = None
 
 
 @dataclass(slots=True)
-class Runtime:
-    thread_id: str
+class Assembly:
+    """Everything one model of a thread runs on; `close()` ends its connections."""
+
     agent: Agent
     provider: Provider
     transport: Transport
-    model: str
-    capabilities: list[str] | None = None  # from /api/show; None when unknown (non-Ollama providers)
-    provider_id: str = "oss"
+    choice: ModelChoice
+    provider_id: str
+    configured: SessionConfigured
+
+    @property
+    def model(self) -> str:
+        return self.choice.model
 
     def close(self) -> None:
         self.provider.close()
         self.transport.close()
 
 
-def _primary_url(provider: ProviderConfig) -> tuple[str, str]:
-    """(primary base URL, where it came from). For oss: its base_url, else CODEX_OSS_BASE_URL/PORT."""
-    if provider.base_url:
-        return provider.base_url, f"model_providers.{provider.id}.base_url"
-    if provider.id == "oss":
-        from ocodex.ollama.urls import BASE_URL_VAR, oss_base_url
-
-        if provider.base_urls and not os.environ.get(BASE_URL_VAR, "").strip():
-            return provider.base_urls[0], "model_providers.oss.base_urls"
-        return oss_base_url(os.environ)
-    if provider.base_urls:
-        return provider.base_urls[0], f"model_providers.{provider.id}.base_urls"
-    raise ConfigError(f"provider '{provider.id}' has no base_url; set "
-                      f"model_providers.{provider.id}.base_url in config.toml")
+def sandbox_policy(settings: Settings, cwd: Path) -> SandboxPolicy:
+    """The sandbox `settings` ask for, in `cwd`."""
+    return SandboxPolicy(
+        mode=settings.sandbox_mode, cwd=cwd,  # type: ignore[arg-type]
+        writable_roots=[Path(p).expanduser() for p in settings.sandbox_workspace_write.writable_roots],
+        network_access=settings.sandbox_workspace_write.network_access,
+        allow_unix_sockets=[Path(p).expanduser() for p in settings.sandbox_workspace_write.allow_unix_sockets],
+        include_tmp=not settings.sandbox_workspace_write.exclude_slash_tmp,
+        include_tmpdir=not settings.sandbox_workspace_write.exclude_tmpdir_env_var,
+        limits=settings.sandbox_limits)
 
 
-def _connect(settings: Settings, provider: ProviderConfig, emit: Callable[[Event], None]) -> tuple[Connection, str]:
+def _connect(settings: Settings, provider: ProviderConfig, emit: Emit) -> tuple[Connection, str]:
     """The provider's connection (TLS, auth, failover), after its warnings are shown."""
     from ocodex.net.connection import connect
 
-    url, source = _primary_url(provider)
+    url, source = base_url_for(provider, os.environ)
     warn = settings.oss.warn_plain_http if provider.id == "oss" else True
-    connection = connect(provider, url, os.environ, warn_plain_http=warn,
-                         notify=lambda message: emit(Notice(message, "warning")), log_requests=settings.log_requests)
+    connection = connect(provider, url, os.environ, warn_plain_http=warn, notify=emit,
+                         log_requests=settings.log_requests)
     for warning in connection.warnings:
-        emit(Notice(warning, "warning"))
+        emit(warning)
     if provider.env_key and not os.environ.get(provider.env_key, "").strip() and provider.id != "oss":
         raise ConfigError(f"provider '{provider.id}' needs an API key in the environment variable "
                           f"{provider.env_key}, which is not set",
@@ -91,144 +115,116 @@ def _connect(settings: Settings, provider: ProviderConfig, emit: Callable[[Event
     return connection, source
 
 
-def _model_source(settings: Settings) -> str:
-    source = settings.describe_source("model")
-    return "from -m" if source == "command line" else f"from {source}"
-
-
-def _prepare_oss(settings: Settings, provider: ProviderConfig, transport: Transport,
-                 emit: Callable[[Event], None], base_url: str, source: str) -> tuple[str, ModelChoice]:
+def _ready_oss(settings: Settings, connection: Connection, emit: Emit) -> ModelChoice:
+    """Ollama's readiness sequence: probe, version, the model (pulled if missing), its details and window."""
     from ocodex.ollama.bootstrap import prepare_oss
     from ocodex.ollama.client import OllamaClient
-    from ocodex.ollama.memory import choose_default_model, host_memory_bytes
+    from ocodex.ollama.memory import oss_model
     from ocodex.ollama.urls import endpoint_hint, server_root
-    from ocodex.render.progress import make_pull_display
-
-    hint = endpoint_hint(base_url)
-    if hint:
-        emit(Notice(hint, "warning"))
-    if settings.model:
-        model, reason = settings.model, _model_source(settings)
-    else:
-        model, reason = choose_default_model(
-            host_memory_bytes(), small=settings.oss.small_model, large=settings.oss.large_model,
-            threshold_gib=settings.oss.large_model_min_ram_gib)
-        reason = f"default for --oss: {reason}; choose another with -m"
-    # The client shares the transport's connection pool with the model requests; the runtime closes it.
-    client = OllamaClient(server_root(base_url), transport, base_url=base_url)
-    ready = prepare_oss(client=client, model=model, auto_pull=settings.oss.auto_pull,
-                        notify=lambda message: emit(Notice(message)),
-                        progress=make_pull_display(sys.stderr, model=model))
-    emit(Notice(f"provider: oss at {base_url} ({source}); Ollama {ready.version or 'version unknown'}"))
-    emit(Notice(f"model: {ready.model} ({reason})"))
-    details = ready.details
-    choice = ModelChoice(ready.model, reason)
-    if details is not None:
-        choice.capabilities = list(details.capabilities)
-        default = GPT_OSS_SAMPLING if "gpt-oss" in ready.model.lower() or details.family == "gptoss" \
-            else OLLAMA_SAMPLING
-        temperature = getattr(details, "temperature", None)
-        top_p = getattr(details, "top_p", None)
-        choice.sampling = (temperature if temperature is not None else default[0],
-                           top_p if top_p is not None else default[1])
-    else:
-        choice.sampling = GPT_OSS_SAMPLING if "gpt-oss" in ready.model.lower() else OLLAMA_SAMPLING
     from ocodex.ollama.window import size_context
 
+    base_url = connection.base_url
+    if endpoint_hint(base_url):
+        emit(WrongEndpoint(base_url))
+    pick = oss_model(settings)
+    reason = pick.reason if pick.configured else f"default for --oss: {pick.reason}; choose another with -m"
+    # The client shares the transport's connection pool with the model requests; the assembly closes it.
+    client = OllamaClient(server_root(base_url), connection.transport, base_url=base_url)
+    ready = prepare_oss(client=client, model=pick.model, auto_pull=settings.oss.auto_pull, emit=emit)
+    details = ready.details
+    gpt_oss = "gpt-oss" in ready.model.lower()
+    if details is not None:
+        default = GPT_OSS_SAMPLING if gpt_oss or details.family == "gptoss" else OLLAMA_SAMPLING
+        sampling = (details.temperature if details.temperature is not None else default[0],
+                    details.top_p if details.top_p is not None else default[1])
+        capabilities: tuple[str, ...] | None = tuple(details.capabilities)
+    else:
+        sampling, capabilities = (GPT_OSS_SAMPLING if gpt_oss else OLLAMA_SAMPLING), None
     plan = size_context(client, ready.model, details, settings.model_context_window)
-    emit(Notice(plan.line))
-    choice.model, choice.context_window = plan.model, plan.window
-    return base_url, choice
+    return ModelChoice(plan.model, reason, capabilities, sampling, plan.window, plan.sized, ready.version)
 
 
-def _make_provider(provider: ProviderConfig, base_url: str, transport: Transport) -> Provider:
-    if provider.wire_api == "chat":
-        from ocodex.providers.chat import ChatCompletionsProvider
-
-        return ChatCompletionsProvider(base_url, transport, provider_id=provider.id)
-    if provider.wire_api == "responses":
-        from ocodex.providers.responses import ResponsesProvider
-
-        return ResponsesProvider(base_url, transport, provider_id=provider.id)
-    raise ConfigError(f"provider '{provider.id}' uses wire_api = \"{provider.wire_api}\", which this "
-                      "version of ocodex cannot speak yet; set wire_api = \"chat\" for an OpenAI-compatible "
-                      "/v1 server")
+def _ready_configured(settings: Settings, connection: Connection, emit: Emit) -> ModelChoice:
+    """Any other server: the model named by -m or config, as is."""
+    assert settings.model is not None
+    source = settings.describe_source("model")
+    reason = "from -m" if source == "command line" else f"from {source}"
+    return ModelChoice(settings.model, reason, context_window=settings.model_context_window)
 
 
-def prepare_runtime(*, settings: Settings, cwd: Path, home: Path, emit: Callable[[Event], None],
-                    thread_id: str | None = None) -> Runtime:
+SERVERS: dict[str, Callable[[Settings, Connection, Emit], ModelChoice]] = {"oss": _ready_oss}
+"""How a provider's model is made ready, by provider id; others use the configured model as is."""
+
+
+def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: ItemIds, approvals: ApprovalGate,
+             extra_tools: Sequence[Tool] = (), wrap: Callable[[Provider], Provider] | None = None) -> Assembly:
+    """Connect, make the model ready and build the agent. `wrap` decorates the provider (e.g. to send
+    --output-schema's response format); `ids` and `approvals` are the thread's, shared by every model."""
     provider_config = settings.provider()
-    policy = SandboxPolicy(
-        mode=settings.sandbox_mode, cwd=cwd,  # type: ignore[arg-type]
-        writable_roots=[Path(p).expanduser() for p in settings.sandbox_workspace_write.writable_roots],
-        network_access=settings.sandbox_workspace_write.network_access,
-        allow_unix_sockets=[Path(p).expanduser() for p in settings.sandbox_workspace_write.allow_unix_sockets],
-        include_tmp=not settings.sandbox_workspace_write.exclude_slash_tmp,
-        include_tmpdir=not settings.sandbox_workspace_write.exclude_tmpdir_env_var,
-        limits=settings.sandbox_limits)
+    policy = sandbox_policy(settings, cwd)
     check_available(policy)
 
-    if provider_config.id != "oss" and not settings.model:
+    if provider_config.id not in SERVERS and not settings.model:
         raise ConfigError(f"no model chosen for provider '{provider_config.id}'; pass -m MODEL")
     connection, source = _connect(settings, provider_config, emit)
     transport = connection.transport
-    if provider_config.id == "oss":
-        base_url, choice = _prepare_oss(settings, provider_config, transport, emit, connection.base_url, source)
-    else:
-        base_url, choice = connection.base_url, ModelChoice(settings.model, _model_source(settings))
-        choice.context_window = settings.model_context_window
-        emit(Notice(f"provider: {provider_config.id} at {base_url}"))
-        emit(Notice(f"model: {choice.model} ({choice.reason})"))
+    try:
+        choice = SERVERS.get(provider_config.id, _ready_configured)(settings, connection, emit)
+        tool_set = select_tools(choice.model, approval_policy=settings.approval_policy, extra=extra_tools)
+        text_tools = choice.capabilities is not None and "tools" not in choice.capabilities
+        effort = settings.model_reasoning_effort
+        configured = SessionConfigured(
+            provider=provider_config.id, server=connection.base_url, server_source=source,
+            server_version=choice.server_version, model=choice.model, model_reason=choice.reason,
+            context=choice.context, context_window=choice.context_window, sandbox=policy.mode,
+            approval=settings.approval_policy, edit_format=tool_set.edit_format, reasoning_effort=effort,
+            cwd=str(cwd), capabilities=choice.capabilities)
+        emit(configured)
+        if text_tools:
+            emit(TextToolMode(choice.model, "capabilities"))
+        if effort and choice.capabilities is not None and "thinking" not in choice.capabilities:
+            emit(EffortIgnored(effort, choice.model))
+            effort = None
 
-    text_tools = choice.capabilities is not None and "tools" not in choice.capabilities
-    if text_tools:
-        emit(Notice(f"'{choice.model}' has no native tool calling: ocodex describes its tools in the prompt "
-                    "and reads calls from the text (less reliable; a model with the tools capability, "
-                    "e.g. qwen3:8b or gpt-oss:20b, works better)", "warning"))
-    effort = settings.model_reasoning_effort
-    if effort and choice.capabilities is not None and "thinking" not in choice.capabilities:
-        emit(Notice(f"ignoring model_reasoning_effort={effort}: '{choice.model}' is not a thinking model",
-                    "warning"))
-        effort = None
+        temperature = settings.temperature if settings.temperature is not None else choice.sampling[0]
+        top_p = settings.top_p if settings.top_p is not None else choice.sampling[1]
+        from ocodex.providers.select import make_provider
 
-    temperature = settings.temperature if settings.temperature is not None else choice.sampling[0]
-    top_p = settings.top_p if settings.top_p is not None else choice.sampling[1]
-    provider = _make_provider(provider_config, base_url, transport)
+        provider = make_provider(provider_config, connection.base_url, transport)
+        if wrap is not None:
+            provider = wrap(provider)
+        messages, agents_md = opening_messages(
+            cwd=cwd, home=home, policy=policy, tools=tool_set.registry.specs(), text_tools=text_tools,
+            doc_max_bytes=settings.project_doc_max_bytes, doc_fallbacks=settings.project_doc_fallback_filenames)
+        if agents_md is not None and agents_md.truncated:
+            emit(ProjectDocTruncated(settings.project_doc_max_bytes))
+        output_limit = settings.tool_output_token_limit * 4
+        if choice.context_window is not None:  # one tool output may use at most a quarter of the window
+            output_limit = min(output_limit, choice.context_window)
+        env_for = _env_for(settings, home)
+        ctx = ToolContext(cwd=cwd, policy=policy, emit=emit, ids=ids, output_limit_bytes=output_limit,
+                          env=env_for(policy), env_for=env_for, approvals=approvals,
+                          max_timeout_ms=settings.tool_timeout_max_ms)
+        options = AgentOptions(model=choice.model, temperature=temperature, top_p=top_p, reasoning_effort=effort,
+                               request_max_retries=provider_config.request_max_retries,
+                               stream_max_retries=provider_config.stream_max_retries,
+                               hide_reasoning=settings.hide_agent_reasoning, text_tools=text_tools,
+                               context_window=choice.context_window,
+                               auto_compact_limit=settings.model_auto_compact_token_limit)
+        agent = Agent(provider=provider, tools=tool_set.registry, ctx=ctx, options=options, messages=messages,
+                      emit=emit)
+    except BaseException:
+        transport.close()
+        raise
+    return Assembly(agent, provider, transport, choice, provider_config.id, configured)
 
-    agents_md = load_agents_md(cwd, home, max_bytes=settings.project_doc_max_bytes,
-                               fallback_filenames=tuple(settings.project_doc_fallback_filenames))
-    if agents_md is not None and agents_md.truncated:
-        emit(Notice(f"AGENTS.md files exceed project_doc_max_bytes={settings.project_doc_max_bytes}; "
-                    "the rest was cut", "warning"))
-    writable = policy.writable() if policy.mode == "workspace-write" else []
-    tools = ToolRegistry.default()
-    system = system_prompt(policy.describe())
-    if text_tools:
-        from ocodex.agent.textcalls import text_protocol_prompt
 
-        system = f"{system}\n\n{text_protocol_prompt(tools.specs())}"
-    messages = initial_messages(
-        system=system, agents_md=agents_md,
-        environment=environment_context(cwd, sandbox_mode=policy.mode,
-                                        network_access=policy.network_enabled,
-                                        writable_roots=writable))
-    output_limit = settings.tool_output_token_limit * 4
-    if choice.context_window is not None:  # one tool output may use at most a quarter of the window
-        output_limit = min(output_limit, choice.context_window)
+def _env_for(settings: Settings, home: Path) -> Callable[[SandboxPolicy], dict[str, str]]:
+    """The tools' environment for a sandbox policy (`ocodex.tools.env.tool_env`, the one place it is built)."""
     from ocodex.tools.env import tool_env
 
-    env = tool_env(policy=policy, providers=settings.model_providers.values(), filters=settings.project_filters,
-                   home=home)
-    ctx = ToolContext(cwd=cwd, policy=policy, emit=emit, ids=ItemIds(), output_limit_bytes=output_limit,
-                      env=env, max_timeout_ms=settings.tool_timeout_max_ms)
-    options = AgentOptions(model=choice.model, temperature=temperature, top_p=top_p,
-                           reasoning_effort=effort,
-                           request_max_retries=provider_config.request_max_retries,
-                           stream_max_retries=provider_config.stream_max_retries,
-                           hide_reasoning=settings.hide_agent_reasoning, text_tools=text_tools,
-                           context_window=choice.context_window,
-                           auto_compact_limit=settings.model_auto_compact_token_limit)
-    agent = Agent(provider=provider, tools=tools, ctx=ctx, options=options,
-                  messages=messages, emit=emit)
-    return Runtime(thread_id or uuid7(), agent, provider, transport, choice.model,
-                   capabilities=choice.capabilities, provider_id=provider_config.id)
+    def env_for(policy: SandboxPolicy) -> dict[str, str]:
+        return tool_env(policy=policy, providers=settings.model_providers.values(), filters=settings.project_filters,
+                        home=home)
+
+    return env_for

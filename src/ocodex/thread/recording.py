@@ -1,20 +1,26 @@
-"""How a run (exec or interactive) meets its session file: which session `resume` continues,
-recording a run, restoring one.
+"""How a thread meets its session file: which session a resume continues, recording, restoring.
 
-The faces call these; the file format itself belongs to `ocodex.sessions`.
+The `Recorder` is the thread's one writer: it locks a resumed session's file before the server is
+asked anything (so a session in use by another run fails at once), restores its history and usage into
+the agent, and from then on writes every Codex event and every history message as it happens. A new
+thread's file is created when the thread opens (`exec`) or with its first turn (an interactive
+session, so one left without a task leaves no empty file; if it cannot be written the conversation goes
+on unsaved, with a warning). `--ephemeral` writes nothing. The file format is `ocodex.sessions`'.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ocodex.config import Settings
 from ocodex.errors import UsageError
-from ocodex.events import Event, Notice
+from ocodex.events import Event, SessionNotSaved, SessionRepaired, SessionResumed, ThreadStarted
 from ocodex.sessions import (
     LoadedSession,
+    SessionError,
     SessionMeta,
     SessionWriter,
     find_latest,
@@ -23,21 +29,6 @@ from ocodex.sessions import (
     now_timestamp,
     repair_history,
 )
-from ocodex.thread.assembly import Runtime
-
-
-class EventTee:
-    """The `emit` handed to the runtime: every event goes to the session file, then to the renderer
-    (so the file keeps it even when the output breaks, e.g. a consumer that closed our stdout)."""
-
-    def __init__(self, render: Callable[[Event], None]) -> None:
-        self.render = render
-        self.sink: Callable[[Event], None] | None = None
-
-    def __call__(self, event: Event) -> None:
-        if self.sink is not None:
-            self.sink(event)
-        self.render(event)
 
 
 def split_resume_words(words: list[str], *, last: bool) -> tuple[str | None, list[str]]:
@@ -56,100 +47,168 @@ def find_resume_target(home: Path, session_id: str | None, cwd: Path, all_dirs: 
     return None if path is None else load_session(path)
 
 
-def keep_session_model(settings: Settings, loaded: LoadedSession) -> None:
+def keep_session_model(settings: Settings, loaded: LoadedSession) -> Settings:
     """A resumed thread keeps its latest model (the large one after an escalation) unless -m or -c asks
     for another."""
     model = loaded.model or loaded.meta.model
     if model and not settings.describe_source("model").startswith(("command line", "-c ")):
-        settings.model = model
-        settings.origins[("model",)] = f"session {loaded.meta.id}"
+        return settings.changed(f"session {loaded.meta.id}", {"model": model})
+    return settings
 
 
-def lock_session(loaded: LoadedSession | None) -> SessionWriter | None:
-    """Open (and lock) the session file a resume will write, before any server probe or model pull,
-    so a session in use by another run fails at once; None for a new thread. Pass it to `open_session`."""
-    return None if loaded is None else SessionWriter(loaded.path)
+class _Agent(Protocol):
+    messages: list[dict[str, Any]]
+    usage: Any
+    on_message: Callable[[dict[str, Any]], None] | None
+    on_compact: Callable[[list[dict[str, Any]]], None] | None
+
+    def add_message(self, message: dict[str, Any]) -> None: ...
+
+    def resume_from(self, history: list[dict[str, Any]], prompts: list[str]) -> None: ...
 
 
-def start_runtime(*, settings: Settings, cwd: Path, home: Path, emit: Callable[[Event], None],
-                  loaded: LoadedSession | None, ephemeral: bool) -> tuple[Runtime, SessionWriter | None]:
-    """Lock the resumed session file (unless ephemeral), then build the runtime on the session's thread.
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """What the session file says about the thread and each run on it."""
 
-    A session in use by another run fails here, before the server is probed or a model pulled; the lock
-    is released if building the runtime fails. Returns the runtime and the locked writer (or None)."""
-    from ocodex.thread.assembly import prepare_runtime
-
-    locked = None if ephemeral else lock_session(loaded)
-    try:
-        runtime = prepare_runtime(settings=settings, cwd=cwd, home=home, emit=emit,
-                                  thread_id=loaded.meta.id if loaded is not None else None)
-    except BaseException:
-        if locked is not None:
-            locked.close()
-        raise
-    return runtime, locked
+    thread_id: str
+    cwd: Path
+    model: str
+    provider_id: str
 
 
-def open_session(home: Path, runtime: Runtime, cwd: Path, loaded: LoadedSession | None,
-                 emit: Callable[[Event], None], *, source: str = "exec",
-                 locked: SessionWriter | None = None) -> SessionWriter:
-    """Start recording: a new file with the opening messages, or the resumed file with its history
-    restored into the agent (the thread's usage totals too, as Codex keeps them cumulative).
-    Compactions are recorded as they happen, so a resume sends the compacted history. Secrets are
-    masked by `ocodex.redact`, whose registry `prepare_runtime` filled when it connected.
-    `locked` is the writer `lock_session` opened for `loaded`, if it was taken early."""
-    agent = runtime.agent
-    if loaded is None:
-        meta = SessionMeta(id=runtime.thread_id, cwd=str(cwd), model=runtime.model,
-                           model_provider=runtime.provider_id, created=now_timestamp(), source=source)
-        writer = SessionWriter.create(home, meta)
-        for message in agent.messages:
-            writer.message(message)
-        agent.on_message = writer.message
-        agent.on_compact = writer.compacted
-        return writer
+class Recorder:
+    def __init__(self, home: Path, *, source: str = "exec", ephemeral: bool = False) -> None:
+        self.home = home
+        self.source = source  # "exec" creates a new thread's file at once; "cli" with its first turn
+        self.ephemeral = ephemeral
+        self.writer: SessionWriter | None = None
+        self._pending: RunInfo | None = None  # a new thread whose file is still to be created
+        self._agent: _Agent | None = None
+        self._started: ThreadStarted | None = None
 
-    if loaded.truncated_line is not None:
-        emit(Notice(f"{loaded.path}: line {loaded.truncated_line} is an incomplete record (the run that wrote "
-                    "it was cut off); resuming from the last complete record", "warning"))
-    writer = locked if locked is not None else SessionWriter(loaded.path)
-    try:  # read again under the lock: a run that held it may have added to the thread meanwhile
-        loaded = load_session(loaded.path)
-    except BaseException:
-        writer.close()
-        raise
-    fresh = list(agent.messages)
-    history = repair_history(loaded.messages)
-    if not history:  # the first run died before its opening messages were saved
-        for message in fresh:
-            writer.message(message)
-        history = fresh
-    agent.resume_from(history, loaded.prompts)
-    agent.usage = loaded.usage
-    agent.on_message = writer.message
-    agent.on_compact = writer.compacted
-    environment = fresh[-1] if fresh else None
-    if environment is not None and not any(m.get("content") == environment.get("content") for m in history):
-        agent.add_message(environment)  # cwd, sandbox or date changed since the session's last run
-    emit(Notice(f"resuming session {loaded.meta.id} ({len(loaded.messages)} messages) from {loaded.path}"))
-    return writer
+    @property
+    def path(self) -> Path | None:
+        return self.writer.path if self.writer is not None else None
 
+    # ---- opening ------------------------------------------------------------------------------
 
-def record_run_start(writer: SessionWriter, *, settings: Settings, runtime: Runtime, cwd: Path, prompt: str,
-                     images: int) -> None:
-    context: dict[str, Any] = {"cwd": str(cwd), "model": runtime.model, "model_provider": runtime.provider_id,
-                               "sandbox_mode": settings.sandbox_mode, "approval_policy": "never",
-                               "writable_roots": list(settings.sandbox_workspace_write.writable_roots),
-                               "network_access": settings.sandbox_workspace_write.network_access}
-    writer.write("turn_context", context)
-    writer.write("event_msg", {"type": "user_message", "message": prompt, "images": images})
+    def lock(self, loaded: LoadedSession | None) -> None:
+        """Open (and lock) the file a resume will write, before any server probe or model pull."""
+        if loaded is not None and not self.ephemeral:
+            self.writer = SessionWriter(loaded.path)
 
+    def begin(self, agent: _Agent, info: RunInfo, loaded: LoadedSession | None, emit: Callable[[Event], None]) -> None:
+        """Start recording `agent`'s thread: continue `loaded` (its history and usage restored into the
+        agent), or a new file (now for exec, with the first turn for an interactive session)."""
+        self._agent = agent
+        if loaded is not None:
+            self._resume(agent, loaded, emit)
+        elif not self.ephemeral:
+            self._pending = info
+            if self.source == "exec":
+                self._create()
 
-def restore_only(runtime: Runtime, loaded: LoadedSession, emit: Callable[[Event], None]) -> None:
-    """`exec resume --ephemeral`: continue the history in memory without writing to the file."""
-    history = repair_history(loaded.messages)
-    if history:
-        runtime.agent.resume_from(history, loaded.prompts)
-    runtime.agent.usage = loaded.usage
-    emit(Notice(f"resuming session {loaded.meta.id} ({len(loaded.messages)} messages) from {loaded.path}; "
-                "--ephemeral: this run is not saved"))
+    def _resume(self, agent: _Agent, loaded: LoadedSession, emit: Callable[[Event], None]) -> None:
+        if self.ephemeral:  # continue the history in memory without writing to the file
+            history = repair_history(loaded.messages)
+            if history:
+                agent.resume_from(history, loaded.prompts)
+            agent.usage = loaded.usage
+            emit(SessionResumed(loaded.meta.id, len(loaded.messages), str(loaded.path), saved=False))
+            return
+        if loaded.truncated_line is not None:
+            emit(SessionRepaired(str(loaded.path), loaded.truncated_line))
+        if self.writer is None:
+            self.writer = SessionWriter(loaded.path)
+        loaded = load_session(loaded.path)  # again, under the lock: another run may have added to it meanwhile
+        fresh = list(agent.messages)
+        history = repair_history(loaded.messages)
+        if not history:  # the first run died before its opening messages were saved
+            for message in fresh:
+                self.writer.message(message)
+            history = fresh
+        agent.resume_from(history, loaded.prompts)
+        agent.usage = loaded.usage
+        self._hook(agent)
+        environment = fresh[-1] if fresh else None
+        if environment is not None and not any(m.get("content") == environment.get("content") for m in history):
+            agent.add_message(environment)  # cwd, sandbox or date changed since the session's last run
+        emit(SessionResumed(loaded.meta.id, len(loaded.messages), str(loaded.path)))
+
+    def _create(self) -> None:
+        info, self._pending = self._pending, None
+        assert info is not None and self._agent is not None
+        meta = SessionMeta(id=info.thread_id, cwd=str(info.cwd), model=info.model, model_provider=info.provider_id,
+                           created=now_timestamp(), source=self.source)
+        self.writer = SessionWriter.create(self.home, meta)
+        for message in self._agent.messages:
+            self.writer.message(message)
+        self._hook(self._agent)
+        if self._started is not None:
+            self.writer.event(self._started)
+
+    def _hook(self, agent: _Agent) -> None:
+        assert self.writer is not None
+        agent.on_message = self.writer.message
+        agent.on_compact = self.writer.compacted
+
+    # ---- while it runs ------------------------------------------------------------------------
+
+    def event(self, event: Event) -> None:
+        """Record a Codex event (ocodex's own, for people, are not kept)."""
+        if isinstance(event, ThreadStarted):
+            self._started = event
+        if self.writer is not None:
+            self.writer.event(event)
+
+    def start_turn(self, settings: Settings, info: RunInfo, prompt: str, images: int,
+                   emit: Callable[[Event], None]) -> None:
+        """Before a turn: create a new interactive thread's file, then record the run's context and prompt."""
+        if self._pending is not None:
+            try:
+                self._create()
+            except SessionError as exc:  # a person is waiting to work: go on unsaved, and say so
+                self._pending = None
+                emit(SessionNotSaved(exc.message))
+        if self.writer is None:
+            return
+        context: dict[str, Any] = {"cwd": str(info.cwd), "model": info.model, "model_provider": info.provider_id,
+                                   "sandbox_mode": settings.sandbox_mode, "approval_policy": settings.approval_policy,
+                                   "writable_roots": list(settings.sandbox_workspace_write.writable_roots),
+                                   "network_access": settings.sandbox_workspace_write.network_access}
+        self.writer.write("turn_context", context)
+        self.writer.write("event_msg", {"type": "user_message", "message": prompt, "images": images})
+
+    def switched(self, agent: _Agent, info: RunInfo, *, escalated: bool) -> None:
+        """The thread moved to another model (`agent`): a later resume continues on it. After an
+        escalation the history also goes back to where the failed attempt started (a `compacted` record)."""
+        self._agent = agent
+        if self._pending is not None:
+            self._pending = info
+            return
+        if self.writer is None:
+            return
+        context: dict[str, Any] = {"cwd": str(info.cwd), "model": info.model, "model_provider": info.provider_id}
+        if escalated:
+            context["escalated"] = True
+        self.writer.write("turn_context", context)
+        self._hook(agent)
+        if escalated:
+            self.writer.compacted(list(agent.messages))
+
+    # ---- closing ------------------------------------------------------------------------------
+
+    def restart(self, agent: _Agent, info: RunInfo) -> None:
+        """A new thread on the same recorder: close the file; the next one is created with its first turn."""
+        self.close()
+        self._agent, self._started = agent, None
+        if not self.ephemeral:
+            self._pending = info
+            if self.source == "exec":
+                self._create()
+
+    def close(self) -> None:
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            writer.close()

@@ -12,7 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ocodex.events import FileChange, FileUpdate, ItemCompleted, ItemStarted, Notice
+from ocodex.approval import PatchRequest, needs_approval
+from ocodex.events import FileChange, FileUpdate, ItemCompleted, ItemStarted, PatchFailed
 from ocodex.patch.apply import apply_patch, format_summary
 from ocodex.patch.parser import Patch, PatchError, parse_patch
 from ocodex.sandbox import PROTECTED_SUBPATHS
@@ -36,7 +37,7 @@ def run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
     """
     result = _run_patch(text, workdir, ctx)
     if not result.success:
-        ctx.emit(Notice(result.output.splitlines()[0]))
+        ctx.emit(PatchFailed(result.output.splitlines()[0]))
     return result
 
 
@@ -67,11 +68,10 @@ def _run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
         return ToolResult(message, success=False)
     except OSError as exc:
         return ToolResult(f"apply_patch failed while writing: {exc}", success=False)
-    updates = [FileUpdate(str(change.path), change.kind) for change in changes]
-    item = FileChange(ctx.ids.next(), updates)
-    ctx.emit(ItemStarted(item))
-    item.status = "completed"
-    ctx.emit(ItemCompleted(item))
+    updates = tuple(FileUpdate(str(change.path), change.kind) for change in changes)
+    item_id = ctx.ids.next()
+    ctx.emit(ItemStarted(FileChange(item_id, updates)))
+    ctx.emit(ItemCompleted(FileChange(item_id, updates, "completed")))
     return ToolResult(format_summary(changes, root))
 
 
@@ -106,11 +106,33 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
-def handle(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+def request_for(text: str, workdir: Path, ctx: ToolContext) -> PatchRequest | None:
+    """The approval request for a patch (its files and a unified diff), when the policy asks about
+    patches; None otherwise, or when the patch does not parse (the applier then says why)."""
+    if not needs_approval(ctx.approvals.policy, PatchRequest((), "")):
+        return None
+    from ocodex.tools.patch_preview import files_of, preview
+
+    try:
+        patch = parse_patch(text)
+    except PatchError:
+        return None
+    return PatchRequest(files_of(patch), preview(patch, workdir))
+
+
+def _text(args: dict[str, Any]) -> str:
     text = args.get("input")
     if not isinstance(text, str) or not text.strip():
         raise ToolError('apply_patch needs {"input": "*** Begin Patch\\n...\\n*** End Patch"}')
-    return run_patch(text, ctx.cwd, ctx)
+    return text
 
 
-TOOL = Tool("apply_patch", DESCRIPTION, PARAMETERS, handle)
+def describe(args: dict[str, Any], ctx: ToolContext) -> PatchRequest | None:
+    return request_for(_text(args), ctx.cwd, ctx)
+
+
+def handle(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    return run_patch(_text(args), ctx.cwd, ctx)
+
+
+TOOL = Tool("apply_patch", DESCRIPTION, PARAMETERS, handle, approval=describe)

@@ -60,8 +60,8 @@ def handle(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     if ctx.plan is None:
         ctx.plan = TodoList(ctx.ids.next(), entries)
         ctx.emit(ItemStarted(ctx.plan))
-    else:
-        ctx.plan.items = entries
+    else:  # a new value with the same id: the item as shown before is never changed
+        ctx.plan = TodoList(ctx.plan.id, entries)
         ctx.emit(ItemUpdated(ctx.plan))
     return ToolResult("Plan updated")
 

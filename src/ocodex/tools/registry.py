@@ -5,7 +5,10 @@ object and `ToolError`s all become error results the model can read and correct.
 exception a handler raises (a bug, or arguments no check foresaw): the model sees its type and
 message, the terminal no traceback, and the turn goes on. Only Ctrl-C (KeyboardInterrupt) and
 ocodex's own user-facing errors pass through. Every result has the registered secrets
-(`ocodex.redact`) masked before the model reads it.
+(`ocodex.redact`) masked before the model reads it. A call whose tool says what it would do
+(`Tool.approval`) runs only if the thread's `ApprovalGate` allows it; otherwise the model reads why
+(denied by the user, or refused by the policy). Which tools a thread gets is `ocodex.tools.select`'s
+decision; extra tools (MCP's) join the same registry.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ class ToolRegistry:
 
     @classmethod
     def default(cls) -> ToolRegistry:
-        from ocodex.tools import apply_patch, plan, shell
+        """The built-in tools with the default policy's schemas (what `ocodex.tools.select` gives a model
+        trained on apply_patch under `approval_policy = never`)."""
+        from ocodex.tools.select import select_tools
 
-        return cls([shell.TOOL, apply_patch.TOOL, plan.TOOL])
+        return select_tools("", approval_policy="never").registry
 
     def specs(self) -> list[ToolSpec]:
         return [tool.spec() for tool in self._tools.values()]
@@ -68,6 +73,13 @@ class ToolRegistry:
         if not isinstance(args, dict):
             return ToolResult(f"error: the arguments for {name} must be a JSON object", success=False)
         try:
+            request = tool.approval(args, ctx) if tool.approval is not None else None
+            if request is not None:
+                verdict = ctx.approvals.decide(request)
+                if verdict != "allowed":
+                    if tool.declined is not None:
+                        tool.declined(request, ctx)
+                    return ToolResult(ctx.approvals.refusal(request, verdict), success=False)
             return tool.handler(args, ctx)
         except ToolError as exc:
             return ToolResult(f"error: {exc}", success=False)

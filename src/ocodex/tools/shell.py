@@ -1,8 +1,14 @@
 """The `shell` tool: run a command in the sandbox and report its exit code and (capped) output.
 
 Codex's classic arguments: `command` (argv list, or a string run with `bash -lc`), `workdir`,
-`timeout_ms`. A command that is really `apply_patch <<'EOF' ... EOF` is applied in-process instead.
-The JSONL item keeps the whole output; the model gets head + tail within `output_limit_bytes`.
+`timeout_ms`, and, when the approval policy lets the model ask to leave the sandbox,
+`with_escalated_permissions` with a `justification`. A command that is really
+`apply_patch <<'EOF' ... EOF` is applied in-process instead. The JSONL item keeps the whole output;
+the model gets head + tail within `output_limit_bytes`.
+
+Approvals: `describe` tells the registry's gate what would run (and whether outside the sandbox);
+after a sandboxed failure the gate is asked again whether to re-run it outside the sandbox
+(`on-failure`, or `on-request` when the sandbox refused it).
 """
 
 from __future__ import annotations
@@ -13,13 +19,15 @@ import json
 import os
 import shlex
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ocodex.approval import ApprovalRequest, CommandRequest
 from ocodex.events import CommandExecution, ItemCompleted, ItemStarted
 from ocodex.patch.heredoc import extract_patch_from_command
-from ocodex.sandbox import ExecResult, run_command
-from ocodex.tools.apply_patch import run_patch
+from ocodex.sandbox import ExecResult, SandboxPolicy, run_command
+from ocodex.tools.apply_patch import request_for, run_patch
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
 from ocodex.tools.env import tool_env
 from ocodex.tools.truncate import truncate_middle
@@ -37,6 +45,18 @@ PARAMETERS: dict[str, Any] = {
         "timeout_ms": {"type": "integer", "description": "time limit in milliseconds"},
     },
     "required": ["command"],
+}
+
+# Codex's shell arguments for asking to run outside the sandbox (offered under on-request/untrusted).
+ESCALATION_PARAMETERS: dict[str, Any] = {
+    "with_escalated_permissions": {
+        "type": "boolean",
+        "description": "run the command without the sandbox (the user is asked first)",
+    },
+    "justification": {
+        "type": "string",
+        "description": "with with_escalated_permissions: one sentence telling the user why",
+    },
 }
 
 _SHAPE = '{"command": ["bash", "-lc", "ls -la"], "workdir": "src", "timeout_ms": 10000}'
@@ -131,6 +151,54 @@ def _report(result: ExecResult, ctx: ToolContext) -> str:
     return text
 
 
+def _escalated(args: dict[str, Any]) -> bool:
+    value = args.get("with_escalated_permissions")
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _justification(args: dict[str, Any]) -> str | None:
+    value = args.get("justification")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def describe(args: dict[str, Any], ctx: ToolContext) -> ApprovalRequest | None:
+    """What the call would run, for the approval gate (for an `apply_patch` heredoc: the patch)."""
+    argv = _argv(args.get("command", args.get("cmd")))
+    workdir = _workdir(args.get("workdir"), ctx)
+    shell_patch = extract_patch_from_command(argv)
+    if shell_patch is not None:
+        target = (workdir / shell_patch.workdir).resolve() if shell_patch.workdir else workdir
+        return request_for(shell_patch.patch, target, ctx)
+    outside = _escalated(args) and ctx.policy.sandboxed
+    return CommandRequest(tuple(argv), str(workdir), _justification(args), outside_sandbox=outside)
+
+
+def declined(request: ApprovalRequest, ctx: ToolContext) -> None:
+    if isinstance(request, CommandRequest):
+        ctx.emit(ItemCompleted(CommandExecution(ctx.ids.next(), request.command, status="declined")))
+
+
+def _run(argv: list[str], workdir: Path, timeout_s: float, policy: SandboxPolicy, ctx: ToolContext) -> ExecResult:
+    item_id = ctx.ids.next()
+    command = shlex.join(argv)
+    ctx.emit(ItemStarted(CommandExecution(item_id, command)))
+    if policy == ctx.policy and ctx.env is not None:
+        env = ctx.env
+    else:  # outside the sandbox, as approved: the environment that goes with that policy
+        env = ctx.env_for(policy) if ctx.env_for is not None else tool_env(policy=policy)
+    try:
+        if "/" not in argv[0] and shutil.which(argv[0], path=env.get("PATH")) is None:
+            # Checked here so every sandbox mode answers alike (bwrap would say `execvp` and exit 1).
+            raise FileNotFoundError(errno.ENOENT, "command not found")
+        result = run_command(argv, cwd=workdir, policy=policy, timeout_s=timeout_s, env=env)
+    except OSError as exc:
+        result = ExecResult(exit_code=127, output=f"{argv[0]}: {exc.strerror or exc}\n", timed_out=False,
+                            duration_s=0.0, sandbox_denied=False)
+    status = "completed" if result.exit_code == 0 else "failed"
+    ctx.emit(ItemCompleted(CommandExecution(item_id, command, result.output, result.exit_code, status)))
+    return result
+
+
 def handle(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     command = args.get("command", args.get("cmd"))  # `cmd`: gpt-oss's container.exec spelling
     argv = _argv(command)
@@ -142,22 +210,28 @@ def handle(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         target = (workdir / shell_patch.workdir).resolve() if shell_patch.workdir else workdir
         return run_patch(shell_patch.patch, target, ctx)
 
-    item = CommandExecution(ctx.ids.next(), shlex.join(argv))
-    ctx.emit(ItemStarted(item))
-    env = ctx.env if ctx.env is not None else tool_env(policy=ctx.policy)
-    try:
-        if "/" not in argv[0] and shutil.which(argv[0], path=env.get("PATH")) is None:
-            # Checked here so every sandbox mode answers alike (bwrap would say `execvp` and exit 1).
-            raise FileNotFoundError(errno.ENOENT, "command not found")
-        result = run_command(argv, cwd=workdir, policy=ctx.policy, timeout_s=timeout_s, env=env)
-    except OSError as exc:
-        result = ExecResult(exit_code=127, output=f"{argv[0]}: {exc.strerror or exc}\n", timed_out=False,
-                            duration_s=0.0, sandbox_denied=False)
-    item.aggregated_output = result.output
-    item.exit_code = result.exit_code
-    item.status = "completed" if result.exit_code == 0 else "failed"
-    ctx.emit(ItemCompleted(item))
-    return ToolResult(_report(result, ctx) + capped, success=result.exit_code == 0)
+    # The registry's gate has already allowed a request to leave the sandbox.
+    unsandboxed = replace(ctx.policy, mode="danger-full-access")
+    policy = unsandboxed if _escalated(args) and ctx.policy.sandboxed else ctx.policy
+    result = _run(argv, workdir, timeout_s, policy, ctx)
+    if result.exit_code == 0 or not policy.sandboxed or result.timed_out:
+        return ToolResult(_report(result, ctx) + capped, success=result.exit_code == 0)
+    request = CommandRequest(tuple(argv), str(workdir),
+                             "the sandbox refused it" if result.sandbox_denied
+                             else f"it failed in the sandbox (exit {result.exit_code})")
+    if ctx.approvals.retry_outside_sandbox(request, failed=True, sandbox_refused=result.sandbox_denied):
+        again = _run(argv, workdir, timeout_s, unsandboxed, ctx)
+        return ToolResult("Run again outside the sandbox, as the user approved.\n" + _report(again, ctx) + capped,
+                          success=again.exit_code == 0)
+    return ToolResult(_report(result, ctx) + capped, success=False)
 
 
-TOOL = Tool("shell", DESCRIPTION, PARAMETERS, handle)
+def tool(*, escalation: bool = False) -> Tool:
+    """The shell tool; with `escalation`, its schema offers `with_escalated_permissions`/`justification`."""
+    parameters = PARAMETERS
+    if escalation:
+        parameters = {**PARAMETERS, "properties": {**PARAMETERS["properties"], **ESCALATION_PARAMETERS}}
+    return Tool("shell", DESCRIPTION, parameters, handle, approval=describe, declined=declined)
+
+
+TOOL = tool()

@@ -1,12 +1,14 @@
-"""The interactive session: a prompt loop over one agent, so each task builds on the conversation so far.
+"""The interactive session: a prompt loop over one `Thread`, so each task builds on the conversation so far.
 
-Each conversation is saved as a session file, exactly as an exec run is (`ocodex.sessions`; source
-`cli`), so `ocodex exec resume` can continue it; `/new` starts a new file; `--ephemeral` saves nothing.
+A face only: flags to settings, the prompt loop, slash commands, and rendering. The thread saves each
+conversation as a session file exactly as an exec run's (source `cli`, created with the first task), so
+`ocodex exec resume` can continue it; `/new` starts a new one; `--ephemeral` saves nothing.
 `ocodex resume [ID | --last]` continues a saved session (an exec run's too) here, after showing its
 last few exchanges.
 
 Line editing and history come from `readline` (history in `$OCODEX_HOME/history`); progress is the
-same human renderer exec uses, and answers are rendered as Markdown with rich on a terminal. Ctrl-C
+same human renderer exec uses, and answers are rendered as Markdown with rich on a terminal. Approval
+questions (when `approval_policy` asks) are answered on the terminal: y, n or a (always). Ctrl-C
 during a turn stops that turn and keeps the session; Ctrl-D or `/exit` ends it.
 """
 
@@ -16,15 +18,16 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from ocodex.errors import Interrupted, OcodexError, UsageError, report, run_reporting
-from ocodex.events import Notice, ThreadStarted
+from ocodex.approval import ApprovalRequest, CommandRequest, Decision, McpToolRequest, PatchRequest
+from ocodex.errors import OcodexError, TurnInterrupted, UsageError, report, run_reporting
+from ocodex.events import NoSessionToResume
+from ocodex.render.human import HumanRenderer
 
 if TYPE_CHECKING:
-    from ocodex.sessions import LoadedSession, SessionWriter
-    from ocodex.thread.assembly import Runtime
-    from ocodex.thread.recording import EventTee
+    from ocodex.sessions import LoadedSession
+    from ocodex.thread import Thread
 
 HELP = """commands:
   /help      this help
@@ -93,52 +96,50 @@ def _clip(text: str, lines: int, width: int) -> str:
     return "\n".join(out)
 
 
-def recent_exchanges(messages: list[dict[str, Any]], prompts: list[str], limit: int = 3) -> str:
+def recap(exchanges: list[tuple[str, str | None]], limit: int = 3) -> str:
     """The last `limit` exchanges of a resumed conversation for a person to pick up from: each prompt
-    as typed and the answer that ended its turn (tool calls and results left out), clipped. "" if none."""
-    from ocodex.agent.loop import _prompt_text
-
-    wanted = set(prompts)
-    exchanges: list[list[str | None]] = []
-    for message in messages:
-        role = message.get("role")
-        if role == "user" and _prompt_text(message) in wanted:
-            exchanges.append([_prompt_text(message), None])
-        elif (role == "assistant" and exchanges and isinstance(message.get("content"), str)
-              and message["content"].strip() and not message.get("tool_calls")):
-            exchanges[-1][1] = message["content"]
-    if not exchanges:
+    as typed and the answer that ended its turn, clipped. "" if none."""
+    chosen = exchanges[-limit:]
+    if not chosen:
         return ""
-    lines = ["last exchanges:" if len(exchanges[-limit:]) > 1 else "last exchange:"]
-    for prompt, answer in exchanges[-limit:]:
-        lines.append("› " + _clip(prompt or "", 2, 100).replace("\n", "\n  "))
+    lines = ["last exchanges:" if len(chosen) > 1 else "last exchange:"]
+    for prompt, answer in chosen:
+        lines.append("› " + _clip(prompt, 2, 100).replace("\n", "\n  "))
         lines.append("  " + (_clip(answer, 4, 100).replace("\n", "\n  ") if answer else "(no answer)"))
     return "\n".join(lines)
 
 
+_ANSWERS: dict[str, Decision] = {"y": "yes", "yes": "yes", "n": "no", "no": "no", "a": "always", "always": "always"}
+
+
+class TerminalFace(HumanRenderer):
+    """The interactive session's face: the human renderer, and approval questions asked on the terminal."""
+
+    def approve(self, request: ApprovalRequest) -> Decision:
+        match request:
+            case CommandRequest():
+                where = " outside the sandbox" if request.outside_sandbox else ""
+                self.line(self.style(f"run{where}?", "yellow", "bold") + f" {request.command}  (in {request.cwd})")
+                if request.reason:
+                    self.line(self.style(f"  why: {request.reason}", "dim"))
+            case PatchRequest():
+                self.line(self.style("apply this patch?", "yellow", "bold"))
+                for line in request.diff.splitlines()[:40]:
+                    self.line("  " + line)
+            case McpToolRequest():
+                self.line(self.style("call?", "yellow", "bold") + f" {request.server}.{request.tool} "
+                          f"{request.arguments!r}"[:300])
+        while True:
+            try:
+                answer = input("[y]es / [n]o / [a]lways: ").strip().lower()
+            except EOFError:
+                return "no"
+            if answer in _ANSWERS:
+                return _ANSWERS[answer]
+
+
 def run_interactive(args: argparse.Namespace) -> int:
     return run_reporting(lambda: _run(args, sys.stderr))
-
-
-def _record(home: Path, runtime: Runtime, cwd: Path, emit: EventTee,
-            loaded: LoadedSession | None = None, locked: SessionWriter | None = None) -> SessionWriter | None:
-    """Start a session file for `runtime`'s thread (or continue `loaded`'s) and send every event to it.
-
-    A new conversation whose file cannot be written goes on unsaved, with a warning: a person is
-    waiting to work. None then.
-    """
-    from ocodex.sessions import SessionError
-    from ocodex.thread.recording import open_session
-
-    try:
-        writer = open_session(home, runtime, cwd, loaded, emit, source="cli", locked=locked)
-    except SessionError as exc:
-        if loaded is not None:
-            raise
-        emit.render(Notice(f"this conversation is not being saved: {exc.message}", "warning"))
-        return None
-    emit.sink = writer.event
-    return writer
 
 
 def _resume_target(args: argparse.Namespace, home: Path, cwd: Path) -> LoadedSession | None:
@@ -158,121 +159,77 @@ def _resume_target(args: argparse.Namespace, home: Path, cwd: Path) -> LoadedSes
 
 
 def _run(args: argparse.Namespace, err: TextIO) -> int:
-    from ocodex.commands.exec import _flags, _use_color
+    from ocodex.commands.flags import settings_flags, use_color, work_dir
     from ocodex.config import check_provider_allowed, load_settings, ocodex_home
-    from ocodex.render.human import HumanRenderer
-    from ocodex.sessions import repair_history
-    from ocodex.thread.assembly import prepare_runtime
-    from ocodex.thread.recording import (
-        EventTee,
-        keep_session_model,
-        record_run_start,
-        restore_only,
-        start_runtime,
-    )
+    from ocodex.thread import Thread
 
     home = ocodex_home()
-    settings = load_settings(home=home, overrides=args.config, profile=args.profile, flags=_flags(args))
+    settings = load_settings(home=home, overrides=args.config, profile=args.profile, flags=settings_flags(args))
     check_provider_allowed(settings, bool(args.openai))
     if settings.describe_source("sandbox_mode") == "built-in default":
         # A person is watching: default to editing the workspace, still sandboxed.
-        settings.sandbox_mode = "workspace-write"
-    cwd = (Path(args.cd).expanduser() if args.cd else Path.cwd()).resolve()
-    if not cwd.is_dir():
-        raise OcodexError(f"--cd {args.cd}: not a directory", exit_code=2)
+        settings = settings.changed("the interactive default", {"sandbox_mode": "workspace-write"})
+    cwd = work_dir(args.cd)
     loaded = _resume_target(args, home, cwd)
-    if loaded is not None:
-        keep_session_model(settings, loaded)
 
-    color = _use_color("auto", err)
-    render = HumanRenderer(sys.stdout, err, color=color, answer=_Answer(sys.stdout, color))
-    emit = EventTee(render)
+    color = use_color("auto", err)
+    face = TerminalFace(sys.stdout, err, color=color, answer=_Answer(sys.stdout, color))
     if getattr(args, "command", None) == "resume" and loaded is None:
-        render(Notice(f"no saved session for {cwd}; starting a new one", "warning"))
+        face.on_event(NoSessionToResume(str(cwd)))
     ephemeral = bool(getattr(args, "ephemeral", False))
-    runtime, locked = start_runtime(settings=settings, cwd=cwd, home=home, emit=emit, loaded=loaded,
-                                    ephemeral=ephemeral)
-    writer: SessionWriter | None = None
-    try:
-        if loaded is not None and ephemeral:
-            restore_only(runtime, loaded, render)
-        elif loaded is not None:
-            writer = _record(home, runtime, cwd, emit, loaded, locked)
-        elif ephemeral:
-            render(Notice("--ephemeral: this conversation is not saved"))
-    except BaseException:
-        runtime.close()
-        if locked is not None:
-            locked.close()
-        raise
-    # A new conversation's file is created with its first task, so one left without a task leaves no
-    # empty session behind (for `resume --last` to pick); an --ephemeral one has none at all.
-    new_file = loaded is None and not ephemeral
+    thread = Thread.open(settings, cwd=cwd, home=home, face=face, resume=loaded, ephemeral=ephemeral,
+                         source="cli")
     history = _History(home / "history")
-    emit(ThreadStarted(runtime.thread_id))
-    render(Notice(f"workdir: {cwd}  sandbox: {settings.sandbox_mode}  — /help for commands, Ctrl-D to leave"))
-    if loaded is not None:  # where the resumed conversation left off, just above the prompt
-        recap = recent_exchanges(runtime.agent.messages, loaded.prompts)
-        if recap:
-            render(Notice(recap))
     try:
-        while True:
-            try:
-                line = input(PROMPT)
-            except KeyboardInterrupt:
-                err.write("\n")
-                continue
-            except EOFError:
-                err.write("\n")
-                return 0
-            text = line.strip()
-            if not text:
-                continue
-            if text in ("/exit", "/quit"):
-                return 0
-            if text == "/help":
-                err.write(HELP + "\n")
-                continue
-            if text == "/usage":
-                usage = runtime.agent.usage
-                err.write(f"tokens: in {usage.input_tokens:,}, cached {usage.cached_input_tokens:,}, "
-                          f"out {usage.output_tokens:,}\n")
-                continue
-            if text == "/new":
-                try:
-                    fresh = prepare_runtime(settings=settings, cwd=cwd, home=home, emit=emit)
-                except OcodexError as exc:  # e.g. the server went away: keep this conversation
-                    report(exc, err)
-                    continue
-                emit.sink = None
-                if writer is not None:
-                    writer.close()
-                runtime.close()
-                runtime, writer, new_file = fresh, None, not ephemeral
-                emit(ThreadStarted(runtime.thread_id))
-                continue
-            if text.startswith("/"):
-                err.write(f"unknown command {text.split()[0]}; /help lists them\n")
-                continue
-            if new_file:
-                new_file = False
-                writer = _record(home, runtime, cwd, emit)
-                if writer is not None:
-                    writer.event(ThreadStarted(runtime.thread_id))
-            if writer is not None:
-                record_run_start(writer, settings=settings, runtime=runtime, cwd=cwd, prompt=line, images=0)
-            try:
-                result = runtime.agent.run_turn(line)
-            except Interrupted:
-                # A tool call cut short has no result, which chat servers reject: answer it as aborted
-                # (as resuming the session file does).
-                runtime.agent.messages[:] = repair_history(runtime.agent.messages)
-                err.write("interrupted: the task was stopped; the conversation continues\n")
-                continue
-            if result.final_message is not None:
-                render.final_message(result.final_message)
+        if loaded is None and ephemeral:
+            face.note("--ephemeral: this conversation is not saved")
+        face.note(f"workdir: {cwd}  sandbox: {thread.status.sandbox}  — /help for commands, Ctrl-D to leave")
+        if loaded is not None:  # where the resumed conversation left off, just above the prompt
+            text = recap(thread.exchanges())
+            if text:
+                face.note(text)
+        return _loop(thread, face, err)
     finally:
         history.save()
-        runtime.close()
-        if writer is not None:
-            writer.close()
+        thread.close()
+
+
+def _loop(thread: Thread, face: TerminalFace, err: TextIO) -> int:
+    while True:
+        try:
+            line = input(PROMPT)
+        except KeyboardInterrupt:
+            err.write("\n")
+            continue
+        except EOFError:
+            err.write("\n")
+            return 0
+        text = line.strip()
+        if not text:
+            continue
+        if text in ("/exit", "/quit"):
+            return 0
+        if text == "/help":
+            err.write(HELP + "\n")
+            continue
+        if text == "/usage":
+            usage = thread.status.usage
+            err.write(f"tokens: in {usage.input_tokens:,}, cached {usage.cached_input_tokens:,}, "
+                      f"out {usage.output_tokens:,}\n")
+            continue
+        if text == "/new":
+            try:
+                thread.new_thread()
+            except OcodexError as exc:  # e.g. the server went away: keep this conversation
+                report(exc, err)
+            continue
+        if text.startswith("/"):
+            err.write(f"unknown command {text.split()[0]}; /help lists them\n")
+            continue
+        try:
+            result = thread.run_turn(line)
+        except TurnInterrupted:
+            err.write("interrupted: the task was stopped; the conversation continues\n")
+            continue
+        if result.final_message is not None:
+            face.final_message(result.final_message)

@@ -1,0 +1,1 @@
+"""Test doubles shipped with ocodex: an in-process scripted model that drives a thread directly (`scripted`)."""

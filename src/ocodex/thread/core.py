@@ -1,0 +1,297 @@
+"""The Thread: one object that owns a conversation, and the `Face` protocol every front end implements.
+
+A thread holds the frozen settings (a change is a new value with its provenance), the session file and
+its lock (`Recorder`), the assembled provider, tools, token budget and usage (`Assembly`), the
+approval gate, and the escalation plan. Faces — `exec` (human or JSONL), the interactive session, and
+later an SDK — build it with `Thread.open`, send it input with `run_turn`, render the events it sends
+to `face.on_event`, and answer `face.approve`. Nothing else: no face opens a session file, takes a lock,
+escalates or restores.
+
+    thread = Thread.open(settings, cwd=cwd, home=home, face=face, resume=loaded)
+    result = thread.run_turn("fix the failing test")   # escalation happens inside
+    thread.close()
+
+`interrupt()` is what Ctrl-C or a signal handler calls: the turn stops as it would on Ctrl-C (the
+running command's process group is killed, `turn.failed` is emitted) and `run_turn` raises
+`TurnInterrupted`; the history stays valid for the next turn.
+"""
+
+from __future__ import annotations
+
+import _thread
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ocodex.agent.loop import Agent, TurnResult, exchanges
+from ocodex.approval import ApprovalGate, ApprovalRequest, Decision
+from ocodex.config import Settings
+from ocodex.errors import TurnInterrupted, UsageError
+from ocodex.events import (
+    ConfigWarning,
+    Escalating,
+    Event,
+    ItemIds,
+    StreamErrorEvent,
+    ThreadStarted,
+    Usage,
+    UsageByModel,
+)
+from ocodex.ids import uuid7
+from ocodex.output_schema import OutputSchema, OutputSchemaMismatch
+from ocodex.sessions import LoadedSession, repair_history
+from ocodex.thread.assembly import Assembly, assemble
+from ocodex.thread.escalation import EscalationPlan, for_large_model, minus, plan_escalation, should_escalate
+from ocodex.thread.recording import Recorder, RunInfo, keep_session_model
+from ocodex.tools.base import Tool
+
+
+class Face(Protocol):
+    """What exec-human, exec-JSONL, the interactive UI and an SDK implement."""
+
+    def on_event(self, event: Event) -> None: ...
+
+    def approve(self, request: ApprovalRequest) -> Decision: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadStatus:
+    """A snapshot of a thread, for `/status`, footers and SDK consumers."""
+
+    thread_id: str
+    provider: str
+    server: str
+    server_source: str
+    server_version: str | None
+    model: str
+    model_reason: str
+    capabilities: tuple[str, ...] | None
+    context_window: int | None  # the window the server loaded (or was configured)
+    last_prompt_tokens: int | None  # what the server counted for the last request, against that window
+    usage: Usage  # the thread's totals: in, cached, out
+    sandbox: str
+    approval: str
+    edit_format: str
+    reasoning_effort: str | None
+    cwd: str
+    session_path: Path | None  # None: not saved (yet, or --ephemeral)
+
+
+class Thread:
+    """One conversation. Build it with `Thread.open`; close it with `close()` (or `with`)."""
+
+    def __init__(self, settings: Settings, *, cwd: Path, home: Path, face: Face, recorder: Recorder,
+                 output_schema: OutputSchema | None, extra_tools: Sequence[Tool]) -> None:
+        self._settings = settings
+        self.cwd = cwd
+        self.home = home
+        self.face = face
+        self.recorder = recorder
+        self.output_schema = output_schema
+        self.extra_tools = tuple(extra_tools)
+        self.gate = ApprovalGate(settings.approval_policy, face.approve)
+        self.ids = ItemIds()
+        self.thread_id = uuid7()
+        self.escalation: EscalationPlan | None = None
+        self._assembly: Assembly | None = None
+        self._running = False
+
+    # ---- building ----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, settings: Settings, *, cwd: Path, home: Path, face: Face, resume: LoadedSession | None = None,
+             ephemeral: bool = False, source: str = "exec", output_schema: OutputSchema | None = None,
+             vision: bool = False, extra_tools: Sequence[Tool] = ()) -> Thread:
+        """Start a thread (or continue `resume`'s): lock its session file, make the model ready, restore
+        the history, and emit `thread.started`. `source` is "exec" (the file is created now) or "cli"
+        (with the first turn); `vision`: the face will send images, so a model without vision is refused
+        now, before anything is recorded."""
+        if resume is not None:
+            settings = keep_session_model(settings, resume)
+        thread = cls(settings, cwd=cwd, home=home, face=face, recorder=Recorder(home, source=source,
+                                                                               ephemeral=ephemeral),
+                     output_schema=output_schema, extra_tools=extra_tools)
+        for warning in settings.warnings:
+            thread._emit(ConfigWarning(warning))
+        thread.escalation, thread._settings, unavailable = plan_escalation(settings)
+        if unavailable is not None:
+            thread._emit(unavailable)
+        if resume is not None:
+            thread.thread_id = resume.meta.id
+        thread.recorder.lock(resume)  # a session in use fails here, before the server is asked anything
+        try:
+            thread._assembly = thread._assemble(thread._settings)
+            if vision:
+                thread.check_images()
+            thread.recorder.begin(thread.agent, thread._info(), resume, thread._emit)
+            thread._emit(ThreadStarted(thread.thread_id))
+        except BaseException:
+            thread.close()
+            raise
+        return thread
+
+    def _assemble(self, settings: Settings, ids: ItemIds | None = None) -> Assembly:
+        return assemble(settings, cwd=self.cwd, home=self.home, emit=self._emit, ids=ids or self.ids,
+                        approvals=self.gate, extra_tools=self.extra_tools,
+                        wrap=self.output_schema.wrap if self.output_schema is not None else None)
+
+    def _emit(self, event: Event) -> None:
+        self.recorder.event(event)  # the file keeps it even when the face's output breaks
+        self.face.on_event(event)
+
+    def _info(self) -> RunInfo:
+        return RunInfo(self.thread_id, self.cwd, self.assembly.model, self.assembly.provider_id)
+
+    @property
+    def assembly(self) -> Assembly:
+        if self._assembly is None:
+            raise RuntimeError("the thread is closed")
+        return self._assembly
+
+    @property
+    def agent(self) -> Agent:
+        return self.assembly.agent
+
+    # ---- what a face may read ----------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def status(self) -> ThreadStatus:
+        assembly = self.assembly
+        configured = assembly.configured
+        usage = Usage()
+        usage.add(assembly.agent.usage)
+        return ThreadStatus(
+            thread_id=self.thread_id, provider=configured.provider, server=configured.server,
+            server_source=configured.server_source, server_version=configured.server_version,
+            model=assembly.model, model_reason=configured.model_reason, capabilities=assembly.choice.capabilities,
+            context_window=assembly.choice.context_window, last_prompt_tokens=assembly.agent.last_prompt_tokens,
+            usage=usage, sandbox=configured.sandbox, approval=self.gate.policy, edit_format=configured.edit_format,
+            reasoning_effort=configured.reasoning_effort, cwd=str(self.cwd), session_path=self.recorder.path)
+
+    def exchanges(self) -> list[tuple[str, str | None]]:
+        """The conversation's (prompt, final answer) pairs, oldest first: tool calls and results left out."""
+        return exchanges(self.agent.messages, self.agent.prompts)
+
+    def check_images(self) -> None:
+        """Refuse images for a model that reads none (when the server says what the model can do)."""
+        capabilities = self.assembly.choice.capabilities
+        if capabilities is not None and "vision" not in capabilities:
+            raise UsageError(f"model '{self.assembly.model}' cannot read images (no vision capability)",
+                             "choose a vision model, e.g. -m qwen2.5vl:7b or -m gemma3:4b")
+
+    # ---- driving it ----------------------------------------------------------------------------
+
+    def run_turn(self, prompt: str, images: Sequence[str] = ()) -> TurnResult:
+        """Run one turn (and, if it fails the task and escalation is on, once more on the large model).
+        `images` are data URLs. Raises `TurnInterrupted` after `interrupt()` or Ctrl-C, and
+        `OutputSchemaMismatch` when the answer does not match --output-schema."""
+        if images:
+            self.check_images()
+        agent = self.agent
+        self.recorder.start_turn(self._settings, self._info(), prompt, len(images), self._emit)
+        before, opening, prompts = list(agent.messages), agent.opening, agent.prompts
+        result = self._run(prompt, images)
+        if should_escalate(self.escalation, result):
+            result = self._escalate(prompt, images, before, opening, prompts, result)
+        if result.final_message is not None and self.output_schema is not None:
+            try:
+                self.output_schema.check(result.final_message)
+            except OutputSchemaMismatch as exc:
+                self._emit(StreamErrorEvent(exc.message))
+                raise
+        return result
+
+    def _run(self, prompt: str, images: Sequence[str]) -> TurnResult:
+        agent = self.agent
+        self._running = True
+        try:
+            return agent.run_turn(prompt, images)
+        except TurnInterrupted:
+            # A tool call cut short has no result, which chat servers reject: answer it as aborted
+            # (as resuming the session file does), so the conversation can go on.
+            agent.messages[:] = repair_history(agent.messages)
+            raise
+        finally:
+            self._running = False
+
+    def _escalate(self, prompt: str, images: Sequence[str], before: list[dict], opening: int, prompts: list[str],
+                  result: TurnResult) -> TurnResult:
+        plan = self.escalation
+        assert plan is not None
+        first_model = self.assembly.model
+        first_usage = Usage()
+        first_usage.add(result.usage)
+        self._emit(Escalating(first_model, result.failure or "loop", plan.large))
+        settings = for_large_model(self._settings, plan)
+        second = self._assemble(settings)
+        second.agent.take_over(before, opening, prompts)  # the retry starts from where the first attempt did
+        second.agent.usage.add(first_usage)
+        self._replace(second, settings)
+        self.recorder.switched(second.agent, self._info(), escalated=True)
+        final = self._run(prompt, images)
+        self._emit(UsageByModel(((first_model, first_usage), (second.model, minus(final.usage, first_usage)))))
+        return final
+
+    def _replace(self, assembly: Assembly, settings: Settings) -> None:
+        old, self._assembly, self._settings = self._assembly, assembly, settings
+        if old is not None:
+            old.close()
+
+    def interrupt(self, reason: str = "interrupted by the user") -> None:
+        """Stop the running turn as Ctrl-C does (safe to call from a signal handler or another thread);
+        `reason` is what its `turn.failed` says. Does nothing between turns."""
+        if self._assembly is not None:
+            self._assembly.agent.interrupt_reason = reason
+        if self._running:
+            _thread.interrupt_main()
+
+    def compact(self) -> bool:
+        """Summarise the older part of the conversation now; False when there was nothing to summarise."""
+        return self.agent.compact()
+
+    def switch_model(self, model: str, source: str = "/model") -> None:
+        """Continue the conversation on `model` from the next turn (the settings record `source`). The
+        server is asked first; if it cannot serve the model, the thread stays as it was."""
+        settings = self._settings.changed(source, {"model": model})
+        old = self.agent
+        new = self._assemble(settings)
+        new.agent.take_over(list(old.messages), old.opening, old.prompts)
+        new.agent.usage = old.usage
+        self._replace(new, settings)
+        self.recorder.switched(new.agent, self._info(), escalated=False)
+
+    def set_approval_policy(self, policy: str, source: str = "/approvals") -> None:
+        """Ask per `policy` from the next tool call on (the tools' schemas stay as the thread began)."""
+        self._settings = self._settings.changed(source, {"approval_policy": policy})
+        self.gate.policy = policy
+
+    def new_thread(self) -> None:
+        """Start a new conversation with the same settings (a new session file, with its first turn).
+        If the server cannot be reached, the current conversation stays."""
+        ids = ItemIds()
+        fresh = self._assemble(self._settings, ids)
+        self.ids, self.thread_id = ids, uuid7()
+        self._replace(fresh, self._settings)
+        self.recorder.restart(fresh.agent, self._info())
+        self.gate.always.clear()  # "always" was said for the old conversation
+        self._emit(ThreadStarted(self.thread_id))
+
+    def close(self) -> None:
+        """End the thread: its connections, then its session file (flushed and synced)."""
+        try:
+            if self._assembly is not None:
+                self._assembly.close()
+                self._assembly = None
+        finally:
+            self.recorder.close()
+
+    def __enter__(self) -> Thread:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
