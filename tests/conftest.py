@@ -1,4 +1,8 @@
-"""Shared fixtures: a fake Ollama server, a temp git repo, an isolated OCODEX_HOME, and a CLI runner."""
+"""Shared fixtures: a fake Ollama server, a temp git repo, an isolated OCODEX_HOME, and a CLI runner; and
+the test tiers. `fast` (`pytest -m fast`, seconds): everything that runs in this process — the thread
+driven by the scripted model, approvals, parsers, config, rendering, the Ollama client against an
+in-process server. `cli` (every other test): the real program as a subprocess, over HTTP, with real
+parts (bubblewrap, nginx, sshd, tmux, llama.cpp)."""
 
 from __future__ import annotations
 
@@ -26,6 +30,20 @@ def event_validator() -> Any:
     from jsonschema import Draft202012Validator
 
     return Draft202012Validator(json.loads(EVENT_SCHEMA.read_text()))
+
+
+FAST_MODULES = frozenset({
+    "test_approval", "test_chat_stream", "test_config", "test_context_budget", "test_context_window",
+    "test_imports", "test_ollama_client", "test_ollama_memory", "test_ollama_names", "test_ollama_urls",
+    "test_patch_apply", "test_patch_heredoc", "test_patch_parser", "test_pull_progress", "test_render",
+    "test_sessions", "test_textcalls", "test_thread", "test_truncate",
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fast = item.get_closest_marker("fast") is not None or item.module.__name__ in FAST_MODULES
+        item.add_marker(pytest.mark.fast if fast else pytest.mark.cli)
 
 
 @dataclass

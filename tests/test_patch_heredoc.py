@@ -73,10 +73,30 @@ def test_extracted_patch_parses_and_applies_in_the_cd_directory(tmp_path: Path) 
     assert (tmp_path / "sub" / "hello.txt").read_text() == "hi\n"
 
 
+_LINE = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40)
+_DELIMITER = st.sampled_from(["EOF", "PATCH", "END", "x-1"])
+
+
 @settings(max_examples=150, deadline=None)
-@given(st.one_of(st.text(max_size=80), st.lists(st.text(max_size=30), max_size=4),
-                 st.text(max_size=60).map(lambda t: "apply_patch <<" + t),
-                 st.text(max_size=60).map(lambda t: "cd " + t + " && apply_patch <<EOF\n")))
-def test_never_raises(command: list[str] | str) -> None:
-    result = extract_patch_from_command(command)
-    assert result is None or isinstance(result.patch, str)
+@given(st.lists(_LINE, min_size=1, max_size=8), _DELIMITER, st.sampled_from(["'", '"', ""]),
+       st.sampled_from(["script", "bash", "argv"]))
+def test_a_heredoc_body_comes_back_exactly(lines: list[str], delimiter: str, quote: str, shape: str) -> None:
+    """Whatever the patch text, wrapped as models wrap it, the same text is what gets applied."""
+    body_lines = [line for line in lines if line.strip() != delimiter]
+    body = "\n".join(body_lines)
+    if not body.strip():
+        return
+    heredoc = f"<<{quote}{delimiter}{quote}\n{body}\n{delimiter}\n"
+    command: list[str] | str = {"script": "apply_patch " + heredoc, "bash": ["bash", "-lc", "apply_patch " + heredoc],
+                                "argv": ["apply_patch", heredoc]}[shape]
+    assert extract_patch_from_command(command) == ShellPatch(body)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.text(max_size=80), st.lists(st.text(max_size=30), max_size=4)))
+def test_only_an_apply_patch_call_is_recognised(command: list[str] | str) -> None:
+    """A command that never names apply_patch is never taken for one (it runs in the real shell)."""
+    words = command if isinstance(command, str) else " ".join(command)
+    if "apply_patch" in words or "applypatch" in words:
+        return
+    assert extract_patch_from_command(command) is None

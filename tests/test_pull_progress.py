@@ -160,14 +160,33 @@ def test_rich_speed_survives_a_new_layer_growing_the_total() -> None:
 
 
 def test_rich_abort_before_any_update_is_harmless() -> None:
-    display = make_pull_display(io.StringIO(), tty=True)
+    out = io.StringIO()
+    display = make_pull_display(out, tty=True)
     display.abort()
     display.finish()
+    assert out.getvalue() == ""  # nothing was started, so nothing is drawn or left half-drawn
+    display.update(layer(BIG, 4 * MIB, 1 * MIB))  # and it still works afterwards
+    display.finish()
+    assert "success" in out.getvalue()
 
 
 def test_importing_progress_does_not_import_rich() -> None:
-    code = "import sys, ocodex.render.progress; assert 'rich' not in sys.modules, 'rich imported'"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    code = "import sys, ocodex.render.progress; print(sorted(m for m in sys.modules if m.startswith('rich')))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_a_runs_pull_is_drawn_from_its_events() -> None:
+    from ocodex.events import PullEnded, PullProgress
+    from ocodex.render.progress import PullDrawing
+
+    out = io.StringIO()
+    draw = PullDrawing(out, tty=False)
+    draw(PullProgress("gpt-oss:20b", "pulling manifest"))
+    draw(PullProgress("gpt-oss:20b", f"pulling {BIG[7:19]}", BIG, 100 * MIB, 100 * MIB))
+    draw(PullEnded("gpt-oss:20b", ok=True))
+    assert out.getvalue().splitlines() == ["pulling manifest", "pulling gpt-oss:20b: 100.0 MiB / 100.0 MiB (100.0%)",
+                                           "success"]
 
 
 def test_plain_stall_repeats_nothing() -> None:

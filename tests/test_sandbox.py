@@ -239,8 +239,11 @@ def test_unsupported_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 @needs_bwrap
 def test_check_available_passes_with_working_bwrap(tmp_path: Path) -> None:
-    check_available(SandboxPolicy("workspace-write", tmp_path))
-    check_available(SandboxPolicy("read-only", tmp_path))
+    for mode in ("workspace-write", "read-only"):
+        policy = SandboxPolicy(mode, tmp_path)
+        check_available(policy)  # raises SandboxUnavailable when it cannot confine a command
+        assert os.path.basename(build_argv(["true"], policy)[0]) == "bwrap"
+        assert run_command(["true"], cwd=tmp_path, policy=policy, timeout_s=30).exit_code == 0
 
 
 # ---- enforcement -------------------------------------------------------------------------------

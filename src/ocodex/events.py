@@ -7,25 +7,62 @@ Every event is an immutable value. Two families:
   records. An item that starts and ends (a command, a patch) is two values with one id: a new value at
   `item.started` and another at `item.completed`; nothing is mutated in between.
 - **ocodex's own events** are for people: the configured session, pull progress, warnings and notes,
-  each a kind with typed fields. They have no `to_dict()`, so they never reach `--json` stdout or a
-  session file; `text()` says them in one line (the human face styles it, the JSONL face writes it to
-  stderr) and `level` is "info" or "warning".
+  each a kind with typed fields. They live in `ocodex.notes` and are re-exported here; they have no
+  `to_dict()`, so they never reach `--json` stdout or a session file.
 
-This module sits at the bottom of the import graph: it imports only `ocodex.protocol`.
+This module sits at the bottom of the import graph: it imports only `ocodex.protocol` and `ocodex.notes`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
-from ocodex.protocol import Usage as Usage  # re-exported: TurnCompleted carries it
+from ocodex.notes import (  # re-exported: faces import every event from here
+    Compacted,
+    ConfigWarning,
+    ContextSized,
+    EffortIgnored,
+    Escalating,
+    EscalationUnavailable,
+    Failover,
+    Level,
+    NoSessionToResume,
+    Note,
+    OldServer,
+    PatchFailed,
+    PlainHttp,
+    ProjectDocTruncated,
+    PullEnded,
+    PullProgress,
+    PullStarted,
+    ServerBusy,
+    SessionConfigured,
+    SessionNotSaved,
+    SessionRepaired,
+    SessionResumed,
+    TextToolMode,
+    TlsUnverified,
+    UsageByModel,
+    WrongEndpoint,
+)
+from ocodex.protocol import Usage  # re-exported: TurnCompleted carries it
+
+__all__ = [
+    "AgentMessage", "ChangeKind", "ChangeStatus", "CodexEvent", "CommandExecution", "CommandStatus", "Compacted",
+    "ConfigWarning", "ContextSized", "EffortIgnored", "ErrorItem", "Escalating", "EscalationUnavailable", "Event",
+    "Failover", "FileChange", "FileUpdate", "Item", "ItemCompleted", "ItemIds", "ItemStarted", "ItemUpdated", "Level",
+    "McpStatus", "McpToolCall", "NoSessionToResume", "Note", "OldServer", "PatchFailed", "PlainHttp",
+    "ProjectDocTruncated", "PullEnded", "PullProgress", "PullStarted", "Reasoning", "Reconnecting", "ServerBusy",
+    "SessionConfigured", "SessionNotSaved", "SessionRepaired", "SessionResumed", "StreamErrorEvent", "TextToolMode",
+    "ThreadStarted", "TlsUnverified", "TodoEntry", "TodoList", "TurnCompleted", "TurnFailed", "TurnStarted", "Usage",
+    "UsageByModel", "WrongEndpoint", "is_codex_event",
+]
 
 CommandStatus = Literal["in_progress", "completed", "failed", "declined"]
 ChangeStatus = Literal["in_progress", "completed", "failed"]
 ChangeKind = Literal["add", "delete", "update"]
 McpStatus = Literal["in_progress", "completed", "failed"]
-Level = Literal["info", "warning"]
 
 
 # ---- items -------------------------------------------------------------------------------------
@@ -225,332 +262,6 @@ class Reconnecting:
         return {"type": "error", "message": self.message}
 
 
-# ---- ocodex's own events: what a person sees -------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class ContextSized:
-    """How the model's context window was learned or set for this session."""
-
-    level: ClassVar[Level] = "info"
-    SMALL_ADVICE: ClassVar[str] = ("; small for an agent: -c model_context_window={suggested} makes ocodex use a "
-                                   "larger variant, or set OLLAMA_CONTEXT_LENGTH on the server")
-
-    window: int | None
-    how: Literal["loaded", "num_ctx", "own_num_ctx", "created", "reused", "unknown"]
-    trained: int | None = None
-    base_model: str = ""
-    variant: str | None = None  # the derived model ocodex created or reuses (`model_context_window`)
-    capped: bool = False  # the requested window was more than the model was trained for
-    suggested: int | None = None  # set when the window is small for an agent: the one to use instead
-
-    def text(self) -> str:
-        capped = " (capped at the trained context)" if self.capped else ""
-        if self.how == "own_num_ctx":
-            return f"context: {self.window} tokens (the model's own num_ctx){capped}"
-        if self.how == "created":
-            return (f"context: {self.window} tokens{capped}; created {self.variant} from {self.base_model} "
-                    f"with num_ctx {self.window}")
-        if self.how == "reused":
-            return f"context: {self.window} tokens{capped}; using {self.variant} (num_ctx {self.window})"
-        if self.how == "unknown" or self.window is None:
-            return ("context: unknown (the server does not report it); set model_context_window to have ocodex "
-                    "size and respect it")
-        source = "as loaded by the server" if self.how == "loaded" else "the model's num_ctx"
-        trained = f"; trained for {self.trained}" if self.trained else ""
-        advice = self.SMALL_ADVICE.format(suggested=self.suggested) if self.suggested else ""
-        return f"context: {self.window} tokens ({source}{trained}){advice}"
-
-
-@dataclass(frozen=True, slots=True)
-class SessionConfigured:
-    """The session as configured: where the model runs, which model and why, and the policies in force."""
-
-    level: ClassVar[Level] = "info"
-
-    provider: str
-    server: str  # the base URL, credentials removed
-    server_source: str  # how it was chosen: CODEX_OSS_BASE_URL, CODEX_OSS_PORT, default, or a config key
-    server_version: str | None  # the Ollama version, when the server reports one
-    model: str
-    model_reason: str
-    context: ContextSized | None
-    context_window: int | None
-    sandbox: str
-    approval: str
-    edit_format: str
-    reasoning_effort: str | None
-    cwd: str
-    capabilities: tuple[str, ...] | None = None  # None: the server does not say (non-Ollama)
-
-    def text(self) -> str:
-        if self.provider == "oss":
-            lines = [f"provider: oss at {self.server} ({self.server_source}); "
-                     f"Ollama {self.server_version or 'version unknown'}"]
-        else:
-            lines = [f"provider: {self.provider} at {self.server}"]
-        lines.append(f"model: {self.model} ({self.model_reason})")
-        if self.context is not None:
-            lines.append(self.context.text())
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigWarning:
-    """A config key that was ignored (unknown, or Codex's and unused here): config says which and why."""
-
-    level: ClassVar[Level] = "warning"
-    message: str
-
-    def text(self) -> str:
-        return self.message
-
-
-@dataclass(frozen=True, slots=True)
-class NoSessionToResume:
-    level: ClassVar[Level] = "warning"
-    cwd: str
-
-    def text(self) -> str:
-        return f"no saved session for {self.cwd}; starting a new one"
-
-
-@dataclass(frozen=True, slots=True)
-class PlainHttp:
-    """Prompts will cross the network unencrypted."""
-
-    level: ClassVar[Level] = "warning"
-    host: str
-    setting: str  # the key that silences it
-
-    def text(self) -> str:
-        return (f"prompts and code go to {self.host} over plain HTTP, unencrypted; prefer an SSH tunnel "
-                "(ssh -N -L 11434:localhost:11434 user@host, then http://localhost:11434/v1), a VPN, or a TLS "
-                f"reverse proxy with auth (https://); silence with -c {self.setting}=false")
-
-
-@dataclass(frozen=True, slots=True)
-class TlsUnverified:
-    level: ClassVar[Level] = "warning"
-    provider: str
-
-    def text(self) -> str:
-        return (f"TLS certificate checks are off for provider '{self.provider}' (verify_tls = false): anyone on "
-                "the network path can impersonate the server; set ca_cert instead")
-
-
-@dataclass(frozen=True, slots=True)
-class WrongEndpoint:
-    """The oss base URL does not end in /v1."""
-
-    level: ClassVar[Level] = "warning"
-    base_url: str
-
-    def text(self) -> str:
-        return ("Wrong endpoint used: for OSS via Ollama the base URL should look like "
-                f"http://host:11434/v1 (got {self.base_url})")
-
-
-@dataclass(frozen=True, slots=True)
-class Failover:
-    level: ClassVar[Level] = "warning"
-    failed: str  # the server root that could not be reached
-    reason: str
-    next: str  # the one tried next
-
-    def text(self) -> str:
-        return f"{self.failed} is unreachable ({self.reason}); failing over to {self.next}"
-
-
-@dataclass(frozen=True, slots=True)
-class ServerBusy:
-    """An Ollama management call answered 429/5xx and is being asked again."""
-
-    level: ClassVar[Level] = "warning"
-    server: str
-    status: int
-    request: str  # "GET /api/tags"
-    attempt: int
-    limit: int
-    delay_s: float
-
-    def text(self) -> str:
-        return (f"Ollama at {self.server} answered {self.status} to {self.request}; retrying "
-                f"{self.attempt}/{self.limit} in {self.delay_s:.1f} s")
-
-
-@dataclass(frozen=True, slots=True)
-class OldServer:
-    level: ClassVar[Level] = "info"
-    version: str
-    minimum: str
-
-    def text(self) -> str:
-        return (f"Ollama {self.version} is older than {self.minimum}: token usage will not be reported; "
-                "consider upgrading Ollama")
-
-
-@dataclass(frozen=True, slots=True)
-class PullStarted:
-    level: ClassVar[Level] = "info"
-    model: str
-
-    def text(self) -> str:
-        return f"Pulling model {self.model}..."
-
-
-@dataclass(frozen=True, slots=True)
-class PullProgress:
-    """One progress line of a pull (Ollama's per-layer `status`, `digest`, `total`, `completed`)."""
-
-    model: str
-    status: str
-    digest: str | None = None
-    total: int | None = None
-    completed: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PullEnded:
-    model: str
-    ok: bool
-
-
-@dataclass(frozen=True, slots=True)
-class TextToolMode:
-    """The model's tools are described in the prompt and its calls read from its text."""
-
-    level: ClassVar[Level] = "warning"
-    model: str
-    because: Literal["capabilities", "server"]  # the model lacks the tools capability / the server refused tools
-
-    def text(self) -> str:
-        advice = ("(less reliable; a model with the tools capability, e.g. qwen3:8b or gpt-oss:20b, works "
-                  "better)")
-        if self.because == "server":
-            return (f"the server says '{self.model}' does not support tools: switching to ocodex's text tool "
-                    f"protocol {advice}")
-        return (f"'{self.model}' has no native tool calling: ocodex describes its tools in the prompt and reads "
-                f"calls from the text {advice}")
-
-
-@dataclass(frozen=True, slots=True)
-class EffortIgnored:
-    level: ClassVar[Level] = "warning"
-    effort: str
-    model: str
-
-    def text(self) -> str:
-        return f"ignoring model_reasoning_effort={self.effort}: '{self.model}' is not a thinking model"
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectDocTruncated:
-    level: ClassVar[Level] = "warning"
-    limit: int
-
-    def text(self) -> str:
-        return f"AGENTS.md files exceed project_doc_max_bytes={self.limit}; the rest was cut"
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRepaired:
-    """A session file's incomplete last record (a run cut off mid-write) was skipped."""
-
-    level: ClassVar[Level] = "warning"
-    path: str
-    line: int
-
-    def text(self) -> str:
-        return (f"{self.path}: line {self.line} is an incomplete record (the run that wrote it was cut off); "
-                "resuming from the last complete record")
-
-
-@dataclass(frozen=True, slots=True)
-class SessionResumed:
-    level: ClassVar[Level] = "info"
-    session_id: str
-    messages: int
-    path: str
-    saved: bool = True  # False: --ephemeral, this run is not written to the file
-
-    def text(self) -> str:
-        line = f"resuming session {self.session_id} ({self.messages} messages) from {self.path}"
-        return line if self.saved else f"{line}; --ephemeral: this run is not saved"
-
-
-@dataclass(frozen=True, slots=True)
-class SessionNotSaved:
-    level: ClassVar[Level] = "warning"
-    reason: str
-
-    def text(self) -> str:
-        return f"this conversation is not being saved: {self.reason}"
-
-
-@dataclass(frozen=True, slots=True)
-class EscalationUnavailable:
-    level: ClassVar[Level] = "warning"
-    model: str
-
-    def text(self) -> str:
-        return (f"--escalate: the first model is already the large model ({self.model}); nothing to escalate "
-                "to (set [oss] large_model)")
-
-
-@dataclass(frozen=True, slots=True)
-class Escalating:
-    level: ClassVar[Level] = "warning"
-    REASONS: ClassVar[dict[str, str]] = {
-        "loop": "it got stuck in a loop", "tool_errors": "its tool calls kept failing",
-        "context": "the task did not fit its context window"}
-    model: str
-    failure: str  # a TurnResult.failure: loop, tool_errors, context
-    large: str
-
-    def text(self) -> str:
-        why = self.REASONS.get(self.failure, self.failure)
-        return f"escalating: {self.model} failed the task ({why}); retrying it once with {self.large}"
-
-
-@dataclass(frozen=True, slots=True)
-class UsageByModel:
-    level: ClassVar[Level] = "info"
-    usage: tuple[tuple[str, Usage], ...]  # (model, its share of the turn's usage), in the order used
-
-    def text(self) -> str:
-        parts = [f"{model} (in {u.input_tokens}, cached {u.cached_input_tokens}, out {u.output_tokens})"
-                 for model, u in self.usage]
-        return "usage by model: " + "; ".join(parts)
-
-
-@dataclass(frozen=True, slots=True)
-class Compacted:
-    level: ClassVar[Level] = "info"
-    messages: int  # how many older messages the summary replaced
-    before: int  # estimated tokens before and after
-    after: int
-
-    def text(self) -> str:
-        return (f"context: summarised {self.messages} earlier messages to stay within the window "
-                f"(~{self.before} -> ~{self.after} tokens)")
-
-
-@dataclass(frozen=True, slots=True)
-class PatchFailed:
-    """A patch that did not apply (it has no item, as in Codex): the first line of why."""
-
-    level: ClassVar[Level] = "info"
-    message: str
-
-    def text(self) -> str:
-        return self.message
-
-
-Note = (ContextSized | SessionConfigured | ConfigWarning | NoSessionToResume | PlainHttp | TlsUnverified
-        | WrongEndpoint | Failover | ServerBusy | OldServer | PullStarted | TextToolMode | EffortIgnored
-        | ProjectDocTruncated | SessionRepaired | SessionResumed | SessionNotSaved | EscalationUnavailable
-        | Escalating | UsageByModel | Compacted | PatchFailed)
-"""The ocodex events that a face says in a line (`text()`, `level`)."""
 
 CodexEvent = (ThreadStarted | TurnStarted | TurnCompleted | TurnFailed | ItemStarted | ItemUpdated
               | ItemCompleted | StreamErrorEvent | Reconnecting)

@@ -6,9 +6,12 @@ window. What it finds is said in events (`SessionConfigured`, warnings as typed 
 never printed here.
 
 Hooks:
-- `SERVERS` maps a provider id to how its model is made ready (`oss`: Ollama's sequence; anything
-  else: the configured model as is). A new local provider (e.g. an in-process llama.cpp server) is one
-  entry here; the wire adapter is `ocodex.providers.select.make_provider`.
+- a `ModelServer` is how a thread reaches its model: `connect(settings, emit)` returns the provider
+  and what was chosen. The default, `HttpServers`, connects over HTTP and looks up `SERVERS`, which
+  maps a provider id to how its model is made ready (`oss`: Ollama's sequence; anything else: the
+  configured model as is); a new local provider (e.g. an in-process llama.cpp server) is one entry
+  there, and the wire adapter is `ocodex.providers.select.make_provider`. `ocodex.testing.scripted`
+  is another `ModelServer`, with no HTTP at all.
 - the tools come from `ocodex.tools.select.select_tools` (per model and approval policy), with the
   thread's extra tools (MCP) added.
 """
@@ -19,6 +22,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from ocodex.agent.loop import Agent, AgentOptions
 from ocodex.agent.prompt import opening_messages
@@ -37,7 +41,6 @@ from ocodex.events import (
     WrongEndpoint,
 )
 from ocodex.net.connection import Connection
-from ocodex.net.transport import Transport
 from ocodex.protocol import Provider
 from ocodex.sandbox import SandboxPolicy, check_available
 from ocodex.tools.base import Tool, ToolContext
@@ -64,24 +67,49 @@ class ModelChoice:
     server_version: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """A model ready for requests: its provider (the wire adapter), what was chosen, and where it runs."""
+
+    provider: Provider
+    choice: ModelChoice
+    server: str  # the base URL as shown to people (no credentials)
+    source: str  # how it was chosen
+    closer: Callable[[], None] | None = None  # ends the connection (the provider's own close comes first)
+
+    def close(self) -> None:
+        try:
+            self.provider.close()
+        finally:
+            if self.closer is not None:
+                self.closer()
+
+
+class ModelServer(Protocol):
+    """How a thread reaches its model."""
+
+    def connect(self, settings: Settings, emit: Emit) -> Connected: ...
+
+
 @dataclass(slots=True)
 class Assembly:
     """Everything one model of a thread runs on; `close()` ends its connections."""
 
     agent: Agent
-    provider: Provider
-    transport: Transport
-    choice: ModelChoice
+    connected: Connected
     provider_id: str
     configured: SessionConfigured
 
     @property
+    def choice(self) -> ModelChoice:
+        return self.connected.choice
+
+    @property
     def model(self) -> str:
-        return self.choice.model
+        return self.connected.choice.model
 
     def close(self) -> None:
-        self.provider.close()
-        self.transport.close()
+        self.connected.close()
 
 
 def sandbox_policy(settings: Settings, cwd: Path) -> SandboxPolicy:
@@ -156,25 +184,44 @@ SERVERS: dict[str, Callable[[Settings, Connection, Emit], ModelChoice]] = {"oss"
 """How a provider's model is made ready, by provider id; others use the configured model as is."""
 
 
+class HttpServers:
+    """The default `ModelServer`: the selected provider's server over HTTP (TLS, auth, failover)."""
+
+    def connect(self, settings: Settings, emit: Emit) -> Connected:
+        provider_config = settings.provider()
+        if provider_config.id not in SERVERS and not settings.model:
+            raise ConfigError(f"no model chosen for provider '{provider_config.id}'; pass -m MODEL")
+        connection, source = _connect(settings, provider_config, emit)
+        transport = connection.transport
+        try:
+            choice = SERVERS.get(provider_config.id, _ready_configured)(settings, connection, emit)
+            from ocodex.providers.select import make_provider
+
+            provider = make_provider(provider_config, connection.base_url, transport)
+        except BaseException:
+            transport.close()
+            raise
+        return Connected(provider, choice, connection.base_url, source, transport.close)
+
+
 def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: ItemIds, approvals: ApprovalGate,
-             extra_tools: Sequence[Tool] = (), wrap: Callable[[Provider], Provider] | None = None) -> Assembly:
+             extra_tools: Sequence[Tool] = (), wrap: Callable[[Provider], Provider] | None = None,
+             server: ModelServer | None = None) -> Assembly:
     """Connect, make the model ready and build the agent. `wrap` decorates the provider (e.g. to send
-    --output-schema's response format); `ids` and `approvals` are the thread's, shared by every model."""
+    --output-schema's response format); `ids` and `approvals` are the thread's, shared by every model;
+    `server` is how the model is reached (default: `HttpServers`)."""
     provider_config = settings.provider()
     policy = sandbox_policy(settings, cwd)
     check_available(policy)
 
-    if provider_config.id not in SERVERS and not settings.model:
-        raise ConfigError(f"no model chosen for provider '{provider_config.id}'; pass -m MODEL")
-    connection, source = _connect(settings, provider_config, emit)
-    transport = connection.transport
+    connected = (server or HttpServers()).connect(settings, emit)
+    choice = connected.choice
     try:
-        choice = SERVERS.get(provider_config.id, _ready_configured)(settings, connection, emit)
         tool_set = select_tools(choice.model, approval_policy=settings.approval_policy, extra=extra_tools)
         text_tools = choice.capabilities is not None and "tools" not in choice.capabilities
         effort = settings.model_reasoning_effort
         configured = SessionConfigured(
-            provider=provider_config.id, server=connection.base_url, server_source=source,
+            provider=provider_config.id, server=connected.server, server_source=connected.source,
             server_version=choice.server_version, model=choice.model, model_reason=choice.reason,
             context=choice.context, context_window=choice.context_window, sandbox=policy.mode,
             approval=settings.approval_policy, edit_format=tool_set.edit_format, reasoning_effort=effort,
@@ -188,9 +235,7 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
 
         temperature = settings.temperature if settings.temperature is not None else choice.sampling[0]
         top_p = settings.top_p if settings.top_p is not None else choice.sampling[1]
-        from ocodex.providers.select import make_provider
-
-        provider = make_provider(provider_config, connection.base_url, transport)
+        provider = connected.provider
         if wrap is not None:
             provider = wrap(provider)
         messages, agents_md = opening_messages(
@@ -214,9 +259,9 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
         agent = Agent(provider=provider, tools=tool_set.registry, ctx=ctx, options=options, messages=messages,
                       emit=emit)
     except BaseException:
-        transport.close()
+        connected.close()
         raise
-    return Assembly(agent, provider, transport, choice, provider_config.id, configured)
+    return Assembly(agent, connected, provider_config.id, configured)
 
 
 def _env_for(settings: Settings, home: Path) -> Callable[[SandboxPolicy], dict[str, str]]:

@@ -18,7 +18,8 @@ running command's process group is killed, `turn.failed` is emitted) and `run_tu
 
 from __future__ import annotations
 
-import _thread
+import signal
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ from ocodex.events import (
 from ocodex.ids import uuid7
 from ocodex.output_schema import OutputSchema, OutputSchemaMismatch
 from ocodex.sessions import LoadedSession, repair_history
-from ocodex.thread.assembly import Assembly, assemble
+from ocodex.thread.assembly import Assembly, ModelServer, assemble
 from ocodex.thread.escalation import EscalationPlan, for_large_model, minus, plan_escalation, should_escalate
 from ocodex.thread.recording import Recorder, RunInfo, keep_session_model
 from ocodex.tools.base import Tool
@@ -82,7 +83,7 @@ class Thread:
     """One conversation. Build it with `Thread.open`; close it with `close()` (or `with`)."""
 
     def __init__(self, settings: Settings, *, cwd: Path, home: Path, face: Face, recorder: Recorder,
-                 output_schema: OutputSchema | None, extra_tools: Sequence[Tool]) -> None:
+                 output_schema: OutputSchema | None, extra_tools: Sequence[Tool], server: ModelServer | None) -> None:
         self._settings = settings
         self.cwd = cwd
         self.home = home
@@ -90,6 +91,7 @@ class Thread:
         self.recorder = recorder
         self.output_schema = output_schema
         self.extra_tools = tuple(extra_tools)
+        self.server = server
         self.gate = ApprovalGate(settings.approval_policy, face.approve)
         self.ids = ItemIds()
         self.thread_id = uuid7()
@@ -102,16 +104,17 @@ class Thread:
     @classmethod
     def open(cls, settings: Settings, *, cwd: Path, home: Path, face: Face, resume: LoadedSession | None = None,
              ephemeral: bool = False, source: str = "exec", output_schema: OutputSchema | None = None,
-             vision: bool = False, extra_tools: Sequence[Tool] = ()) -> Thread:
+             vision: bool = False, extra_tools: Sequence[Tool] = (), server: ModelServer | None = None) -> Thread:
         """Start a thread (or continue `resume`'s): lock its session file, make the model ready, restore
         the history, and emit `thread.started`. `source` is "exec" (the file is created now) or "cli"
         (with the first turn); `vision`: the face will send images, so a model without vision is refused
-        now, before anything is recorded."""
+        now, before anything is recorded. `extra_tools` join the built-in ones (MCP's); `server` is how the
+        model is reached (default: its provider's server over HTTP; `ocodex.testing.scripted` for tests)."""
         if resume is not None:
             settings = keep_session_model(settings, resume)
         thread = cls(settings, cwd=cwd, home=home, face=face, recorder=Recorder(home, source=source,
                                                                                ephemeral=ephemeral),
-                     output_schema=output_schema, extra_tools=extra_tools)
+                     output_schema=output_schema, extra_tools=extra_tools, server=server)
         for warning in settings.warnings:
             thread._emit(ConfigWarning(warning))
         thread.escalation, thread._settings, unavailable = plan_escalation(settings)
@@ -133,7 +136,7 @@ class Thread:
 
     def _assemble(self, settings: Settings, ids: ItemIds | None = None) -> Assembly:
         return assemble(settings, cwd=self.cwd, home=self.home, emit=self._emit, ids=ids or self.ids,
-                        approvals=self.gate, extra_tools=self.extra_tools,
+                        approvals=self.gate, extra_tools=self.extra_tools, server=self.server,
                         wrap=self.output_schema.wrap if self.output_schema is not None else None)
 
     def _emit(self, event: Event) -> None:
@@ -243,12 +246,17 @@ class Thread:
             old.close()
 
     def interrupt(self, reason: str = "interrupted by the user") -> None:
-        """Stop the running turn as Ctrl-C does (safe to call from a signal handler or another thread);
-        `reason` is what its `turn.failed` says. Does nothing between turns."""
+        """Stop the running turn as Ctrl-C does; `reason` is what its `turn.failed` says. Call it from a
+        signal handler (SIGTERM, SIGHUP) or from another thread (a UI's key binding); does nothing
+        between turns. The turn ends with `TurnInterrupted` in the thread that runs it."""
         if self._assembly is not None:
             self._assembly.agent.interrupt_reason = reason
-        if self._running:
-            _thread.interrupt_main()
+        if not self._running:
+            return
+        if threading.current_thread() is threading.main_thread():
+            raise KeyboardInterrupt  # a signal handler (or a face's callback): unwind the turn right here
+        # A real SIGINT for the main thread: it also wakes a blocking read or wait, as Ctrl-C would.
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
     def compact(self) -> bool:
         """Summarise the older part of the conversation now; False when there was nothing to summarise."""

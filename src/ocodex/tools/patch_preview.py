@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from ocodex.patch.apply import apply_chunks
+from ocodex.patch.chunks import apply_chunks
 from ocodex.patch.parser import AddFile, DeleteFile, Patch, UpdateFile
 
 MAX_PREVIEW_BYTES = 1024 * 1024
