@@ -93,13 +93,18 @@ def test_pull_goes_on_after_an_unknown_model(ocodex, fake) -> None:
 
 def test_pull_ctrl_c_summarises_pulled_failed_and_not_attempted(fake, home) -> None:
     """Ctrl-C while the third model downloads: exit 130 and one line saying where the pulls stand."""
-    original = fake._pull_lines
+    original_lines, original_sleep = fake._pull_lines, fake._sleep
+    slow = {"model": False, "lines": 0}
 
     def lines(name: Any) -> Any:  # only llama3.2:1b is slow, so the signal lands in its download
-        fake.pull_delay = 30.0 if "llama3.2" in name.display else 0.0
-        return original(name)
+        slow.update(model="llama3.2" in name.display, lines=0)
+        return original_lines(name)
 
-    fake._pull_lines = lines
+    def sleep(seconds: float) -> bool:  # its manifest line comes at once, then the download stalls
+        slow["lines"] += 1
+        return original_sleep(30.0) if slow["model"] and slow["lines"] > 1 else True
+
+    fake._pull_lines, fake._sleep = lines, sleep
     proc = subprocess.Popen([sys.executable, "-m", "ocodex", "pull", "qwen3:8b", "nosuch:1b", "llama3.2:1b",
                              "gemma3:1b"], env=base_env(home, fake.base_url), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
