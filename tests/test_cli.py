@@ -57,3 +57,17 @@ def test_root_config_values_come_before_exec_ones() -> None:
 def test_experimental_json_alias() -> None:
     args = build_parser().parse_args(["exec", "--experimental-json", "hi"])
     assert args.json is True
+
+
+def test_a_bad_cd_is_the_same_error_for_exec_and_the_interactive_session(tmp_path) -> None:
+    import os
+
+    env = {**os.environ, "OCODEX_HOME": str(tmp_path / "home")}
+    missing = tmp_path / "nope"
+    errors = []
+    faces = (["exec", "--cd", str(missing), "hi"], ["--cd", str(missing)], ["resume", "--last", "-C", str(missing)])
+    for args in faces:
+        proc = subprocess.run([sys.executable, "-m", "ocodex", *args], capture_output=True, text=True, env=env,
+                              stdin=subprocess.DEVNULL, timeout=30)
+        errors.append((proc.returncode, proc.stderr))
+    assert errors == [(2, f"error: --cd {missing}: not a directory\n")] * 3

@@ -15,7 +15,7 @@ from typing import Any
 
 from ocodex.agent.context import TokenBudget, compacted, split_for_compaction, summary_request
 from ocodex.agent.guard import LoopGuard, Stuck, TaskFailure
-from ocodex.agent.textcalls import extract_text_calls, repair_arguments, shape_error, text_protocol_prompt
+from ocodex.agent.textcalls import extract_text_calls, repair_arguments, shape_error
 from ocodex.backoff import backoff_delay
 from ocodex.errors import OcodexError, ProviderError, ServerUnavailable, StreamError, TurnInterrupted
 from ocodex.events import (
@@ -60,6 +60,7 @@ class AgentOptions:
     hide_reasoning: bool = False
     retry_base_delay_s: float = 0.25
     text_tools: bool = False  # no native tool calling: tools are described in the prompt (textcalls)
+    text_tools_system: str | None = None  # the system prompt to switch to if the server refuses tools
     context_window: int | None = None  # effective window in tokens; None: unknown
     auto_compact_limit: int | None = None  # model_auto_compact_token_limit
 
@@ -384,13 +385,14 @@ class Agent:
         return self.tools.call(call.name, call.arguments, self.ctx)
 
     def _fall_back_to_text_tools(self, exc: ProviderError) -> bool:
-        """After the server's `does not support tools`: describe the tools in the prompt instead."""
+        """After the server's `does not support tools`: describe the tools in the prompt instead (the
+        system prompt for that mode was assembled with the others, `AgentOptions.text_tools_system`)."""
+        fallback = self.options.text_tools_system
         if not self.options.speaks_native_tools() or "does not support tools" not in exc.message \
-                or not self.messages:
+                or fallback is None or not self.messages:
             return False
         self.options.text_tools = True
-        system = self.messages[0]
-        system["content"] = f"{system['content']}\n\n{text_protocol_prompt(self.tools.specs())}"
+        self.messages[0] = {**self.messages[0], "content": fallback}
         self.emit(TextToolMode(self.options.model, "server"))
         return True
 

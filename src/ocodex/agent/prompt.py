@@ -139,19 +139,25 @@ def initial_messages(*, system: str, agents_md: ProjectDocs | None, environment:
     return messages
 
 
-def opening_messages(*, cwd: Path, home: Path, policy: SandboxPolicy, tools: Sequence[ToolSpec],
-                     text_tools: bool = False, doc_max_bytes: int = 32768,
-                     doc_fallbacks: Sequence[str] = ()) -> tuple[list[dict[str, Any]], ProjectDocs | None]:
-    """A session's opening messages, as every run (and `ocodex bench`) sends them: the system prompt for
-    `policy` (with the text tool protocol for `tools` when the model has no native tool calling), the
-    AGENTS.md files, and the environment context. Also returns the project docs, to tell whether they
-    were cut."""
-    agents_md = load_agents_md(cwd, home, max_bytes=doc_max_bytes, fallback_filenames=tuple(doc_fallbacks))
+def system_message(policy: SandboxPolicy, tools: Sequence[ToolSpec], *, text_tools: bool) -> str:
+    """The system prompt for `policy`, with the text tool protocol for `tools` when the model has no
+    native tool calling."""
     system = system_prompt(policy.describe())
     if text_tools:
         from ocodex.agent.textcalls import text_protocol_prompt
 
         system = f"{system}\n\n{text_protocol_prompt(list(tools))}"
+    return system
+
+
+def opening_messages(*, cwd: Path, home: Path, policy: SandboxPolicy, tools: Sequence[ToolSpec],
+                     text_tools: bool = False, doc_max_bytes: int = 32768,
+                     doc_fallbacks: Sequence[str] = ()) -> tuple[list[dict[str, Any]], ProjectDocs | None]:
+    """A session's opening messages, as every run (and `ocodex bench`) sends them: the system prompt
+    (`system_message`), the AGENTS.md files, and the environment context. Also returns the project
+    docs, to tell whether they were cut."""
+    agents_md = load_agents_md(cwd, home, max_bytes=doc_max_bytes, fallback_filenames=tuple(doc_fallbacks))
+    system = system_message(policy, tools, text_tools=text_tools)
     writable = policy.writable() if policy.mode == "workspace-write" else []
     environment = environment_context(cwd, sandbox_mode=policy.mode, network_access=policy.network_enabled,
                                       writable_roots=writable)

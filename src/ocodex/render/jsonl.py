@@ -11,7 +11,7 @@ from typing import TextIO
 
 from ocodex import jsontext
 from ocodex.approval import ApprovalRequest, Decision
-from ocodex.events import Event, PullEnded, PullProgress, is_codex_event
+from ocodex.events import Event, Note, PullEnded, PullProgress, is_codex_event
 from ocodex.redact import scrub, scrub_value
 from ocodex.render.progress import PullDrawing
 from ocodex.render.safe import terminal_safe
@@ -35,9 +35,8 @@ class JsonlRenderer:
             self._pull(event)
             return
         if not is_codex_event(event):
-            text = getattr(event, "text", None)
-            if text is not None:
-                self.err.write(f"{terminal_safe(scrub(text()))}\n")
+            if isinstance(event, Note):
+                self.err.write(f"{terminal_safe(scrub(event.text()))}\n")
                 self.err.flush()
             return
         # Last line of defence: a registered secret (API key, proxy password) that reached an event,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ocodex.agent.loop import Agent, AgentOptions
-from ocodex.agent.prompt import opening_messages
+from ocodex.agent.prompt import opening_messages, system_message
 from ocodex.approval import ApprovalGate
 from ocodex.config import ProviderConfig, Settings
 from ocodex.config.endpoints import base_url_for
@@ -255,7 +255,9 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
                                stream_max_retries=provider_config.stream_max_retries,
                                hide_reasoning=settings.hide_agent_reasoning, text_tools=text_tools,
                                context_window=choice.context_window,
-                               auto_compact_limit=settings.model_auto_compact_token_limit)
+                               auto_compact_limit=settings.model_auto_compact_token_limit,
+                               text_tools_system=None if text_tools else system_message(
+                                   policy, tool_set.registry.specs(), text_tools=True))
         agent = Agent(provider=provider, tools=tool_set.registry, ctx=ctx, options=options, messages=messages,
                       emit=emit)
     except BaseException:
