@@ -279,7 +279,7 @@ def test_resume_shows_the_last_exchanges_before_the_prompt(fake: FakeOllama, hom
 
 
 def test_the_resume_recap_keeps_prompts_and_answers_only() -> None:
-    from ocodex.agent.loop import exchanges
+    from ocodex.agent.history import exchanges
     from ocodex.ui.repl import recap
 
     messages = [{"role": "system", "content": "you are an agent"},

@@ -21,7 +21,6 @@ from ocodex.events import (
     ItemCompleted,
     ItemStarted,
     ItemUpdated,
-    McpToolCall,
     PatchFailed,
     Reasoning,
     SessionResumed,
@@ -85,7 +84,6 @@ def _every_hostile_event(text: str) -> list:
     return [
         PatchFailed(text), ConfigWarning(text), SessionResumed(text, 3, text), ThreadStarted(text),
         ItemCompleted(CommandExecution("item_7", text, status="declined")),
-        ItemCompleted(McpToolCall("item_8", text, text, status="failed")),
         ItemStarted(CommandExecution("item_0", text)),
         ItemCompleted(CommandExecution("item_0", text, f"{text}\n{text}\n", 1, "failed")),
         ItemCompleted(AgentMessage("item_1", text)),

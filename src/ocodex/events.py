@@ -150,21 +150,25 @@ class TodoList:
 
 @dataclass(frozen=True, slots=True)
 class McpToolCall:
-    """A call to an MCP server's tool (Codex's `mcp_tool_call`): `result` is the server's
-    `{"content": [...], "structured_content": ...}`, `error` its `{"message": ...}`."""
+    """One call of an MCP server's tool: a new value when it starts and when it ends, paired by `id`.
+
+    `result` is `{"content": [MCP content blocks], "structured_content": ...}` once the server answered
+    (also when it reported a tool error: `status` is then `failed`); `error` is set instead when the call
+    itself failed or was declined."""
 
     id: str
     server: str
     tool: str
-    arguments: Any = None
+    arguments: Any
     result: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
+    error: str | None = None
     status: McpStatus = "in_progress"
     type: str = field(default="mcp_tool_call", init=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "type": self.type, "server": self.server, "tool": self.tool,
-                "arguments": self.arguments, "result": self.result, "error": self.error, "status": self.status}
+                "arguments": self.arguments, "result": self.result,
+                "error": None if self.error is None else {"message": self.error}, "status": self.status}
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +181,7 @@ class ErrorItem:
         return {"id": self.id, "type": self.type, "message": self.message}
 
 
-Item = AgentMessage | Reasoning | CommandExecution | FileChange | TodoList | McpToolCall | ErrorItem
+Item = AgentMessage | Reasoning | CommandExecution | FileChange | McpToolCall | TodoList | ErrorItem
 
 
 # ---- Codex events --------------------------------------------------------------------------------

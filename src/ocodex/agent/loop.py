@@ -15,6 +15,7 @@ from typing import Any
 
 from ocodex.agent.context import TokenBudget, compacted, split_for_compaction, summary_request
 from ocodex.agent.guard import LoopGuard, Stuck, TaskFailure
+from ocodex.agent.history import prompt_text, steps_taken
 from ocodex.agent.textcalls import extract_text_calls, repair_arguments, shape_error
 from ocodex.backoff import backoff_delay
 from ocodex.errors import OcodexError, ProviderError, ServerUnavailable, StreamError, TurnInterrupted
@@ -122,42 +123,6 @@ class _Call:
     arguments: str
     problem: str | None
     raw: str
-
-
-def _steps_taken(messages: list[dict[str, Any]]) -> str:
-    """A mechanical summary (the calls made) for when the model's summary comes back empty."""
-    lines = ["Earlier steps (their output was dropped to fit the context window):"]
-    for message in messages:
-        for call in message.get("tool_calls") or ():
-            function = call.get("function") or {}
-            lines.append(f"- {function.get('name')} {str(function.get('arguments'))[:200]}")
-    return "\n".join(lines)
-
-
-def prompt_text(message: dict[str, Any]) -> str | None:
-    """The text of a user message as `run_turn` builds it: the string, or the text part after images."""
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list) and content and isinstance(content[-1], dict):
-        text = content[-1].get("text")
-        return text if isinstance(text, str) else None
-    return None
-
-
-def exchanges(messages: list[dict[str, Any]], prompts: Sequence[str]) -> list[tuple[str, str | None]]:
-    """A conversation's (prompt, the answer that ended its turn) pairs, oldest first: the user messages
-    holding one of `prompts` (as typed), tool calls and results left out; None for a turn with no answer."""
-    wanted = set(prompts)
-    pairs: list[list[str | None]] = []
-    for message in messages:
-        role = message.get("role")
-        if role == "user" and prompt_text(message) in wanted:
-            pairs.append([prompt_text(message), None])
-        elif (role == "assistant" and pairs and isinstance(message.get("content"), str)
-              and message["content"].strip() and not message.get("tool_calls")):
-            pairs[-1][1] = message["content"]
-    return [(prompt or "", answer) for prompt, answer in pairs]
 
 
 class Agent:
@@ -438,7 +403,7 @@ class Agent:
         before = self.budget.estimate(self.messages)
         response = self._request(request, tools=False, purpose="compaction")
         self._record_usage(response.usage)
-        summary = response.text or _steps_taken(split.old)
+        summary = response.text or steps_taken(split.old)
         self.messages[:] = compacted(opening, self._prompts, summary, split.recent)
         if self.on_compact is not None:
             self.on_compact(list(self.messages))

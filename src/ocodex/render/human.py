@@ -26,7 +26,6 @@ from ocodex.events import (
     ItemCompleted,
     ItemStarted,
     ItemUpdated,
-    McpToolCall,
     Note,
     PullEnded,
     PullProgress,
@@ -142,9 +141,6 @@ class HumanRenderer:
                 self.line(self.style(text, "dim", "italic"))
             case CommandExecution(status="declined") as command:
                 self.line(self.style("declined", "yellow", "bold") + " " + self.style(command.command))
-            case McpToolCall() as call:
-                mark = self.style("✓", "green") if call.status == "completed" else self.style("✗", "red")
-                self.line(f"{mark} mcp {self.style(call.server)}.{self.style(call.tool)} {call.status}")
             case CommandExecution() as command:
                 ok = command.exit_code == 0
                 mark = self.style("✓", "green") if ok else self.style("✗", "red")

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ocodex.agent.loop import Agent, TurnResult, exchanges
+from ocodex.agent.history import exchanges
+from ocodex.agent.loop import Agent, TurnResult
 from ocodex.approval import ApprovalGate, ApprovalRequest, Decision
 from ocodex.config import Settings
 from ocodex.errors import TurnInterrupted, UsageError
