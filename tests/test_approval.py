@@ -200,3 +200,20 @@ def test_every_tool_call_passes_the_gate(tmp_path: Path) -> None:
     assert ran == [{"q": "y"}] and [r.arguments for r in face.asked] == [{"q": "x"}, {"q": "y"}]
     assert "mcp__docs__search" in [t.name for t in model.requests[0].tools]
     assert json.loads(json.dumps(_tool_replies(model)))[0].startswith("denied: the user did not approve the docs tool")
+
+
+def test_the_terminal_face_asks_until_it_gets_an_answer_and_shows_the_request_safely(monkeypatch) -> None:
+    import io
+
+    from ocodex.ui.repl import TerminalFace
+
+    answers = iter(["maybe", "A", "n", "yes"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    err = io.StringIO()
+    face = TerminalFace(io.StringIO(), err, color=False)
+    assert face.approve(CommandRequest(("rm", "\x1b[2Jx"), "/w", "because\x07", outside_sandbox=True)) == "always"
+    assert face.approve(PATCH) == "no"
+    assert face.approve(MCP) == "yes"
+    shown = err.getvalue()
+    assert "run outside the sandbox? rm" in shown and "why: because" in shown and "docs.search" in shown
+    assert "\x1b" not in shown and "\x07" not in shown

@@ -116,19 +116,21 @@ class TerminalFace(HumanRenderer):
     """The interactive session's face: the human renderer, and approval questions asked on the terminal."""
 
     def approve(self, request: ApprovalRequest) -> Decision:
+        """Show what the model asks for (made terminal-safe: it is the model's text) and read y, n or a."""
         match request:
             case CommandRequest():
                 where = " outside the sandbox" if request.outside_sandbox else ""
-                self.line(self.style(f"run{where}?", "yellow", "bold") + f" {request.command}  (in {request.cwd})")
+                self.line(self.style(f"run{where}?", "yellow", "bold") + " "
+                          + self.style(f"{request.command}  (in {request.cwd})"))
                 if request.reason:
                     self.line(self.style(f"  why: {request.reason}", "dim"))
             case PatchRequest():
                 self.line(self.style("apply this patch?", "yellow", "bold"))
                 for line in request.diff.splitlines()[:40]:
-                    self.line("  " + line)
+                    self.line(self.style("  " + line))
             case McpToolRequest():
-                self.line(self.style("call?", "yellow", "bold") + f" {request.server}.{request.tool} "
-                          f"{request.arguments!r}"[:300])
+                self.line(self.style("call?", "yellow", "bold") + " "
+                          + self.style(f"{request.server}.{request.tool} {request.arguments!r}"[:300]))
         while True:
             try:
                 answer = input("[y]es / [n]o / [a]lways: ").strip().lower()
