@@ -55,6 +55,8 @@ class PatchRequest:
 
 @dataclass(frozen=True, slots=True)
 class McpToolRequest:
+    """Call an MCP server's tool with these arguments (the server runs outside the sandbox)."""
+
     server: str
     tool: str
     arguments: Any = None

@@ -69,6 +69,8 @@ McpStatus = Literal["in_progress", "completed", "failed"]
 
 @dataclass(frozen=True, slots=True)
 class AgentMessage:
+    """What the model said: a remark between tool calls, or the turn's final answer."""
+
     id: str
     text: str
     type: str = field(default="agent_message", init=False)
@@ -79,6 +81,8 @@ class AgentMessage:
 
 @dataclass(frozen=True, slots=True)
 class Reasoning:
+    """The model's reasoning text, as it sent it (open models send no separate summary)."""
+
     id: str
     text: str
     type: str = field(default="reasoning", init=False)
@@ -89,6 +93,8 @@ class Reasoning:
 
 @dataclass(frozen=True, slots=True)
 class CommandExecution:
+    """A shell command: `in_progress` when it starts, `completed`/`failed` (or `declined`) when done."""
+
     id: str
     command: str
     aggregated_output: str = ""
@@ -104,6 +110,8 @@ class CommandExecution:
 
 @dataclass(frozen=True, slots=True)
 class FileUpdate:
+    """One file a patch changed, and how."""
+
     path: str
     kind: ChangeKind
 
@@ -113,6 +121,8 @@ class FileUpdate:
 
 @dataclass(frozen=True, slots=True)
 class FileChange:
+    """The files one patch changed."""
+
     id: str
     changes: tuple[FileUpdate, ...]
     status: ChangeStatus = "in_progress"
@@ -128,6 +138,8 @@ class FileChange:
 
 @dataclass(frozen=True, slots=True)
 class TodoEntry:
+    """One step of the model's plan."""
+
     text: str
     completed: bool
 
@@ -137,6 +149,8 @@ class TodoEntry:
 
 @dataclass(frozen=True, slots=True)
 class TodoList:
+    """The model's plan (update_plan): a new value each time it changes, one id per turn."""
+
     id: str
     items: tuple[TodoEntry, ...]
     type: str = field(default="todo_list", init=False)
@@ -173,6 +187,8 @@ class McpToolCall:
 
 @dataclass(frozen=True, slots=True)
 class ErrorItem:
+    """A problem the model should hear about, shown in the turn (a loop, a cut-off answer, truncation)."""
+
     id: str
     message: str
     type: str = field(default="error", init=False)
@@ -188,6 +204,8 @@ Item = AgentMessage | Reasoning | CommandExecution | FileChange | McpToolCall | 
 
 @dataclass(frozen=True, slots=True)
 class ThreadStarted:
+    """A thread began (or a resumed one continued): its id."""
+
     thread_id: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -196,12 +214,16 @@ class ThreadStarted:
 
 @dataclass(frozen=True, slots=True)
 class TurnStarted:
+    """A turn began."""
+
     def to_dict(self) -> dict[str, Any]:
         return {"type": "turn.started"}
 
 
 @dataclass(frozen=True, slots=True)
 class TurnCompleted:
+    """A turn ended with an answer; `usage` is the thread's cumulative total."""
+
     usage: Usage
 
     def to_dict(self) -> dict[str, Any]:
@@ -210,6 +232,8 @@ class TurnCompleted:
 
 @dataclass(frozen=True, slots=True)
 class TurnFailed:
+    """A turn ended without an answer, and why."""
+
     message: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -218,6 +242,8 @@ class TurnFailed:
 
 @dataclass(frozen=True, slots=True)
 class ItemStarted:
+    """An item began (a command, a patch, a plan)."""
+
     item: Item
 
     def to_dict(self) -> dict[str, Any]:
@@ -226,6 +252,8 @@ class ItemStarted:
 
 @dataclass(frozen=True, slots=True)
 class ItemUpdated:
+    """An item changed (a plan's steps)."""
+
     item: Item
 
     def to_dict(self) -> dict[str, Any]:
@@ -234,6 +262,8 @@ class ItemUpdated:
 
 @dataclass(frozen=True, slots=True)
 class ItemCompleted:
+    """An item is done; for one that started, a new value with the same id."""
+
     item: Item
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,6 +4,8 @@ Each is a kind with typed fields (the configured session, pull progress, warning
 carries a preformatted string of facts. They have no `to_dict()`, so they never reach `--json` stdout or
 a session file; `text()` says them in one line (the human face styles it, the JSONL face writes it to
 stderr) and `level` is "info" or "warning". `ocodex.events` re-exports them with the Codex events.
+They are said, never compared, so they compare by identity (`eq=False`: less for every run to build at
+start-up).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from ocodex.protocol import Usage
 Level = Literal["info", "warning"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ContextSized:
     """How the model's context window was learned or set for this session."""
 
@@ -50,7 +52,7 @@ class ContextSized:
         return f"context: {self.window} tokens ({source}{trained}){advice}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class SessionConfigured:
     """The session as configured: where the model runs, which model and why, and the policies in force."""
 
@@ -83,7 +85,7 @@ class SessionConfigured:
         return "\n".join(lines)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ConfigWarning:
     """A config key that was ignored (unknown, or Codex's and unused here): config says which and why."""
 
@@ -94,8 +96,10 @@ class ConfigWarning:
         return self.message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class NoSessionToResume:
+    """`resume --last` found no session of this directory: a new thread starts, as in Codex."""
+
     level: ClassVar[Level] = "warning"
     cwd: str
 
@@ -103,7 +107,7 @@ class NoSessionToResume:
         return f"no saved session for {self.cwd}; starting a new one"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PlainHttp:
     """Prompts will cross the network unencrypted."""
 
@@ -117,8 +121,10 @@ class PlainHttp:
                 f"reverse proxy with auth (https://); silence with -c {self.setting}=false")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class TlsUnverified:
+    """The provider's TLS certificates are not checked (`verify_tls = false`)."""
+
     level: ClassVar[Level] = "warning"
     provider: str
 
@@ -127,7 +133,7 @@ class TlsUnverified:
                 "the network path can impersonate the server; set ca_cert instead")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class WrongEndpoint:
     """The oss base URL does not end in /v1."""
 
@@ -139,8 +145,10 @@ class WrongEndpoint:
                 f"http://host:11434/v1 (got {self.base_url})")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Failover:
+    """A server could not be reached; the next of the provider's `base_urls` is tried."""
+
     level: ClassVar[Level] = "warning"
     failed: str  # the server root that could not be reached
     reason: str
@@ -150,7 +158,7 @@ class Failover:
         return f"{self.failed} is unreachable ({self.reason}); failing over to {self.next}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ServerBusy:
     """An Ollama management call answered 429/5xx and is being asked again."""
 
@@ -167,8 +175,10 @@ class ServerBusy:
                 f"{self.attempt}/{self.limit} in {self.delay_s:.1f} s")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class OldServer:
+    """The Ollama server is too old to report token usage."""
+
     level: ClassVar[Level] = "info"
     version: str
     minimum: str
@@ -178,8 +188,10 @@ class OldServer:
                 "consider upgrading Ollama")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PullStarted:
+    """The model is not on the server: ocodex pulls it."""
+
     level: ClassVar[Level] = "info"
     model: str
 
@@ -187,7 +199,7 @@ class PullStarted:
         return f"Pulling model {self.model}..."
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PullProgress:
     """One progress line of a pull (Ollama's per-layer `status`, `digest`, `total`, `completed`)."""
 
@@ -198,13 +210,15 @@ class PullProgress:
     completed: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PullEnded:
+    """A pull ended: `ok`, or stopped by a failure or Ctrl-C."""
+
     model: str
     ok: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class TextToolMode:
     """The model's tools are described in the prompt and its calls read from its text."""
 
@@ -222,8 +236,10 @@ class TextToolMode:
                 f"calls from the text {advice}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class EffortIgnored:
+    """`model_reasoning_effort` was set for a model that does not think."""
+
     level: ClassVar[Level] = "warning"
     effort: str
     model: str
@@ -232,8 +248,10 @@ class EffortIgnored:
         return f"ignoring model_reasoning_effort={self.effort}: '{self.model}' is not a thinking model"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ProjectDocTruncated:
+    """The AGENTS.md files were longer than `project_doc_max_bytes`."""
+
     level: ClassVar[Level] = "warning"
     limit: int
 
@@ -241,7 +259,7 @@ class ProjectDocTruncated:
         return f"AGENTS.md files exceed project_doc_max_bytes={self.limit}; the rest was cut"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class SessionRepaired:
     """A session file's incomplete last record (a run cut off mid-write) was skipped."""
 
@@ -254,8 +272,10 @@ class SessionRepaired:
                 "resuming from the last complete record")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class SessionResumed:
+    """A saved thread continues: its history and usage were restored."""
+
     level: ClassVar[Level] = "info"
     session_id: str
     messages: int
@@ -267,8 +287,10 @@ class SessionResumed:
         return line if self.saved else f"{line}; --ephemeral: this run is not saved"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class SessionNotSaved:
+    """An interactive conversation could not get a session file and goes on unsaved."""
+
     level: ClassVar[Level] = "warning"
     reason: str
 
@@ -276,8 +298,10 @@ class SessionNotSaved:
         return f"this conversation is not being saved: {self.reason}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class EscalationUnavailable:
+    """`--escalate` with nothing to escalate to."""
+
     level: ClassVar[Level] = "warning"
     model: str
 
@@ -286,8 +310,10 @@ class EscalationUnavailable:
                 "to (set [oss] large_model)")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Escalating:
+    """The small model failed the task: it is run once more on the large one."""
+
     level: ClassVar[Level] = "warning"
     REASONS: ClassVar[dict[str, str]] = {
         "loop": "it got stuck in a loop", "tool_errors": "its tool calls kept failing",
@@ -301,8 +327,10 @@ class Escalating:
         return f"escalating: {self.model} failed the task ({why}); retrying it once with {self.large}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class UsageByModel:
+    """After an escalation: each model's share of the turn's tokens."""
+
     level: ClassVar[Level] = "info"
     usage: tuple[tuple[str, Usage], ...]  # (model, its share of the turn's usage), in the order used
 
@@ -312,8 +340,10 @@ class UsageByModel:
         return "usage by model: " + "; ".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Compacted:
+    """Older turns were summarised to stay within the context window."""
+
     level: ClassVar[Level] = "info"
     messages: int  # how many older messages the summary replaced
     before: int  # estimated tokens before and after
@@ -324,7 +354,7 @@ class Compacted:
                 f"(~{self.before} -> ~{self.after} tokens)")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PatchFailed:
     """A patch that did not apply (it has no item, as in Codex): the first line of why."""
 

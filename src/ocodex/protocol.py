@@ -78,11 +78,15 @@ class ModelRequest:
 
 @dataclass(slots=True)
 class TextDelta:
+    """A piece of the answer's text."""
+
     text: str
 
 
 @dataclass(slots=True)
 class ReasoningDelta:
+    """A piece of the model's reasoning."""
+
     text: str
 
 

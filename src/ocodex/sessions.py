@@ -69,6 +69,8 @@ def new_session_path(home: Path, thread_id: str, moment: _dt.datetime | None = N
 
 @dataclass(slots=True)
 class SessionMeta:
+    """A session file's first record: the thread id, where and on what it started."""
+
     id: str
     cwd: str
     model: str
@@ -191,6 +193,8 @@ def _drop_partial_tail(path: Path) -> None:
 
 @dataclass(slots=True)
 class LoadedSession:
+    """A session file read back: what a resume needs (history, usage, prompts, model)."""
+
     path: Path
     meta: SessionMeta
     messages: list[dict[str, Any]] = field(default_factory=list)
@@ -389,6 +393,8 @@ def find_latest(home: Path, cwd: Path | None) -> Path | None:
 
 @dataclass(slots=True)
 class SessionSummary:
+    """One line of `ocodex sessions`."""
+
     id: str
     created: str
     updated: str

@@ -46,6 +46,8 @@ def _canonical(name: str, arguments: str) -> str:
 
 @dataclass(slots=True)
 class LoopGuard:
+    """Notices a turn going round in circles: the same call with the same result, or only failures."""
+
     max_repeats: int = 3
     max_idle: int = 6
     max_tool_errors: int = 5

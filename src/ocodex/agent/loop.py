@@ -51,6 +51,8 @@ MAX_RETRY_AFTER_S = 60.0  # longest Retry-After honoured; a longer ask is waited
 
 @dataclass(slots=True)
 class AgentOptions:
+    """How the loop talks to this model: sampling, retries, limits, the tool mode and the window."""
+
     model: str
     temperature: float | None = None
     top_p: float | None = None
@@ -76,6 +78,8 @@ class AgentOptions:
 
 @dataclass(slots=True)
 class ModelResponse:
+    """One model answer collected whole: text, reasoning, tool calls, finish reason, usage."""
+
     text: str = ""
     reasoning: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
@@ -85,6 +89,8 @@ class ModelResponse:
 
 @dataclass(slots=True)
 class TurnResult:
+    """How a turn ended: its final message, the thread's usage, and the error (and why) if it failed."""
+
     final_message: str | None
     usage: Usage
     error: str | None = None

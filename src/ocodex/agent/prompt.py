@@ -42,6 +42,8 @@ def project_root(cwd: Path) -> Path:
 
 @dataclass(slots=True)
 class ProjectDocs:
+    """The AGENTS.md instructions for a session, the files they came from, and whether they were cut."""
+
     text: str
     files: list[Path]
     truncated: bool

@@ -28,6 +28,8 @@ PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_pro
 
 @dataclass(slots=True)
 class Connection:
+    """A provider's servers, ready to be asked: the base URL shown to people, the transport, the warnings."""
+
     base_url: str  # the primary base URL, credentials removed
     transport: Transport
     base_urls: list[str] = field(default_factory=list)  # every candidate, primary first, credentials removed

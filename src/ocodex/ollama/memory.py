@@ -85,6 +85,8 @@ def choose_default_model(memory_bytes: int | None, *, small: str = "gpt-oss:20b"
 
 @dataclass(frozen=True, slots=True)
 class ModelPick:
+    """The model an `--oss` run uses, why, and whether the user chose it."""
+
     model: str
     reason: str  # "from -m", "from <config file>", or the memory rule's reason
     configured: bool  # False: the memory rule chose it

@@ -28,6 +28,8 @@ from ocodex.ollama.names import find_model
 
 @dataclass(frozen=True, slots=True)
 class ContextPlan:
+    """The model to send requests to, its context window, and what was done to get it."""
+
     model: str  # the model to send requests to (a derived one when the window was resized)
     window: int | None  # effective context in tokens; None when unknown
     trained: int | None

@@ -25,6 +25,8 @@ _USAGE_FIELDS = ("input_tokens", "cached_input_tokens", "cache_write_input_token
 
 @dataclass(frozen=True, slots=True)
 class EscalationPlan:
+    """Which model tries first and which one takes over."""
+
     small: str
     large: str
 

@@ -45,6 +45,8 @@ class ToolContext:
 
 @dataclass(slots=True)
 class ToolResult:
+    """What the model reads back from a call, and whether the call succeeded."""
+
     output: str
     success: bool = True
 
@@ -56,6 +58,8 @@ Declined = Callable[[ApprovalRequest, ToolContext], None]
 
 @dataclass(slots=True)
 class Tool:
+    """A tool as declared once: its schema, handler, and what it must have approved."""
+
     name: str
     description: str
     parameters: dict[str, Any]

@@ -24,6 +24,8 @@ EDIT_FORMATS = ("apply_patch",)
 
 @dataclass(frozen=True, slots=True)
 class ToolSet:
+    """The tools a thread offers its model, and the edit format among them."""
+
     registry: ToolRegistry
     edit_format: str
 
