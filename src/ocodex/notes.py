@@ -4,26 +4,28 @@ Each is a kind with typed fields (the configured session, pull progress, warning
 carries a preformatted string of facts. They have no `to_dict()`, so they never reach `--json` stdout or
 a session file; `text()` says them in one line (the human face styles it, the JSONL face writes it to
 stderr) and `level` is "info" or "warning". `ocodex.events` re-exports them with the Codex events.
-They are said, never compared, so they compare by identity (`eq=False`: less for every run to build at
-start-up).
+
+Each kind is a `NamedTuple`: immutable, and about a tenth of a frozen dataclass to define, which counts
+because every run defines all of them at start-up. (Class attributes such as `level` carry no annotation:
+in a NamedTuple an annotated name is a field.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Literal, NamedTuple
 
 from ocodex.protocol import Usage
 
 Level = Literal["info", "warning"]
+ESCALATION_REASONS = {"loop": "it got stuck in a loop", "tool_errors": "its tool calls kept failing",
+                      "context": "the task did not fit its context window"}
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class ContextSized:
+class ContextSized(NamedTuple):
     """How the model's context window was learned or set for this session."""
 
-    level: ClassVar[Level] = "info"
-    SMALL_ADVICE: ClassVar[str] = ("; small for an agent: -c model_context_window={suggested} makes ocodex use a "
+    level = "info"
+    SMALL_ADVICE = ("; small for an agent: -c model_context_window={suggested} makes ocodex use a "
                                    "larger variant, or set OLLAMA_CONTEXT_LENGTH on the server")
 
     window: int | None
@@ -52,11 +54,10 @@ class ContextSized:
         return f"context: {self.window} tokens ({source}{trained}){advice}"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class SessionConfigured:
+class SessionConfigured(NamedTuple):
     """The session as configured: where the model runs, which model and why, and the policies in force."""
 
-    level: ClassVar[Level] = "info"
+    level = "info"
 
     provider: str
     server: str  # the base URL, credentials removed
@@ -85,33 +86,30 @@ class SessionConfigured:
         return "\n".join(lines)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class ConfigWarning:
+class ConfigWarning(NamedTuple):
     """A config key that was ignored (unknown, or Codex's and unused here): config says which and why."""
 
-    level: ClassVar[Level] = "warning"
+    level = "warning"
     message: str
 
     def text(self) -> str:
         return self.message
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class NoSessionToResume:
+class NoSessionToResume(NamedTuple):
     """`resume --last` found no session of this directory: a new thread starts, as in Codex."""
 
-    level: ClassVar[Level] = "warning"
+    level = "warning"
     cwd: str
 
     def text(self) -> str:
         return f"no saved session for {self.cwd}; starting a new one"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class PlainHttp:
+class PlainHttp(NamedTuple):
     """Prompts will cross the network unencrypted."""
 
-    level: ClassVar[Level] = "warning"
+    level = "warning"
     host: str
     setting: str  # the key that silences it
 
@@ -121,11 +119,10 @@ class PlainHttp:
                 f"reverse proxy with auth (https://); silence with -c {self.setting}=false")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class TlsUnverified:
+class TlsUnverified(NamedTuple):
     """The provider's TLS certificates are not checked (`verify_tls = false`)."""
 
-    level: ClassVar[Level] = "warning"
+    level = "warning"
     provider: str
 
     def text(self) -> str:
@@ -133,11 +130,10 @@ class TlsUnverified:
                 "the network path can impersonate the server; set ca_cert instead")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class WrongEndpoint:
+class WrongEndpoint(NamedTuple):
     """The oss base URL does not end in /v1."""
 
-    level: ClassVar[Level] = "warning"
+    level = "warning"
     base_url: str
 
     def text(self) -> str:
@@ -145,11 +141,10 @@ class WrongEndpoint:
                 f"http://host:11434/v1 (got {self.base_url})")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Failover:
+class Failover(NamedTuple):
     """A server could not be reached; the next of the provider's `base_urls` is tried."""
 
-    level: ClassVar[Level] = "warning"
+    level = "warning"
     failed: str  # the server root that could not be reached
     reason: str
     next: str  # the one tried next
@@ -158,11 +153,10 @@ class Failover:
         return f"{self.failed} is unreachable ({self.reason}); failing over to {self.next}"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class ServerBusy:
+class ServerBusy(NamedTuple):
     """An Ollama management call answered 429/5xx and is being asked again."""
 
-    level: ClassVar[Level] = "warning"
+    level = "warning"
     server: str
     status: int
     request: str  # "GET /api/tags"
@@ -175,11 +169,10 @@ class ServerBusy:
                 f"{self.attempt}/{self.limit} in {self.delay_s:.1f} s")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class OldServer:
+class OldServer(NamedTuple):
     """The Ollama server is too old to report token usage."""
 
-    level: ClassVar[Level] = "info"
+    level = "info"
     version: str
     minimum: str
 
@@ -188,19 +181,17 @@ class OldServer:
                 "consider upgrading Ollama")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class PullStarted:
+class PullStarted(NamedTuple):
     """The model is not on the server: ocodex pulls it."""
 
-    level: ClassVar[Level] = "info"
+    level = "info"
     model: str
 
     def text(self) -> str:
         return f"Pulling model {self.model}..."
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class PullProgress:
+class PullProgress(NamedTuple):
     """One progress line of a pull (Ollama's per-layer `status`, `digest`, `total`, `completed`)."""
 
     model: str
@@ -210,19 +201,17 @@ class PullProgress:
     completed: int | None = None
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class PullEnded:
+class PullEnded(NamedTuple):
     """A pull ended: `ok`, or stopped by a failure or Ctrl-C."""
 
     model: str
     ok: bool
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class TextToolMode:
+class TextToolMode(NamedTuple):
     """The model's tools are described in the prompt and its calls read from its text."""
 
-    level: ClassVar[Level] = "warning"
+    level = "warning"
     model: str
     because: Literal["capabilities", "server"]  # the model lacks the tools capability / the server refused tools
 
@@ -236,11 +225,10 @@ class TextToolMode:
                 f"calls from the text {advice}")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class EffortIgnored:
+class EffortIgnored(NamedTuple):
     """`model_reasoning_effort` was set for a model that does not think."""
 
-    level: ClassVar[Level] = "warning"
+    level = "warning"
     effort: str
     model: str
 
@@ -248,22 +236,20 @@ class EffortIgnored:
         return f"ignoring model_reasoning_effort={self.effort}: '{self.model}' is not a thinking model"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class ProjectDocTruncated:
+class ProjectDocTruncated(NamedTuple):
     """The AGENTS.md files were longer than `project_doc_max_bytes`."""
 
-    level: ClassVar[Level] = "warning"
+    level = "warning"
     limit: int
 
     def text(self) -> str:
         return f"AGENTS.md files exceed project_doc_max_bytes={self.limit}; the rest was cut"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class SessionRepaired:
+class SessionRepaired(NamedTuple):
     """A session file's incomplete last record (a run cut off mid-write) was skipped."""
 
-    level: ClassVar[Level] = "warning"
+    level = "warning"
     path: str
     line: int
 
@@ -272,11 +258,10 @@ class SessionRepaired:
                 "resuming from the last complete record")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class SessionResumed:
+class SessionResumed(NamedTuple):
     """A saved thread continues: its history and usage were restored."""
 
-    level: ClassVar[Level] = "info"
+    level = "info"
     session_id: str
     messages: int
     path: str
@@ -287,22 +272,20 @@ class SessionResumed:
         return line if self.saved else f"{line}; --ephemeral: this run is not saved"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class SessionNotSaved:
+class SessionNotSaved(NamedTuple):
     """An interactive conversation could not get a session file and goes on unsaved."""
 
-    level: ClassVar[Level] = "warning"
+    level = "warning"
     reason: str
 
     def text(self) -> str:
         return f"this conversation is not being saved: {self.reason}"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class EscalationUnavailable:
+class EscalationUnavailable(NamedTuple):
     """`--escalate` with nothing to escalate to."""
 
-    level: ClassVar[Level] = "warning"
+    level = "warning"
     model: str
 
     def text(self) -> str:
@@ -310,28 +293,23 @@ class EscalationUnavailable:
                 "to (set [oss] large_model)")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Escalating:
+class Escalating(NamedTuple):
     """The small model failed the task: it is run once more on the large one."""
 
-    level: ClassVar[Level] = "warning"
-    REASONS: ClassVar[dict[str, str]] = {
-        "loop": "it got stuck in a loop", "tool_errors": "its tool calls kept failing",
-        "context": "the task did not fit its context window"}
+    level = "warning"
     model: str
     failure: str  # a TurnResult.failure: loop, tool_errors, context
     large: str
 
     def text(self) -> str:
-        why = self.REASONS.get(self.failure, self.failure)
+        why = ESCALATION_REASONS.get(self.failure, self.failure)
         return f"escalating: {self.model} failed the task ({why}); retrying it once with {self.large}"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class UsageByModel:
+class UsageByModel(NamedTuple):
     """After an escalation: each model's share of the turn's tokens."""
 
-    level: ClassVar[Level] = "info"
+    level = "info"
     usage: tuple[tuple[str, Usage], ...]  # (model, its share of the turn's usage), in the order used
 
     def text(self) -> str:
@@ -340,11 +318,10 @@ class UsageByModel:
         return "usage by model: " + "; ".join(parts)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Compacted:
+class Compacted(NamedTuple):
     """Older turns were summarised to stay within the context window."""
 
-    level: ClassVar[Level] = "info"
+    level = "info"
     messages: int  # how many older messages the summary replaced
     before: int  # estimated tokens before and after
     after: int
@@ -354,11 +331,10 @@ class Compacted:
                 f"(~{self.before} -> ~{self.after} tokens)")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class PatchFailed:
+class PatchFailed(NamedTuple):
     """A patch that did not apply (it has no item, as in Codex): the first line of why."""
 
-    level: ClassVar[Level] = "info"
+    level = "info"
     message: str
 
     def text(self) -> str:
