@@ -4,6 +4,9 @@ Owns the checks and their order: config, server URL and how it was chosen, plain
 host, reachability, TLS and auth, latency, Ollama version and what it implies, the default model and
 its presence, tools capability, context window, host RAM, the sandbox, and model storage. A check
 that fails ("fail") blocks a run, and the exit code is then 1; "warn" only informs.
+
+Over 450 lines on purpose: one method per check, in the order the screen shows them; each is short,
+and together they are the one place that says what a run needs.
 """
 
 from __future__ import annotations
