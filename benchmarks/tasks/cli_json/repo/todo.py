@@ -1,0 +1,25 @@
+"""List the todos kept in a text file: one per line, `[x] text` when done, `[ ] text` when not."""
+
+import argparse
+
+
+def read_todos(path):
+    todos = []
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith(("[x] ", "[ ] ")):
+                todos.append((line[4:], line[1] == "x"))
+    return todos
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="List todos.")
+    parser.add_argument("path")
+    args = parser.parse_args(argv)
+    for number, (text, done) in enumerate(read_todos(args.path), 1):
+        print(f"{number}. [{'x' if done else ' '}] {text}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""Fahrenheit to Celsius."""
+
+import argparse
+
+
+def to_celsius(fahrenheit):
+    return (fahrenheit - 32) * 5 / 9
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Convert a Fahrenheit temperature to Celsius.")
+    parser.add_argument("fahrenheit", type=float)
+    parser.add_argument("--precision", type=int, default=1, help="decimals to print")
+    args = parser.parse_args(argv)
+    print(f"{to_celsius(args.fahrenheit):.{args.precision}f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+from words import most_common, word_counts
+
+
+def test_counts_ignore_case():
+    assert word_counts("The cat and the hat") == {"the": 2, "cat": 1, "and": 1, "hat": 1}
+
+
+def test_most_common():
+    assert most_common("b a B c a b", 2) == [("b", 3), ("a", 2)]

@@ -1,0 +1,8 @@
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass
+class Event:
+    name: str
+    day: date

@@ -1,0 +1,9 @@
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass
+class Event:
+    name: str
+    day: date
+    location: str | None = None

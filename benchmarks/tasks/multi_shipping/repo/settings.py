@@ -1,0 +1,3 @@
+"""Shop settings."""
+
+TAX_RATE = 0.2

@@ -1,0 +1,5 @@
+"""Shop settings."""
+
+TAX_RATE = 0.2
+SHIPPING_FEE = 5.0
+FREE_SHIPPING_FROM = 50.0

@@ -1,0 +1,5 @@
+"""Showing users to people."""
+
+
+def describe(user):
+    return user.name

@@ -1,0 +1,9 @@
+"""One-line summaries of finished jobs."""
+
+
+def summary(job, count):
+    return f"Processed {count} files for {job}"
+
+
+if __name__ == "__main__":
+    print(summary("backup", 3))
