@@ -11,6 +11,9 @@ answers capped at `--max-tokens`). Then every task runs in a fresh git repo at t
 byte for byte between runs), first through the agent arm, then through the baseline, so each arm keeps the
 server's prompt cache warm for the next task:
 
+Before each task the server's prompt cache is put in the same state (taskbench/priming.py), so a task's result
+does not depend on which tasks ran before it (`--quick` and the full run agree on the tasks they share).
+
 - agent: `ocodex exec --full-auto --json -m MODEL PROMPT` with a `[model_providers.llama]` config
   (`wire_api = "chat"`, `-c temperature=0` as config) in an isolated OCODEX_HOME; its tools' login shell gets
   this interpreter's bin directory (python3 with pytest) first on PATH.
@@ -61,8 +64,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from taskbench.agent import login_home, run_agent
+from taskbench.agent import agent_template, login_home, run_agent
 from taskbench.baseline import run_baseline
+from taskbench.priming import flush, prime
 from taskbench.record import RunRecord
 from taskbench.report import details, model_report, task_table
 from taskbench.suite import KINDS, Task, TaskError, load_tasks, reset_dir, select, self_check, tool_env
@@ -208,6 +212,21 @@ class Run:
         temp.replace(self.dir / "results.json")
 
 
+def arm_template(arm: str, model: str, first: Task, job: Path, args: argparse.Namespace) -> dict | None:
+    """The request that primes the server before each task of `arm` (None: no priming, see taskbench.priming)."""
+    if args.jobs > 1:
+        print("note: with --jobs > 1 the server's cache is not primed per task; results can depend on the order",
+              file=sys.stderr)
+        return None
+    if arm == "baseline":
+        return {"model": model, "messages": [{"role": "user", "content": ""}], "temperature": 0, "seed": SEED}
+    template = agent_template(first, model=model, workdir=job, n_ctx=args.ctx)
+    if template is None:
+        print("warning: could not capture ocodex's first request; the server's cache is not primed per task, so "
+              "results can depend on the order of the tasks", file=sys.stderr)
+    return template
+
+
 def run_model(key: str, args: argparse.Namespace, tasks: list[Task], scratch: Path, run: Run) -> None:
     from ocodex.embedded.server import LlamaServer
     from ocodex.embedded.weights import ensure_model, find_model
@@ -222,17 +241,22 @@ def run_model(key: str, args: argparse.Namespace, tasks: list[Task], scratch: Pa
         print(f"serving {weights.title} at {server.base_url} ({time.monotonic() - started:.1f} s to start)",
               file=sys.stderr)
         for arm in arms:
-            def one(item: tuple[int, Task], arm: str = arm) -> RunRecord:
+            template = arm_template(arm, weights.name, tasks[0], scratch / "job0", args)
+
+            def one(item: tuple[int, Task], arm: str = arm, template: dict | None = template) -> RunRecord:
                 index, task = item
                 job = scratch / f"job{index % args.jobs}"
                 out = run.dir / weights.name.replace(":", "-") / arm / task.id
                 timeout = args.timeout or task.timeout or DEFAULT_TIMEOUT_S
+                if template is not None:
+                    prime(server.base_url, template)
                 if arm == "agent":
                     return run_agent(task, model=weights.name, base_url=server.base_url, workdir=job, out=out,
                                      timeout=timeout, n_ctx=args.ctx)
                 return run_baseline(task, model=weights.name, base_url=server.base_url, workdir=job, out=out,
                                     timeout=timeout, seed=SEED, max_tokens=args.max_tokens)
 
+            flush(server.base_url)  # each arm starts from an empty cache
             with ThreadPoolExecutor(max_workers=args.jobs) as pool:
                 for done, record in enumerate(pool.map(one, enumerate(tasks)), 1):
                     run.add(record)

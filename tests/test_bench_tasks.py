@@ -235,6 +235,13 @@ def test_causes_follow_the_documented_order() -> None:
     server = _events({"type": "turn.failed", "error": {"message": "HTTP 500 from the server"}})
     assert _classify(server, exit_code=1, changed=True) == "error"
     assert _classify(completed) == "no edit"
+    text_call = _events({"type": "item.completed", "item": {"id": "m", "type": "agent_message", "text":
+                         '```json\n{"name": "apply_patch", "arguments": {"input": "*** Begin Patch\n"}}\n```'}},
+                        {"type": "turn.completed", "usage": {}})
+    transcript = read_transcript(text_call, None)
+    cause, detail = classify(passed=False, timed_out=False, exit_code=0, transcript=transcript, changed=False,
+                             check_output="", stderr="")
+    assert cause == "no edit" and detail.startswith("answered with a tool call written as text, which was not run")
     assert _classify(completed, changed=True) == "wrong code"
 
 
@@ -278,3 +285,21 @@ def test_the_benchmark_cli_lists_and_refuses_bad_flags() -> None:
     jobs = subprocess.run([sys.executable, str(script), "--jobs", "0"], capture_output=True, text=True, env=env,
                           timeout=60)
     assert jobs.returncode == 2 and "--jobs must be at least 1" in jobs.stderr
+
+
+# ---- priming ----------------------------------------------------------------------------------------------
+
+
+def test_ocodexs_first_request_is_captured_for_priming(tmp_path: Path) -> None:
+    sandbox_or_skip(tmp_path)
+    from taskbench.agent import agent_template
+
+    task = next(t for t in load_tasks() if t.id == "fix_mean")
+    template = agent_template(task, model="qwen2.5-coder:1.5b", workdir=tmp_path / "job", n_ctx=8192)
+    assert template is not None, "ocodex's first request no longer ends with the prompt as a user message"
+    assert template["model"] == "qwen2.5-coder:1.5b" and template["temperature"] == 0
+    assert template["messages"][0]["role"] == "system" and template["tools"]
+    assert template["messages"][-1] == {"role": "user", "content": "Say hello."}
+    # The same setting gives the same prefix: priming only works if nothing in it changes between tasks.
+    again = agent_template(task, model="qwen2.5-coder:1.5b", workdir=tmp_path / "job", n_ctx=8192)
+    assert again == template

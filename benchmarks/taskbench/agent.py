@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -162,6 +163,15 @@ def read_transcript(events_text: str, session_text: str | None) -> Transcript:
     return transcript
 
 
+_TEXT_CALL = re.compile(r'"(?:name|tool|function)"\s*:\s*"[\w.-]+"|"(?:arguments|args|command|input)"\s*:')
+
+
+def _flat(text: str, limit: int = 120) -> str:
+    """`text` on one line, shortened."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 3] + "..."
+
+
 def _first_line(text: str, limit: int = 160) -> str:
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")
     return line if len(line) <= limit else line[:limit - 3] + "..."
@@ -200,7 +210,10 @@ def classify(*, passed: bool, timed_out: bool, exit_code: int | None, transcript
     if transcript.turn_failed is not None:
         return "error", _first_line(transcript.turn_failed)
     if not changed:
-        return "no edit", "finished without changing a file: " + _first_line(transcript.final_message or "(no answer)")
+        answer = transcript.final_message or ""
+        if _TEXT_CALL.search(answer):
+            return "no edit", "answered with a tool call written as text, which was not run: " + _flat(answer)
+        return "no edit", "finished without changing a file: " + _flat(answer or "(no answer)")
     return "wrong code", check_failure_line(check_output)
 
 
@@ -221,16 +234,36 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
-def run_agent(task: Task, *, model: str, base_url: str, workdir: Path, out: Path, timeout: float,
-              n_ctx: int) -> RunRecord:
+def _prepare(task: Task, workdir: Path, base_url: str, n_ctx: int) -> tuple[Path, Path, dict[str, str]]:
+    """A fresh repo, OCODEX_HOME and environment for one ocodex run, always at the same paths under `workdir`."""
     repo = make_repo(task, workdir / "repo")
     home = reset_dir(workdir / "ocodex-home")
     write_config(home, base_url, n_ctx)
-    env = tool_env(login_home(workdir / "home"))
+    env = tool_env(login_home(reset_dir(workdir / "home")))
     env["OCODEX_HOME"] = str(home)
+    return repo, home, env
+
+
+def exec_argv(model: str, prompt: str) -> list[str]:
+    return [sys.executable, "-m", "ocodex", "exec", "--full-auto", "--json", "-m", model, prompt]
+
+
+def agent_template(task: Task, *, model: str, workdir: Path, n_ctx: int) -> dict[str, Any] | None:
+    """ocodex's first request in this arm's setting (see taskbench.priming), or None if it cannot be captured."""
+    from taskbench.priming import capture_first_request
+
+    prompt = "Say hello."
+    repo, home, env = _prepare(task, workdir, "http://127.0.0.1:9", n_ctx)
+    return capture_first_request(exec_argv(model, prompt), cwd=repo, env=env, home=home, prompt=prompt,
+                                 write_config=lambda h, url: write_config(h, url, n_ctx))
+
+
+def run_agent(task: Task, *, model: str, base_url: str, workdir: Path, out: Path, timeout: float,
+              n_ctx: int) -> RunRecord:
+    repo, home, env = _prepare(task, workdir, base_url, n_ctx)
     env["OCODEX_LOG_REQUESTS"] = str(out / "requests.jsonl")
     reset_dir(out)
-    argv = [sys.executable, "-m", "ocodex", "exec", "--full-auto", "--json", "-m", model, task.prompt]
+    argv = exec_argv(model, task.prompt)
     load = os.getloadavg()[0]
     started = time.monotonic()
     with (out / "events.jsonl").open("wb") as stdout, (out / "stderr.txt").open("wb") as stderr:
