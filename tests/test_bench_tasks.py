@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from taskbench.agent import Transcript, classify, read_transcript
-from taskbench.baseline import baseline_prompt, clean_path, fence_for, parse_files, write_files
+from taskbench.baseline import baseline_prompt, clean_path, fence_for, match_unnamed, parse_files, write_files
 from taskbench.record import usage_from_request_log
 from taskbench.suite import (
     KINDS,
@@ -152,7 +152,7 @@ def test_the_shapes_small_models_use_for_whole_files(reply: str) -> None:
 def test_unusable_blocks_are_not_files() -> None:
     parsed = parse_files("```python\nprint(1)\n```\n../evil.py\n```python\nx\n```\n/etc/passwd\n```\nroot\n```\n"
                          ".git/config\n```\n[core]\n```\nsrc/app.py\n```python\nunfinished")
-    assert parsed.files == {} and parsed.unnamed_blocks == 4 and parsed.unclosed
+    assert parsed.files == {} and len(parsed.unnamed) == 4 and parsed.unclosed
     assert clean_path("./pkg/mod.py") == "pkg/mod.py"
     assert clean_path("README") is None and clean_path("a b.py") is None
 
@@ -171,6 +171,23 @@ def test_files_in_the_prompts_own_form_read_back_exactly(files: dict[str, str]) 
     parsed = parse_files(reply)
     expected = {path: text for path, text in files.items() if not text.startswith(("#", "//"))}
     assert {p: t for p, t in parsed.files.items() if p in expected} == expected
+
+
+def test_unnamed_blocks_go_to_the_file_they_resemble() -> None:
+    repo = {"stats.py": b"def mean(values):\n    return sum(values) // len(values)\n",
+            "test_stats.py": b"from stats import mean\n\ndef test_mean():\n    assert mean([1, 2]) == 1.5\n",
+            "notes.txt": b"first\nsecond\n"}
+    reply = ("```python\ndef mean(values):\n    return sum(values) / len(values)\n```\n"
+             "```text\nnotes.txt\n```python\nthird\n```\n")
+    parsed = parse_files(reply)
+    assert parsed.files == {"notes.txt": "third\n"} and len(parsed.unnamed) == 1
+    match_unnamed(parsed, repo)
+    assert parsed.files["stats.py"] == "def mean(values):\n    return sum(values) / len(values)\n"
+    assert parsed.matched == {"stats.py": parsed.files["stats.py"]}
+    # Only one candidate of the block's language: it is taken, however different the block is.
+    lone = parse_files("```python\nimport re\n```")
+    match_unnamed(lone, {"app.py": b"print(1)\n", "data.json": b"{}\n"})
+    assert lone.files == {"app.py": "import re\n"}
 
 
 def test_the_prompt_shows_every_file_in_the_form_it_asks_for() -> None:

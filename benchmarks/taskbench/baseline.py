@@ -5,12 +5,14 @@ The reply's fenced code blocks are read as files when a path names them: on the 
 string (```` ```python stats.py ```` or ```` ```stats.py ````), as a block's first line (`# stats.py`, dropped
 from the file), or as the only line of a fence just before the file's own fence. A path is a plain relative
 path whose file name has an extension (no `..`, no `.git`, not absolute). The last block for a path wins;
-blocks with no path are ignored, and so is an unclosed block (an answer cut off by `max_tokens`). The files are
-written into the same fresh repo the agent gets and scored with the same checks.
+an unclosed block (an answer cut off by `max_tokens`) is dropped. A block with no path goes to the repo file it
+most resembles (`match_unnamed`), as a person reading the reply would place it. The files are written into the
+same fresh repo the agent gets and scored with the same checks.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -83,8 +85,9 @@ def _path_in_info(info: str) -> str | None:
 @dataclass
 class Parsed:
     files: dict[str, str] = field(default_factory=dict)
-    unnamed_blocks: int = 0
+    unnamed: list[tuple[str, str]] = field(default_factory=list)  # (the fence's language, the block's text)
     unclosed: bool = False
+    matched: dict[str, str] = field(default_factory=dict)  # unnamed blocks given to a file by `match_unnamed`
 
 
 def _path_line(line: str) -> str | None:
@@ -113,11 +116,11 @@ def parse_files(reply: str) -> Parsed:
             continue
         fence, info = opening.group("fence"), opening.group("info")
         path = _path_in_info(info) or _path_before(lines, index)
-        if not info.strip() and index + 2 < len(lines) and (header := _path_line(lines[index + 1])) \
+        if index + 2 < len(lines) and (header := _path_line(lines[index + 1])) \
                 and (inner := _FENCE.match(lines[index + 2])) and inner.group("info").strip():
             # A fence holding only the path, then the file's own fence: the path names the next block.
             path, index = header, index + 2
-            fence = inner.group("fence")
+            fence, info = inner.group("fence"), inner.group("info")
         body: list[str] = []
         end = index + 1
         while end < len(lines):
@@ -131,12 +134,39 @@ def parse_files(reply: str) -> Parsed:
             break
         if body and (named := _path_comment(body[0])) is not None and (path is None or path == named):
             path, body = named, body[1:]
+        text = "".join(line + "\n" for line in body)
         if path is None:
-            parsed.unnamed_blocks += 1
+            parsed.unnamed.append(((info.split() or [""])[0].lower(), text))
         else:
-            parsed.files[path] = "".join(line + "\n" for line in body)
+            parsed.files[path] = text
         index = end + 1
     return parsed
+
+
+_EXTENSIONS = {"python": ".py", "py": ".py", "markdown": ".md", "md": ".md", "json": ".json", "toml": ".toml"}
+
+
+def match_unnamed(parsed: Parsed, repo: dict[str, bytes]) -> None:
+    """Give each unnamed block to the repo file it most resembles, as a reader would.
+
+    Candidates are the repo's files the reply did not name, of the block's language when the fence says one
+    (`python` -> `.py`); each file takes at most one block. The only candidate is taken whatever it looks like;
+    among several, the most similar one (difflib ratio at least 0.2).
+    """
+    taken = set(parsed.files)
+    for language, text in parsed.unnamed:
+        extension = _EXTENSIONS.get(language)
+        candidates = [path for path in repo if path not in taken
+                      and (extension is None or PurePosixPath(path).suffix == extension)]
+        if not candidates:
+            continue
+        scored = sorted(((difflib.SequenceMatcher(None, repo[path].decode("utf-8", "replace"), text).ratio(), path)
+                         for path in candidates), reverse=True)
+        ratio, best = scored[0]
+        if len(candidates) == 1 or ratio >= 0.2:
+            parsed.files[best] = text
+            parsed.matched[best] = text
+            taken.add(best)
 
 
 def write_files(root: Path, files: dict[str, str]) -> None:
@@ -187,8 +217,9 @@ def run_baseline(task: Task, *, model: str, base_url: str, workdir: Path, out: P
     (out / "reply.md").write_text(reply)
 
     parsed = parse_files(reply)
-    write_files(repo, parsed.files)
     original = task.files("repo")
+    match_unnamed(parsed, original)
+    write_files(repo, parsed.files)
     now = read_workspace(repo)
     changed = changes(original, now)
     (out / "diff.patch").write_text(unified_diff(original, now))
@@ -203,12 +234,14 @@ def run_baseline(task: Task, *, model: str, base_url: str, workdir: Path, out: P
         cause, detail = "empty answer", f"the reply was empty (finish_reason={finish or 'none'})"
     elif not parsed.files:
         cut = ", cut off by max_tokens" if finish == "length" else ""
-        cause, detail = "edit failed", (f"no usable whole file in the reply ({parsed.unnamed_blocks} unnamed "
-                                        f"block(s){', one unclosed' if parsed.unclosed else ''}{cut})")
+        cause, detail = "edit failed", (f"no usable whole file in the reply ({len(parsed.unnamed)} block(s) "
+                                        f"matching no file{', one unclosed' if parsed.unclosed else ''}{cut})")
     elif not changed:
         cause, detail = "no edit", "the files sent back are identical to the originals"
     else:
         cause, detail = "wrong code", check_failure_line(check.output)
+    if parsed.matched:
+        detail += f" ({len(parsed.matched)} unnamed block(s) placed by resemblance: {', '.join(parsed.matched)})"
     artifacts = {name: str(out / name) for name in ("prompt.md", "reply.md", "response.json", "diff.patch",
                                                     "check.txt") if (out / name).exists()}
     return RunRecord(model=model, arm="baseline", task=task.id, kind=task.kind, passed=check.passed, cause=cause,
