@@ -64,12 +64,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from taskbench.agent import agent_template, login_home, run_agent
+from taskbench.agent import PREFLIGHT_COMMAND, agent_template, run_agent, tools_preflight
 from taskbench.baseline import run_baseline
 from taskbench.priming import flush, prime
 from taskbench.record import RunRecord
 from taskbench.report import details, model_report, task_table
-from taskbench.suite import KINDS, Task, TaskError, load_tasks, reset_dir, select, self_check, tool_env
+from taskbench.suite import KINDS, Task, TaskError, load_tasks, reset_dir, select, self_check
 
 from ocodex.errors import OcodexError, report
 
@@ -130,19 +130,17 @@ def bench_dir() -> Iterator[Path]:
         lock.close()
 
 
-def preflight(scratch: Path) -> None:
-    """The agent's tools must find python3 with pytest in the sandbox, through their login shell."""
-    from ocodex.sandbox import SandboxPolicy, check_available, run_command
+def preflight(scratch: Path, task: Task, n_ctx: int) -> None:
+    """Scoring needs the sandbox; the model's tools must find python3 with pytest through ocodex's shell tool."""
+    from ocodex.sandbox import SandboxPolicy, check_available
 
-    work = reset_dir(scratch / "preflight")
-    policy = SandboxPolicy(mode="workspace-write", cwd=work)
-    check_available(policy)
-    env = tool_env(login_home(scratch / "preflight-home"))
-    result = run_command(["bash", "-lc", "python3 -m pytest --version"], cwd=work, policy=policy, timeout_s=60,
-                         env=env)
-    if result.exit_code != 0:
-        raise SystemExit("error: `python3 -m pytest` does not run in the workspace-write sandbox through a login "
-                         f"shell:\n{result.output.strip()}\nhint: install the test extra (pip install -e '.[test]')")
+    check_available(SandboxPolicy(mode="workspace-write", cwd=reset_dir(scratch / "preflight")))
+    problem = tools_preflight(task, workdir=scratch / "preflight", n_ctx=n_ctx)
+    if problem is not None:
+        raise SystemExit(f"error: `{PREFLIGHT_COMMAND}` fails in ocodex's shell tool, so the model could not run the "
+                         f"tasks' tests: {' '.join(problem.split())[:300]}\nhint: the tool's login shell takes PATH "
+                         "from /etc/profile; its python3 needs pytest (Debian: apt-get install python3-pytest; "
+                         "scripts/test installs it)")
 
 
 def run_selfcheck(tasks: list[Task], scratch: Path) -> int:
@@ -281,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.selfcheck:
             return run_selfcheck(tasks, scratch)
         try:
-            preflight(scratch)
+            preflight(scratch, tasks[0], args.ctx)
             run = Run(args, tasks, argv)
             keys = ["1.5b", "0.5b"] if args.model == "both" else [args.model]
             for key in keys:

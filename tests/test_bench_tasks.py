@@ -320,3 +320,13 @@ def test_ocodexs_first_request_is_captured_for_priming(tmp_path: Path) -> None:
     # The same setting gives the same prefix: priming only works if nothing in it changes between tasks.
     again = agent_template(task, model="qwen2.5-coder:1.5b", workdir=tmp_path / "job", n_ctx=8192)
     assert again == template
+
+
+def test_the_preflight_runs_a_command_through_ocodexs_own_shell_tool(tmp_path: Path) -> None:
+    sandbox_or_skip(tmp_path)
+    from taskbench.agent import tools_preflight
+
+    task = next(t for t in load_tasks() if t.id == "fix_mean")
+    assert tools_preflight(task, workdir=tmp_path / "ok", n_ctx=8192, command="test -f stats.py") is None
+    problem = tools_preflight(task, workdir=tmp_path / "bad", n_ctx=8192, command="echo nope; exit 3")
+    assert problem is not None and "nope" in problem

@@ -258,6 +258,30 @@ def agent_template(task: Task, *, model: str, workdir: Path, n_ctx: int) -> dict
                                  write_config=lambda h, url: write_config(h, url, n_ctx))
 
 
+PREFLIGHT_COMMAND = "python3 -m pytest --version"
+
+
+def tools_preflight(task: Task, *, workdir: Path, n_ctx: int, command: str = PREFLIGHT_COMMAND) -> str | None:
+    """Run `command` as the model would (ocodex's shell tool, its sandbox and login shell, driven by a stand-in
+    server); None if it exits 0, else what it printed."""
+    from taskbench.standin import StandIn
+
+    script = [{"tool": "shell", "arguments": {"command": command}}, {"text": "done"}]
+    with StandIn(script) as server:
+        repo, _home, env = _prepare(task, workdir, server.base_url, n_ctx)
+        proc = subprocess.run(exec_argv("standin", "Check pytest."), cwd=repo, env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=120)
+    transcript = Transcript()
+    read_events(proc.stdout, transcript)
+    runs = [e["item"] for e in transcript.events if e.get("type") == "item.completed"
+            and (e.get("item") or {}).get("type") == "command_execution"]
+    if not runs:
+        return f"ocodex ran no command (exit {proc.returncode}): {_first_line(proc.stderr) or 'no output'}"
+    if runs[0].get("exit_code") != 0:
+        return str(runs[0].get("aggregated_output", "")).strip() or f"exit code {runs[0].get('exit_code')}"
+    return None
+
+
 def run_agent(task: Task, *, model: str, base_url: str, workdir: Path, out: Path, timeout: float,
               n_ctx: int) -> RunRecord:
     repo, home, env = _prepare(task, workdir, base_url, n_ctx)

@@ -11,10 +11,7 @@ diverges at the same token, whatever ran before, and its prompt is computed in t
 
 from __future__ import annotations
 
-import json
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -38,35 +35,6 @@ def prime(base_url: str, template: dict[str, Any]) -> None:
     httpx.post(f"{base_url}/v1/chat/completions", json=body, timeout=300).raise_for_status()
 
 
-class _Capture(BaseHTTPRequestHandler):
-    bodies: list[dict[str, Any]]
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        try:
-            body = json.loads(self.rfile.read(length) or b"{}")
-        except ValueError:
-            body = {}
-        if self.path.endswith("/chat/completions"):
-            self.server.bodies.append(body)  # type: ignore[attr-defined]
-        model = body.get("model", "m") if isinstance(body, dict) else "m"
-        chunks = [{"id": "c", "object": "chat.completion.chunk", "created": 0, "model": model,
-                   "choices": [{"index": 0, "delta": {"role": "assistant", "content": "ok"}, "finish_reason": None}]},
-                  {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": model,
-                   "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                   "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}]
-        data = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
-        payload = data.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 def capture_first_request(argv: list[str], *, cwd: Path, env: dict[str, str], write_config: Any,
                           home: Path, prompt: str) -> dict[str, Any] | None:
     """ocodex's first chat request for `argv` (which ends with `prompt`), answered by a stand-in server.
@@ -74,21 +42,15 @@ def capture_first_request(argv: list[str], *, cwd: Path, env: dict[str, str], wr
     `write_config(home, base_url)` points ocodex at the stand-in. Returns None when the request does not end with
     the prompt as a user message (then priming cannot know the common prefix).
     """
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
-    server.bodies = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        write_config(home, f"http://127.0.0.1:{server.server_address[1]}")
+    from taskbench.standin import StandIn
+
+    with StandIn([{"text": "ok"}]) as server:
+        write_config(home, server.base_url)
         subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
-    finally:
-        server.shutdown()
-        server.server_close()
-    bodies: list[dict[str, Any]] = server.bodies  # type: ignore[attr-defined]
-    if not bodies:
+    if not server.bodies:
         return None
-    body = bodies[0]
-    messages = body.get("messages") if isinstance(body, dict) else None
+    body = server.bodies[0]
+    messages = body.get("messages")
     if not isinstance(messages, list) or not messages or messages[-1] != {"role": "user", "content": prompt}:
         return None
     return body

@@ -80,7 +80,7 @@ def model_report(model: str, records: list[RunRecord], *, n_ctx: int, seed: int,
 
 def task_table(records: list[RunRecord]) -> str:
     """One row per task, one column per model and arm: PASS or the cause, and the wall time."""
-    columns = sorted({(r.model, r.arm) for r in records}, key=lambda c: (c[0], c[1] != "agent"))
+    columns = list(dict.fromkeys((r.model, r.arm) for r in records))  # in the order they ran
     by_key = {(r.model, r.arm, r.task): r for r in records}
     order: list[tuple[str, str]] = []
     for r in records:
