@@ -9,6 +9,8 @@ import pytest
 
 from ocodex.embedded.server import EmbeddedServerError, LlamaServer
 
+pytestmark = pytest.mark.fast  # in-process: no ocodex subprocess, no model
+
 
 def test_a_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
     server = LlamaServer(tmp_path / "absent.gguf", alias="x")

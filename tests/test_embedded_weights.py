@@ -19,6 +19,8 @@ from ocodex.embedded.weights import ModelWeights, WeightsError, cache_dir, ensur
 
 PARTS = [b"GGUF" + bytes(range(256)) * 40, b"tail-of-the-model" * 300]
 
+pytestmark = pytest.mark.fast  # in-process: no ocodex subprocess, no model
+
 
 def fake_model(parts: list[bytes] = PARTS, *, sha256: str | None = None, size: int | None = None) -> ModelWeights:
     whole = b"".join(parts)

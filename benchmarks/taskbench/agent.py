@@ -1,9 +1,9 @@
 """The agent arm: `ocodex exec --full-auto --json` on one task, and reading what it did from its transcripts.
 
 ocodex runs as a user would run it: a `[model_providers.llama]` provider (`wire_api = "chat"`) in an isolated
-OCODEX_HOME, `-c temperature=0`, in a fresh git repo. Its tools' `bash -lc` is a login shell, which resets
-PATH from /etc/profile, so the run gets a HOME of its own whose `.bash_profile` puts this interpreter's bin
-directory (python3 with pytest) first again. Three transcripts are kept per run: the `--json` events (stdout),
+OCODEX_HOME, `temperature = 0` in its config, in a fresh git repo, with this interpreter's bin directory (python3
+with pytest) first on PATH; `tools_preflight` proves, through ocodex's own shell tool and sandbox, that the
+model's `python3 -m pytest` finds it. Three transcripts are kept per run: the `--json` events (stdout),
 the session file (every message, tool results included: failed patches appear only there) and the request
 log (`OCODEX_LOG_REQUESTS`: every request and the server's usage and timings).
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -42,14 +41,6 @@ def write_config(home: Path, base_url: str, n_ctx: int) -> None:
         "request_max_retries = 1\n"
         "stream_max_retries = 1\n"
         "stream_idle_timeout_ms = 600000\n")  # a long prompt on 2 cores takes a while before its first token
-
-
-def login_home(path: Path) -> Path:
-    """A HOME whose login profile puts this interpreter's bin directory first on PATH."""
-    path.mkdir(parents=True, exist_ok=True)
-    bin_dir = shlex.quote(str(Path(sys.executable).parent))
-    (path / ".bash_profile").write_text(f'export PATH={bin_dir}:"$PATH"\n')
-    return path
 
 
 # ---- reading the transcripts ------------------------------------------------------------------------
@@ -239,7 +230,7 @@ def _prepare(task: Task, workdir: Path, base_url: str, n_ctx: int) -> tuple[Path
     repo = make_repo(task, workdir / "repo")
     home = reset_dir(workdir / "ocodex-home")
     write_config(home, base_url, n_ctx)
-    env = tool_env(login_home(reset_dir(workdir / "home")))
+    env = tool_env()
     env["OCODEX_HOME"] = str(home)
     return repo, home, env
 
