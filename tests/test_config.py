@@ -214,7 +214,8 @@ def test_dotted_override_creates_tables(home: Path) -> None:
     lab = s.provider()
     assert (lab.id, lab.name, lab.base_url, lab.wire_api) == ("lab", "lab", "http://lab:11434/v1", "chat")
     assert lab.http_headers == {"X-Team": "core"}
-    assert s.extra == {"mcp_servers": {"echo": {"command": "python3", "args": ["-m"]}}}
+    echo = s.mcp_servers["echo"]
+    assert (echo.command, echo.args, echo.transport) == ("python3", ("-m",), "stdio")
 
 
 def test_override_merges_into_file_tables(home: Path) -> None:
