@@ -259,6 +259,8 @@ def test_under_untrusted_a_call_asks_first_and_exec_declines_it(ocodex, fake, ho
     assert allowed == "7"
     first, second = run.items("mcp_tool_call")
     assert (first["status"], first["result"], second["status"]) == ("failed", None, "completed")
+    assert "note: approval_policy=untrusted: exec never asks for approval (as in Codex exec); commands stay " \
+           "inside the sandbox, and MCP tool calls that need approval are declined" in run.stderr
 
 
 # ---- sessions ------------------------------------------------------------------------------------------

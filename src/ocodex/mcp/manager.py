@@ -61,7 +61,6 @@ class McpManager:
         self._served: list[concurrent.futures.Future[None]] = []
         self._configs: list[McpServerConfig] = []
         self._closed = False
-        self._signals: dict[int, Any] = {}
 
     # ---- the loop thread -----------------------------------------------------------------------
 
@@ -149,6 +148,10 @@ class McpManager:
         connection = self._connections.get(server)
         if connection is None or self._closed:
             return CallOutcome(error=f"MCP server '{server}' is not running")
+        ready = self._ready.get(server)
+        failed = ready.result() if ready is not None and ready.done() else None
+        if failed is not None:  # it never started (it may still be shutting down)
+            return CallOutcome(error=f"MCP server '{server}' is not running ({failed})")
         future = asyncio.run_coroutine_threadsafe(connection.call(tool, arguments), self._loop)
         try:
             return future.result(timeout=connection.config.tool_timeout_sec + CALL_GRACE_SEC)
@@ -181,19 +184,30 @@ class McpManager:
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        for name in _EXIT_SIGNALS:
-            number = getattr(signal, name, None)
-            if number is None or signal.getsignal(number) is not signal.SIG_DFL:
-                continue  # someone else handles it: leave it to them
-            self._signals[number] = signal.signal(number, _exit_on_signal)
+        with _signal_lock:
+            if not _running:  # the first manager of the process takes the signals (a /new starts a second)
+                for name in _EXIT_SIGNALS:
+                    number = getattr(signal, name, None)
+                    if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+                        _previous[number] = signal.signal(number, _exit_on_signal)
+            _running.add(id(self))
 
     def _restore_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        for number, previous in self._signals.items():
-            with contextlib.suppress(ValueError, OSError):
-                signal.signal(number, previous)
-        self._signals.clear()
+        with _signal_lock:
+            _running.discard(id(self))
+            if _running:
+                return
+            for number, previous in _previous.items():
+                with contextlib.suppress(ValueError, OSError):
+                    signal.signal(number, previous)
+            _previous.clear()
+
+
+_signal_lock = threading.Lock()
+_running: set[int] = set()  # the managers whose servers run, for the signal handlers they share
+_previous: dict[int, Any] = {}
 
 
 def _exit_on_signal(number: int, _frame: object) -> None:

@@ -66,7 +66,7 @@ def _mcp_call(call: McpToolCall) -> str:
     args = json.dumps(call.arguments, ensure_ascii=False)
     if len(args) > 160:
         args = args[:159] + "…"
-    return _printable(f"{call.server}.{call.tool} {args}")
+    return f"{call.server}.{call.tool} {args}"  # made terminal-safe where it is styled
 
 
 def _mcp_text(result: dict | None) -> str:
@@ -76,7 +76,8 @@ def _mcp_text(result: dict | None) -> str:
         if isinstance(block, dict) and block.get("type") == "text":
             parts.append(str(block.get("text", "")))
         elif isinstance(block, dict):
-            parts.append(f"[{block.get('type', 'content')}]")
+            mime = block.get("mimeType") or (block.get("resource") or {}).get("mimeType")
+            parts.append(f"[{block.get('type', 'content')}{' ' + str(mime) if mime else ''}]")
     return "\n".join(parts) if parts else "(no content)"
 
 
@@ -192,9 +193,9 @@ class HumanRenderer:
         mark = self.style("✓", "green") if ok else self.style("✗", "red")
         text = f"error: {call.error}" if call.error is not None else _mcp_text(call.result)
         lines = text.rstrip("\n").split("\n", _PREVIEW_LINES)
-        self.line(f"{mark} {_printable(lines[0])[:200]}")
+        self.line(f"{mark} {terminal_safe(_cut(lines[0], self.width))}")
         for line in lines[1:_PREVIEW_LINES]:
-            self.line(self.style("  " + _printable(line)[:200], "dim"))
+            self.line(self.style("  " + _cut(line, self.width), "dim"))
         if len(lines) > _PREVIEW_LINES:
             self.line(self.style("  …", "dim"))
 
