@@ -162,3 +162,17 @@ def test_a_server_sees_only_its_configured_environment(manager: McpManager, monk
             for name in ("OCODEX_TEST_SECRET", "OCODEX_TEST_SHARED", "GIVEN", "PATH")}
     assert seen == {"OCODEX_TEST_SECRET": "<unset>", "OCODEX_TEST_SHARED": "shared", "GIVEN": "yes",
                     "PATH": os.environ["PATH"]}
+
+
+def test_a_model_that_drops_the_mcp_prefix_still_reaches_the_tool() -> None:
+    from ocodex.tools.base import Tool, ToolResult
+    from ocodex.tools.registry import ToolRegistry
+
+    def tool(name: str) -> Tool:
+        return Tool(name, "", {"type": "object", "properties": {}}, lambda args, ctx: ToolResult(name))
+
+    registry = ToolRegistry.default([tool("mcp__docs__search"), tool("mcp__a__list"), tool("mcp__b__list")])
+    assert registry.resolve("search") == "mcp__docs__search"
+    assert registry.resolve("functions.search") == "mcp__docs__search"
+    assert registry.resolve("list") == "list"  # two servers have one: ambiguous, left as the model wrote it
+    assert registry.resolve("bash") == "shell"
