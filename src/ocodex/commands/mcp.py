@@ -102,10 +102,11 @@ def _list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _row(server: Any, status: Any) -> dict[str, Any]:
     from ocodex.mcp.safe import one_line
-    from ocodex.mcp.tools import definitions
+    from ocodex.mcp.tools import definitions, spec_tokens
 
     tools = []
-    for definition in definitions(status) if status is not None and status.started else ():
+    offered = definitions(status) if status is not None and status.started else []
+    for definition in offered:
         summary = definition.tool.description.strip().split("\n", 1)[0]
         tools.append({"name": one_line(definition.tool.name, 100), "model_name": definition.name,
                       "offered": definition.offered, "tokens": definition.tokens(),
@@ -114,7 +115,7 @@ def _row(server: Any, status: Any) -> dict[str, Any]:
         "name": server.name, "transport": server.transport, "target": one_line(server.describe(), 200),
         "enabled": server.enabled, "started": status is not None and status.started,
         "error": None if status is None or status.started else status.error,
-        "tools": tools, "schema_tokens": sum(t["tokens"] for t in tools if t["offered"]),
+        "tools": tools, "schema_tokens": spec_tokens([d for d in offered if d.offered]),
     }
 
 

@@ -149,11 +149,18 @@ class Definition:
 
     def tokens(self) -> int:
         """Prompt tokens this definition costs on every request (bytes / 4 of its JSON)."""
-        from ocodex.protocol import ToolSpec
+        return spec_tokens([self])
 
-        size = len(json.dumps(ToolSpec(self.name, self.description, self.parameters).to_chat(),
-                              ensure_ascii=False).encode("utf-8"))
-        return -(-size // 4)
+
+def spec_tokens(definitions: list[Definition]) -> int:
+    """Prompt tokens these definitions cost on every request, sent together (bytes / 4 of their JSON, as the
+    agent's budget counts the tools it sends)."""
+    from ocodex.protocol import ToolSpec
+
+    if not definitions:
+        return 0
+    specs = [ToolSpec(d.name, d.description, d.parameters).to_chat() for d in definitions]
+    return -(-len(json.dumps(specs, ensure_ascii=False).encode("utf-8")) // 4)
 
 
 def definitions(status: ServerStatus, taken: set[str] | None = None) -> list[Definition]:
