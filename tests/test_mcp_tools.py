@@ -176,3 +176,26 @@ def test_a_model_that_drops_the_mcp_prefix_still_reaches_the_tool() -> None:
     assert registry.resolve("functions.search") == "mcp__docs__search"
     assert registry.resolve("list") == "list"  # two servers have one: ambiguous, left as the model wrote it
     assert registry.resolve("bash") == "shell"
+
+
+def test_a_failure_inside_the_handler_is_an_error_result_and_a_failed_item() -> None:
+    from ocodex.events import ItemIds
+    from ocodex.mcp.approval import Approvals
+    from ocodex.mcp.client import ServerTool
+    from ocodex.mcp.manager import ServerStatus
+    from ocodex.mcp.tools import McpTools
+    from ocodex.tools.base import ToolContext
+
+    class Broken:
+        def call(self, server: str, tool: str, arguments: dict) -> CallOutcome:
+            raise ValueError("boom")
+
+    config = probe()
+    tools = McpTools(Broken(), Approvals("never", {"probe": config}))  # type: ignore[arg-type]
+    (tool,) = tools.build([ServerStatus(config, (ServerTool("add", "Add.", {"type": "object"}),))])
+    events: list = []
+    ctx = ToolContext(cwd=Path("."), policy=None, emit=events.append, ids=ItemIds())  # type: ignore[arg-type]
+    result = tool.handler({"a": 1}, ctx)
+    assert (result.success, result.output) == (False, "error: the MCP tool call failed: ValueError: boom")
+    assert [(type(e).__name__, e.item.status) for e in events] == [("ItemStarted", "in_progress"),
+                                                                  ("ItemCompleted", "failed")]

@@ -152,7 +152,10 @@ class McpManager:
         failed = ready.result() if ready is not None and ready.done() else None
         if failed is not None:  # it never started (it may still be shutting down)
             return CallOutcome(error=f"MCP server '{server}' is not running ({failed})")
-        future = asyncio.run_coroutine_threadsafe(connection.call(tool, arguments), self._loop)
+        try:
+            future = asyncio.run_coroutine_threadsafe(connection.call(tool, arguments), self._loop)
+        except RuntimeError:  # the loop is gone (it can only have died with the thread)
+            return CallOutcome(error=f"MCP server '{server}' is not running (its connection thread ended)")
         try:
             return future.result(timeout=connection.config.tool_timeout_sec + CALL_GRACE_SEC)
         except concurrent.futures.TimeoutError:

@@ -211,6 +211,17 @@ class McpTools:
         server, tool = self.targets[name]
         item_id = ctx.ids.next()
         ctx.emit(ItemStarted(McpToolCall(item_id, server, tool.name, args)))
+        try:
+            return self._run(item_id, server, tool, args, ctx)
+        except Exception as exc:  # a bug of ours or the SDK's: an error result, never a traceback
+            from ocodex.mcp.safe import one_line
+
+            error = one_line(f"the MCP tool call failed: {type(exc).__name__}: {exc}")
+            ctx.emit(ItemCompleted(McpToolCall(item_id, server, tool.name, args, error=error, status="failed")))
+            return ToolResult(f"error: {error}", success=False)
+
+    def _run(self, item_id: str, server: str, tool: ServerTool, args: dict[str, Any], ctx: ToolContext
+             ) -> ToolResult:
         refusal = self.approvals.check(server, tool.name, args)
         if refusal is not None:
             ctx.emit(ItemCompleted(McpToolCall(item_id, server, tool.name, args, error=refusal, status="failed")))
