@@ -199,3 +199,20 @@ def test_a_failure_inside_the_handler_is_an_error_result_and_a_failed_item() -> 
     assert (result.success, result.output) == (False, "error: the MCP tool call failed: ValueError: boom")
     assert [(type(e).__name__, e.item.status) for e in events] == [("ItemStarted", "in_progress"),
                                                                   ("ItemCompleted", "failed")]
+
+
+def test_a_signal_that_comes_while_servers_stop_is_delivered_once_they_have(manager: McpManager) -> None:
+    import signal
+
+    from ocodex.mcp import manager as module
+
+    manager.start([probe()])
+    manager.wait()
+    assert signal.getsignal(signal.SIGTERM) is module._exit_on_signal  # ours while servers run
+    module._closing.append(0)  # as if a close were under way
+    module._exit_on_signal(signal.SIGTERM, None)  # deferred, not raised
+    module._closing.remove(0)
+    with pytest.raises(SystemExit) as stopped:
+        manager.close()
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and module._deferred == []

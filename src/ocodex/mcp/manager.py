@@ -171,6 +171,7 @@ class McpManager:
         if self._closed:
             return
         self._closed = True
+        _closing.append(id(self))  # a second SIGTERM while the servers stop must not cut that short
         with contextlib.suppress(Exception):
             atexit.unregister(self.close)
         if self._thread.is_alive():
@@ -180,7 +181,10 @@ class McpManager:
                 concurrent.futures.wait(self._served, timeout=CLOSE_TIMEOUT_SEC)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
+        _closing.remove(id(self))
         self._restore_signal_handlers()
+        if _deferred and not _closing and threading.current_thread() is threading.main_thread():
+            raise SystemExit(128 + _deferred.pop())  # the signal that came while the servers stopped
 
     # ---- signals -------------------------------------------------------------------------------
 
@@ -213,5 +217,12 @@ _running: set[int] = set()  # the managers whose servers run, for the signal han
 _previous: dict[int, Any] = {}
 
 
+_closing: list[int] = []  # managers stopping their servers right now
+_deferred: list[int] = []  # a signal that came meanwhile: delivered once they have stopped
+
+
 def _exit_on_signal(number: int, _frame: object) -> None:
+    if _closing:
+        _deferred.append(number)
+        return
     raise SystemExit(128 + number)
