@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from ocodex.approval import ApprovalGate, ApprovalRequest, Decision, McpToolRequest, needs_approval
 from ocodex.config import load_settings
 from ocodex.errors import ConfigError
-from ocodex.mcp.approval import Approvals, McpApprovalRequest, needs_approval
 from ocodex.mcp.config import INHERITED_ENV_VARS, McpConfigProblem, server_from_table
+from ocodex.mcp.tools import approval_request, declined_error
 
 # Codex's docs/config.md, "MCP integration", copied unchanged (the STDIO and the Streamable HTTP
 # examples and the "Other configuration options").
@@ -146,33 +147,36 @@ def test_an_http_server_s_headers_and_its_credentials() -> None:
 
 
 @pytest.mark.parametrize(("policy", "mode", "asks"), [
-    ("never", "auto", False), ("on-request", "auto", False), ("on-failure", "auto", False),
-    ("untrusted", "auto", True), ("untrusted", "approve", False), ("never", "prompt", True),
+    ("never", "auto", False), ("on-failure", "auto", False), ("on-request", "auto", True),
+    ("untrusted", "auto", True), ("untrusted", "approve", False), ("never", "approve", False),
+    ("never", "prompt", True), ("on-failure", "prompt", True),
 ])
 def test_when_a_call_needs_approval(policy: str, mode: str, asks: bool) -> None:
-    assert needs_approval(policy, mode) is asks
+    """Core's table decides (`ocodex.approval`); a tool's approval_mode says what it asks for."""
+    config = server_from_table("docs", {"command": "d", "default_tools_approval_mode": mode})
+    request = approval_request(config, "search", {"q": "x"})
+    assert (request is not None and needs_approval(policy, request)) is asks
+    assert (request is None) is (mode == "approve")
 
 
-def test_approvals_ask_remember_always_and_decline_without_a_face() -> None:
-    servers = {"docs": server_from_table("docs", {"command": "d", "tools": {"rm": {"approval_mode": "prompt"}}})}
-    asked: list[McpApprovalRequest] = []
-    answers = iter(["no", "always", "yes"])
+def test_a_tools_own_mode_wins_and_always_is_remembered_per_tool() -> None:
+    config = server_from_table("docs", {"command": "d", "default_tools_approval_mode": "approve",
+                                        "tools": {"rm": {"approval_mode": "prompt"}}})
+    assert approval_request(config, "search", {}) is None  # the server's default
+    asked: list[ApprovalRequest] = []
+    answers = iter(["no", "always"])
 
-    def ask(request: McpApprovalRequest) -> str:
+    def ask(request: ApprovalRequest) -> Decision:
         asked.append(request)
         return next(answers)
 
-    gate = Approvals("untrusted", servers, ask)  # type: ignore[arg-type]
-    assert gate.check("docs", "search", {"q": "x"}) == "the user declined the MCP tool call docs.search"
-    assert gate.check("docs", "search", {"q": "y"}) is None  # always: not asked again
-    assert gate.check("docs", "search", {"q": "z"}) is None
-    assert gate.check("docs", "rm", {}) is None  # the third answer, yes
-    assert [r.describe() for r in asked] == ['MCP tool docs.search {"q": "x"}', 'MCP tool docs.search {"q": "y"}',
-                                             "MCP tool docs.rm {}"]
-    exec_gate = Approvals("never", servers, None)
-    assert exec_gate.check("docs", "search", {}) is None
-    assert exec_gate.check("docs", "rm", {}) == (
-        'MCP tool call docs.rm requires approval (mcp_servers.docs.tools.rm.approval_mode = "prompt"), but '
-        'nobody can approve it in this run; to let it run, set mcp_servers.docs.tools.rm.approval_mode = "approve"')
-    assert "set mcp_servers.docs.default_tools_approval_mode = \"approve\", or another approval_policy" in \
-        Approvals("untrusted", servers, None).check("docs", "search", {})
+    gate = ApprovalGate("never", ask)  # "prompt" asks even where the policy asks nothing
+    rm = approval_request(config, "rm", {"path": "/"})
+    assert rm == McpToolRequest("docs", "rm", {"path": "/"}, prompt=True)
+    assert gate.decide(rm) == "denied"
+    assert gate.decide(rm) == "allowed" and gate.decide(McpToolRequest("docs", "rm", {}, prompt=True)) == "allowed"
+    assert len(asked) == 2  # "always" holds for the tool, whatever its arguments
+    assert ApprovalGate("never", None).decide(rm) == "denied"  # a face that cannot ask counts as no
+    assert declined_error(config, "rm") == ('the call was not approved; to let it run without asking, set '
+                                            'mcp_servers.docs.tools.rm.approval_mode = "approve"')
+    assert declined_error(config, "other").endswith('set mcp_servers.docs.default_tools_approval_mode = "approve"')

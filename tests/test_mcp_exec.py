@@ -244,23 +244,27 @@ def test_servers_defined_with_c_overrides(ocodex, fake, home) -> None:
 
 # ---- approvals ----------------------------------------------------------------------------------------
 
-def test_under_untrusted_a_call_asks_first_and_exec_declines_it(ocodex, fake, home) -> None:
-    configure(home, 'approval_policy = "untrusted"\n' + probe_table(), probe_table(
-        "trusted", extra='default_tools_approval_mode = "approve"'))
-    fake.script(Turn.tool_call("mcp__probe__add", {"a": 1, "b": 2}), Turn.tool_call("mcp__trusted__add",
-                                                                                     {"a": 3, "b": 4}),
-                Turn.text("ok"))
+def test_exec_never_asks_so_only_a_prompt_mode_tool_is_declined(ocodex, fake, home) -> None:
+    """exec answers by its policy, `never` (as Codex exec): a call runs, except one whose tool's approval_mode
+    is "prompt", which would have to ask and nobody can answer."""
+    configure(home, 'approval_policy = "untrusted"\n' + probe_table(extra='tools.add.approval_mode = "prompt"'),
+              probe_table("trusted", extra='default_tools_approval_mode = "approve"'))
+    fake.script(Turn.tool_call("mcp__probe__add", {"a": 1, "b": 2}), Turn.tool_call("mcp__probe__echo", {"text": "x"}),
+                Turn.tool_call("mcp__trusted__add", {"a": 3, "b": 4}), Turn.text("ok"))
     run = ocodex("exec", "--oss", "--json", "go")
     assert run.returncode == 0, run.stderr
-    declined, allowed = tool_messages(fake.chat_requests[-1])
-    assert declined == ('error: MCP tool call probe.add requires approval (approval_policy = "untrusted"), but '
-                        'nobody can approve it in this run; to let it run, set '
-                        'mcp_servers.probe.default_tools_approval_mode = "approve", or another approval_policy')
-    assert allowed == "7"
-    first, second = run.items("mcp_tool_call")
-    assert (first["status"], first["result"], second["status"]) == ("failed", None, "completed")
-    assert "note: approval_policy=untrusted: exec never asks for approval (as in Codex exec); commands stay " \
-           "inside the sandbox, and MCP tool calls that need approval are declined" in run.stderr
+    declined, echoed, allowed = tool_messages(fake.chat_requests[-1])
+    assert declined.startswith("denied: the user did not approve the probe tool add.")
+    assert (echoed, allowed) == ("echo: x", "7")
+    first, second, third = run.items("mcp_tool_call")
+    assert (first["status"], first["result"], second["status"], third["status"]) == \
+        ("failed", None, "completed", "completed")
+    assert first["error"]["message"] == ('the call was not approved; to let it run without asking, set '
+                                         'mcp_servers.probe.tools.add.approval_mode = "approve"')
+    assert [i["tool"] for i in run.items("mcp_tool_call", "item.started")] == ["echo", "add"]  # not the declined
+    assert ('note: approval_policy=untrusted is ignored: exec never asks for approval (as in Codex exec); commands '
+            'stay inside the sandbox, and MCP tool calls run unless their approval_mode is "prompt" (those are '
+            'declined)') in run.stderr
 
 
 # ---- sessions ------------------------------------------------------------------------------------------
@@ -288,8 +292,8 @@ def test_a_resumed_thread_includes_the_recorded_mcp_call(ocodex, fake, home) -> 
 
 # ---- no server is left behind ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("how", ["exit", "SIGTERM", "SIGINT"])
-def test_servers_are_stopped_at_exit_ctrl_c_and_sigterm(fake: FakeOllama, home: Path, repo: Path, tmp_path: Path,
+@pytest.mark.parametrize("how", ["exit", "SIGTERM", "SIGHUP", "SIGINT"])
+def test_servers_are_stopped_at_exit_ctrl_c_sigterm_and_sighup(fake: FakeOllama, home: Path, repo: Path, tmp_path: Path,
                                                           how: str) -> None:
     pidfile = tmp_path / "probe.pid"
     configure(home, probe_table("probe", "--pidfile", str(pidfile)))
@@ -311,7 +315,8 @@ def test_servers_are_stopped_at_exit_ctrl_c_and_sigterm(fake: FakeOllama, home: 
         if proc.poll() is None:
             proc.kill()
     assert "Traceback" not in err
-    assert proc.returncode == {"exit": 0, "SIGTERM": 128 + signal.SIGTERM, "SIGINT": 130}[how], err
+    assert proc.returncode == {"exit": 0, "SIGTERM": 128 + signal.SIGTERM, "SIGHUP": 128 + signal.SIGHUP,
+                               "SIGINT": 130}[how], err
     assert pid_gone(int(pidfile.read_text())), "the MCP server outlived ocodex"
 
 

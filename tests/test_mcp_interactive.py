@@ -31,3 +31,22 @@ def test_an_mcp_call_in_the_terminal_and_the_server_stops_with_the_session(home:
         screen.send("/exit", "Enter")
         screen.wait_for("OCODEX-EXITED=0")
         assert pid_gone(pid), "the MCP server outlived the session"
+
+
+def test_on_request_a_call_is_asked_on_the_terminal_first(home: Path, repo: Path, fake: FakeOllama) -> None:
+    configure(home, 'approval_policy = "on-request"\n' + probe_table())
+    fake.script(Turn.tool_call("mcp__probe__add", {"a": 1, "b": 2}), Turn.tool_call("mcp__probe__echo", {"text": "ok"}),
+                Turn.text("One was declined."))
+    with terminal(home, repo, fake) as screen:
+        screen.wait_for("› ")
+        screen.send("add", "Enter")
+        shown = screen.wait_for("[y]es / [n]o / [a]lways: ")
+        assert 'call MCP tool? probe.add {"a": 1, "b": 2}' in shown
+        screen.send("n", "Enter")
+        shown = screen.wait_for('call MCP tool? probe.echo {"text": "ok"}')
+        assert 'declined mcp probe.add {"a": 1, "b": 2}' in shown
+        screen.send("y", "Enter")
+        shown = screen.wait_for("One was declined.")
+        assert "✓ echo: ok" in shown
+        denied, echoed = tool_messages(fake.chat_requests[-1])
+        assert denied.startswith("denied: the user did not approve the probe tool add") and echoed == "echo: ok"

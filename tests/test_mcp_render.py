@@ -40,11 +40,16 @@ def test_people_see_one_line_per_call_and_the_first_lines_of_its_result() -> Non
     render = HumanRenderer(out, err, color=False)
     render(ItemStarted(McpToolCall("item_3", "docs", "search", {"q": "x" * 300})))
     render(ItemCompleted(McpToolCall("item_3", "docs", "search", {}, result=RESULT, status="completed")))
+    render(ItemStarted(McpToolCall("item_4", "docs", "gone", {})))
     render(ItemCompleted(McpToolCall("item_4", "docs", "gone", {}, error="server \x1b]0;title\x07 died",
+                                     status="failed")))
+    # A call the approval gate stopped never started: its one item says so.
+    render(ItemCompleted(McpToolCall("item_5", "docs", "rm", {"path": "/"}, error="the call was not approved",
                                      status="failed")))
     lines = err.getvalue().splitlines()
     assert lines[0].startswith('mcp docs.search {"q": "xxx') and lines[0].endswith("…")
     assert len(lines[0]) < 200
     assert lines[1:5] == ["✓ first", "  second", "  \u241b[31mred\u241b[0m", "  [image image/png]"]
-    assert lines[5] == "✗ error: server \u241b]0;title\u2407 died"  # escapes shown, never obeyed
+    assert lines[5:7] == ["mcp docs.gone {}", "✗ error: server \u241b]0;title\u2407 died"]  # shown, never obeyed
+    assert lines[7:] == ['declined mcp docs.rm {"path": "/"}', "  the call was not approved"]
     assert out.getvalue() == ""

@@ -166,12 +166,14 @@ def test_a_server_sees_only_its_configured_environment(manager: McpManager, monk
 
 def test_a_model_that_drops_the_mcp_prefix_still_reaches_the_tool() -> None:
     from ocodex.tools.base import Tool, ToolResult
-    from ocodex.tools.registry import ToolRegistry
 
     def tool(name: str) -> Tool:
         return Tool(name, "", {"type": "object", "properties": {}}, lambda args, ctx: ToolResult(name))
 
-    registry = ToolRegistry.default([tool("mcp__docs__search"), tool("mcp__a__list"), tool("mcp__b__list")])
+    from ocodex.tools.select import select_tools
+
+    extra = [tool("mcp__docs__search"), tool("mcp__a__list"), tool("mcp__b__list")]
+    registry = select_tools("m", extra=extra).registry
     assert registry.resolve("search") == "mcp__docs__search"
     assert registry.resolve("functions.search") == "mcp__docs__search"
     assert registry.resolve("list") == "list"  # two servers have one: ambiguous, left as the model wrote it
@@ -180,7 +182,6 @@ def test_a_model_that_drops_the_mcp_prefix_still_reaches_the_tool() -> None:
 
 def test_a_failure_inside_the_handler_is_an_error_result_and_a_failed_item() -> None:
     from ocodex.events import ItemIds
-    from ocodex.mcp.approval import Approvals
     from ocodex.mcp.client import ServerTool
     from ocodex.mcp.manager import ServerStatus
     from ocodex.mcp.tools import McpTools
@@ -191,7 +192,7 @@ def test_a_failure_inside_the_handler_is_an_error_result_and_a_failed_item() -> 
             raise ValueError("boom")
 
     config = probe()
-    tools = McpTools(Broken(), Approvals("never", {"probe": config}))  # type: ignore[arg-type]
+    tools = McpTools(Broken())  # type: ignore[arg-type]
     (tool,) = tools.build([ServerStatus(config, (ServerTool("add", "Add.", {"type": "object"}),))])
     events: list = []
     ctx = ToolContext(cwd=Path("."), policy=None, emit=events.append, ids=ItemIds())  # type: ignore[arg-type]
@@ -216,3 +217,4 @@ def test_a_signal_that_comes_while_servers_stop_is_delivered_once_they_have(mana
         manager.close()
     assert stopped.value.code == 128 + signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and module._deferred == []
+

@@ -2,9 +2,11 @@
 
 A server's tool `search` on server `docs` reaches the model as `mcp__docs__search` (Codex's name; letters,
 digits, `_` and `-` only, at most 64 characters, a short hash keeping long or clashing names apart),
-with the server's description and input schema. Its handler asks the approval gate, emits the Codex
-`mcp_tool_call` item (`item.started`, then `item.completed` as a new value), runs the call through the
-manager and turns the result into text for the model: text blocks as they are, embedded text resources
+with the server's description and input schema. Each tool tells the registry's approval gate what a
+call would do (`approval_request`, by the tool's `approval_mode`; the thread's policy decides); a call
+the gate stops is a failed item naming the setting that lets it run. A call that goes ahead emits the
+Codex `mcp_tool_call` item (`item.started`, then `item.completed` as a new value), runs through the
+manager, and its result becomes text for the model: text blocks as they are, embedded text resources
 with their URI, images as image content when the model has vision (a one-line summary otherwise), and
 audio, binary resources and links summarised in one line each. Structured content is shown as JSON
 only when the result has no text. The text is cut head + tail to the run's tool-output limit; the
@@ -22,8 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ocodex.approval import ApprovalRequest, McpToolRequest
 from ocodex.events import ItemCompleted, ItemStarted, McpToolCall
-from ocodex.mcp.approval import Approvals
+from ocodex.mcp.config import McpServerConfig
 from ocodex.tools.base import Tool, ToolContext, ToolResult
 from ocodex.tools.truncate import truncate_middle
 
@@ -179,26 +182,45 @@ def definitions(status: ServerStatus, taken: set[str] | None = None) -> list[Def
     return out
 
 
+def approval_request(config: McpServerConfig, tool: str, args: dict[str, Any]) -> McpToolRequest | None:
+    """What a call asks the thread's approval gate: nothing for a tool whose `approval_mode` is `approve`
+    (`[mcp_servers.X.tools.T]`, else the server's `default_tools_approval_mode`), an `McpToolRequest` the
+    policy decides on for `auto`, and one asked under every policy for `prompt` (see `ocodex.approval`)."""
+    mode = config.approval_mode(tool)
+    if mode == "approve":
+        return None
+    return McpToolRequest(config.name, tool, args, prompt=mode == "prompt")
+
+
+def declined_error(config: McpServerConfig, tool: str) -> str:
+    """The failed item's error for a call the gate stopped, naming the setting that lets the tool run."""
+    key = (f"mcp_servers.{config.name}.tools.{tool}.approval_mode" if tool in config.tool_approval_modes
+           else f"mcp_servers.{config.name}.default_tools_approval_mode")
+    return f"the call was not approved; to let it run without asking, set {key} = \"approve\""
+
+
 @dataclass(slots=True)
 class McpTools:
     """The tools of the started servers, and what their handlers share."""
 
     manager: McpManager
-    approvals: Approvals
+    configs: dict[str, McpServerConfig] = field(default_factory=dict)
     vision: bool = False
     model: str = "the model"
     targets: dict[str, tuple[str, ServerTool]] = field(default_factory=dict)  # name -> (server, tool)
 
     def build(self, statuses: list[ServerStatus]) -> list[Tool]:
-        """One `Tool` per allowed tool of every started server."""
+        """One `Tool` per allowed tool of every started server, each gated by its approval mode."""
         tools: list[Tool] = []
         for status in statuses:
+            self.configs[status.config.name] = status.config
             for definition in definitions(status, taken=set(self.targets)):
                 if not definition.offered:
                     continue
                 self.targets[definition.name] = (status.config.name, definition.tool)
                 tools.append(Tool(definition.name, definition.description, definition.parameters,
-                                  self._handler(definition.name)))
+                                  self._handler(definition.name), approval=self._approval(definition.name),
+                                  declined=self._declined(definition.name)))
         return tools
 
     def _handler(self, name: str) -> Callable[[dict[str, Any], ToolContext], ToolResult]:
@@ -207,7 +229,27 @@ class McpTools:
 
         return handle
 
+    def _approval(self, name: str) -> Callable[[dict[str, Any], ToolContext], McpToolRequest | None]:
+        server, tool = self.targets[name]
+
+        def describe(args: dict[str, Any], ctx: ToolContext) -> McpToolRequest | None:
+            return approval_request(self.configs[server], tool.name, args)
+
+        return describe
+
+    def _declined(self, name: str) -> Callable[[ApprovalRequest, ToolContext], None]:
+        server, tool = self.targets[name]
+
+        def declined(request: ApprovalRequest, ctx: ToolContext) -> None:
+            if isinstance(request, McpToolRequest):
+                ctx.emit(ItemCompleted(McpToolCall(ctx.ids.next(), server, tool.name, request.arguments,
+                                                   error=declined_error(self.configs[server], tool.name),
+                                                   status="failed")))
+
+        return declined
+
     def run(self, name: str, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        """One call the gate let through: `item.started`, the call, `item.completed` (failed or not)."""
         server, tool = self.targets[name]
         item_id = ctx.ids.next()
         ctx.emit(ItemStarted(McpToolCall(item_id, server, tool.name, args)))
@@ -222,10 +264,6 @@ class McpTools:
 
     def _run(self, item_id: str, server: str, tool: ServerTool, args: dict[str, Any], ctx: ToolContext
              ) -> ToolResult:
-        refusal = self.approvals.check(server, tool.name, args)
-        if refusal is not None:
-            ctx.emit(ItemCompleted(McpToolCall(item_id, server, tool.name, args, error=refusal, status="failed")))
-            return ToolResult(f"error: {refusal}", success=False)
         outcome = self.manager.call(server, tool.name, args)
         if outcome.error is not None:
             ctx.emit(ItemCompleted(McpToolCall(item_id, server, tool.name, args, error=outcome.error,

@@ -93,6 +93,7 @@ class HumanRenderer:
         self._pending_message: str | None = None
         self._last_error: str | None = None  # a failed turn repeating its error item is not shown twice
         self._last_plan: list[tuple[str, bool]] | None = None  # nor an unchanged plan
+        self._mcp_started: set[str] = set()  # MCP calls under way (one completed unstarted was declined)
         self.width = max(shutil.get_terminal_size((100, 24)).columns - 4, 40)  # of an output preview line
         self._pull = PullDrawing(err)
 
@@ -134,6 +135,7 @@ class HumanRenderer:
             case ItemStarted(item=CommandExecution() as item):
                 self.line(self.style("exec ", "magenta", "bold") + self.style(item.command, "bold"))
             case ItemStarted(item=McpToolCall() as item):
+                self._mcp_started.add(item.id)
                 self.line(self.style("mcp ", "magenta", "bold") + self.style(_mcp_call(item), "bold"))
             case ItemCompleted(item=item):
                 self._completed(item)
@@ -189,6 +191,12 @@ class HumanRenderer:
                 self.line(self.style("error: ", "red", "bold") + terminal_safe(message))
 
     def _mcp_result(self, call: McpToolCall) -> None:
+        if call.id not in self._mcp_started:  # stopped by the approval gate before it started
+            self.line(self.style("declined", "yellow", "bold") + " " + self.style(f"mcp {_mcp_call(call)}"))
+            if call.error:
+                self.line(self.style(f"  {call.error}", "dim"))
+            return
+        self._mcp_started.discard(call.id)
         ok = call.status == "completed"
         mark = self.style("✓", "green") if ok else self.style("✗", "red")
         text = f"error: {call.error}" if call.error is not None else _mcp_text(call.result)

@@ -60,7 +60,7 @@ class ToolRegistry:
     def call(self, name: str, arguments: str, ctx: ToolContext) -> ToolResult:
         """Run one call; what comes back is what the model reads, secrets masked."""
         result = self._call(name, arguments, ctx)
-        return ToolResult(scrub(result.output), success=result.success)
+        return ToolResult(scrub(result.output), success=result.success, images=result.images)
 
     def _call(self, name: str, arguments: str, ctx: ToolContext) -> ToolResult:
         name = self.resolve(name)
