@@ -218,3 +218,26 @@ def test_a_signal_that_comes_while_servers_stop_is_delivered_once_they_have(mana
     assert stopped.value.code == 128 + signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and module._deferred == []
 
+
+def test_a_signal_handler_of_the_program_s_own_is_never_replaced_or_undone(manager: McpManager) -> None:
+    """A face that handles SIGTERM itself (through `Thread.interrupt`) keeps it: before the servers start, and
+    when it installs its handler while they run, their close does not put theirs back."""
+    import signal
+
+    from ocodex.mcp import manager as module
+
+    def own(number: int, frame: object) -> None:
+        raise AssertionError("not sent")
+
+    previous = signal.signal(signal.SIGHUP, own)
+    try:
+        manager.start([probe()])
+        manager.wait()
+        assert signal.getsignal(signal.SIGHUP) is own  # left alone
+        assert signal.getsignal(signal.SIGTERM) is module._exit_on_signal  # nobody else handles this one
+        signal.signal(signal.SIGTERM, own)  # installed while the servers run
+        manager.close()
+        assert signal.getsignal(signal.SIGTERM) is own and signal.getsignal(signal.SIGHUP) is own
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -5,9 +5,15 @@ caller probes the model server meanwhile) and starts every enabled server concur
 gives each server's outcome: its tools, or the one-line reason it did not start within its
 `startup_timeout_sec`. `call()` runs one tool call from the caller's thread and blocks until it ends;
 Ctrl-C cancels it (the SDK tells the server). `close()` stops every server, concurrently and bounded in
-time; it is idempotent and also runs at interpreter exit. While servers run, SIGTERM and SIGHUP end
-the program through `SystemExit`, so the callers' `finally` blocks and `close()` run and no server is
-left behind (a stdio server is in its own process group, out of reach of the terminal's signals).
+time; it is idempotent and also runs at interpreter exit. The thread that owns the manager calls it
+from `Thread.close()`, which is where any way of ending a run (the end of the task, Ctrl-C, a face's
+own SIGTERM/SIGHUP handling through `Thread.interrupt`) arrives.
+
+Signals: a stdio server is in its own process group, out of reach of the terminal's signals, so a
+SIGTERM or SIGHUP that nobody handles would leave it running. While servers run, and only if the
+program has no handler of its own for them (they are still `SIG_DFL`), these two end the program
+through `SystemExit`, so the callers' `finally` blocks and `close()` run. A handler installed before
+the servers start is left alone, and one installed while they run is not undone when they stop.
 """
 
 from __future__ import annotations
@@ -192,7 +198,7 @@ class McpManager:
         if threading.current_thread() is not threading.main_thread():
             return
         with _signal_lock:
-            if not _running:  # the first manager of the process takes the signals (a /new starts a second)
+            if not _running:  # the first manager of the process takes the signals (they share them)
                 for name in _EXIT_SIGNALS:
                     number = getattr(signal, name, None)
                     if number is not None and signal.getsignal(number) is signal.SIG_DFL:
@@ -208,7 +214,8 @@ class McpManager:
                 return
             for number, previous in _previous.items():
                 with contextlib.suppress(ValueError, OSError):
-                    signal.signal(number, previous)
+                    if signal.getsignal(number) is _exit_on_signal:  # a handler installed since stays
+                        signal.signal(number, previous)
             _previous.clear()
 
 
