@@ -214,7 +214,8 @@ def test_dotted_override_creates_tables(home: Path) -> None:
     lab = s.provider()
     assert (lab.id, lab.name, lab.base_url, lab.wire_api) == ("lab", "lab", "http://lab:11434/v1", "chat")
     assert lab.http_headers == {"X-Team": "core"}
-    assert s.extra == {"mcp_servers": {"echo": {"command": "python3", "args": ["-m"]}}}
+    echo = s.mcp_servers["echo"]
+    assert (echo.command, echo.args, echo.transport) == ("python3", ("-m",), "stdio")
 
 
 def test_override_merges_into_file_tables(home: Path) -> None:
@@ -267,10 +268,10 @@ def test_unknown_keys_warn_with_suggestions(home: Path) -> None:
                        '[profiles.p]\nsandbox = "read-only"\n')
     s = load(home, "approval=never")
     assert s.warnings == [
-        f"unknown config key 'modle' in {path} (ignored); did you mean 'model'?",
-        f"unknown config key 'zzz_qqq' in {path} (ignored)",
-        f"unknown config key 'oss.smal_model' in {path} (ignored); did you mean 'oss.small_model'?",
-        f"unknown config key 'profiles.p.sandbox' in {path} (ignored); "
+        f"unknown config key 'modle' in {path}:1 (ignored); did you mean 'model'?",
+        f"unknown config key 'zzz_qqq' in {path}:2 (ignored)",
+        f"unknown config key 'oss.smal_model' in {path}:4 (ignored); did you mean 'oss.small_model'?",
+        f"unknown config key 'profiles.p.sandbox' in {path}:6 (ignored); "
         "did you mean 'profiles.p.sandbox_mode'?",
         "unknown config key 'approval' in -c approval=never (ignored); did you mean 'approval_policy'?",
     ]
@@ -329,14 +330,19 @@ def test_bad_values_are_config_errors(home: Path, override: str, message: str) -
     assert message in error_of(home, override)
 
 
-def test_file_errors_name_file_and_key(home: Path) -> None:
+def test_file_errors_name_file_line_and_key(home: Path) -> None:
     path = write(home, '[model_providers.x]\nrequest_max_retries = "three"\n')
     assert error_of(home) == \
-        f'{path}: model_providers.x.request_max_retries: expected an integer from 0 to 100, got "three"'
-    path = write(home, '[profiles.p]\nsandbox_mode = "nope"\n')
-    assert error_of(home).startswith(f"{path}: profiles.p.sandbox_mode: expected one of")
+        f'{path}:2: model_providers.x.request_max_retries: expected an integer from 0 to 100, got "three"'
+    path = write(home, 'model = "m"\n[profiles.p]\n# a comment\nsandbox_mode = "nope"\n')
+    assert error_of(home).startswith(f"{path}:4: profiles.p.sandbox_mode: expected one of")
     path = write(home, 'model_provider = "gone"\n')
-    assert error_of(home).startswith(f"{path}: model_provider: unknown model provider 'gone'")
+    assert error_of(home).startswith(f"{path}:1: model_provider: unknown model provider 'gone'")
+    # a key inside an inline table or a dotted key: the line that holds it
+    path = write(home, 'oss = { auto_pull = "no" }\n[model_providers]\nx.request_max_retries = -1\n')
+    assert error_of(home).startswith(f"{path}:1: oss.auto_pull: expected true or false")
+    path = write(home, '[model_providers]\n\nx.request_max_retries = -1\n')
+    assert error_of(home).startswith(f"{path}:3: model_providers.x.request_max_retries: expected an integer")
 
 
 def test_flag_errors_name_the_command_line(home: Path) -> None:

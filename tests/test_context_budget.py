@@ -144,3 +144,16 @@ def test_ratio_is_bounded() -> None:
     low.estimate([_msg("user", 4000)])
     low.observe(int(low.last_raw * 0.7))
     assert low.ratio == 0.8
+
+
+def test_an_attached_image_counts_as_a_fixed_number_of_tokens_not_its_base64_size() -> None:
+    from ocodex.agent.context import IMAGE_TOKENS
+
+    text = [{"role": "user", "content": "look"}]
+    small = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                                          {"type": "text", "text": "look"}]}]
+    huge = [{"role": "user", "content": [{"type": "image_url",
+                                          "image_url": {"url": "data:image/png;base64," + "A" * 800_000}},
+                                         {"type": "text", "text": "look"}]}]
+    assert raw_tokens(huge) == raw_tokens(small)
+    assert IMAGE_TOKENS <= raw_tokens(small) - raw_tokens(text) <= IMAGE_TOKENS + 30

@@ -20,12 +20,13 @@ LAYERS: list[tuple[str, ...]] = [
     # render.safe is pure text (terminal_safe), which errors.report needs: foundation, not rendering.
     ("ocodex", "ocodex.errors", "ocodex.redact", "ocodex.ids", "ocodex.protocol", "ocodex.events", "ocodex.notes",
      "ocodex.backoff", "ocodex.context_window", "ocodex.approval", "ocodex.jsontext", "ocodex.render.safe"),
+    # mcp.config is read by config (an [mcp_servers] table checked across its keys), mcp.safe is pure text.
     ("ocodex.config", "ocodex.sandbox", "ocodex.patch", "ocodex.sessions", "ocodex.attachments",
-     "ocodex.filters", "ocodex.output_schema", "ocodex.files"),
+     "ocodex.filters", "ocodex.output_schema", "ocodex.files", "ocodex.mcp.config", "ocodex.mcp.safe"),
     ("ocodex.net",),
     ("ocodex.ollama",),
     ("ocodex.providers",),
-    ("ocodex.tools",),
+    ("ocodex.tools", "ocodex.mcp"),  # MCP servers' tools are tools (the SDK: mcp.client, on mcp.manager's thread)
     ("ocodex.agent",),
     ("ocodex.thread", "ocodex.testing"),
     ("ocodex.render",),

@@ -13,6 +13,9 @@ the sandbox). A "no" reaches the model as a denied result, in those words (`deni
 | `on-failure` | re-running a failed sandboxed command outside the sandbox |
 | `never` | nothing: a request to leave the sandbox is refused, a failure is the model's to handle |
 
+An MCP tool whose `approval_mode` is `prompt` asks under every policy (`never` included: a face that
+cannot ask, exec's, answers no); one whose mode is `approve` never asks (its tool declares no request).
+
 "always" approves the same request (the same command line, patches at all, the same MCP tool) for the
 rest of the thread. Pure logic, no I/O: the face's `approve` is the only way out.
 """
@@ -60,6 +63,7 @@ class McpToolRequest:
     server: str
     tool: str
     arguments: Any = None
+    prompt: bool = False  # the tool's approval_mode is "prompt": asked under every policy
 
 
 ApprovalRequest = CommandRequest | PatchRequest | McpToolRequest
@@ -144,6 +148,8 @@ def is_read_only(argv: tuple[str, ...] | list[str]) -> bool:
 
 def needs_approval(policy: str, request: ApprovalRequest) -> bool:
     """Whether `policy` asks a person before `request` runs (see the module's table)."""
+    if isinstance(request, McpToolRequest) and request.prompt:
+        return True
     if policy == "never":
         return False
     match request:

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from ocodex import __version__
 
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
-# Operating the Ollama server: each module parses its own options (`add_arguments`) and runs (`run`).
+# Operating the Ollama server, and MCP servers: each module parses its own options (`add_arguments`)
+# and runs (`run`).
 MANAGEMENT_COMMANDS = {
     "models": ("ocodex.commands.models", "list the Ollama server's models and the one --oss would pick"),
     "oss": ("ocodex.commands.models", "Ollama helpers (`ocodex oss list` = `ocodex models`)"),
@@ -25,6 +26,7 @@ MANAGEMENT_COMMANDS = {
     "doctor": ("ocodex.commands.doctor", "check that `exec --oss` can run here, with a fix for each problem"),
     "bench": ("ocodex.commands.bench", "measure latency, load time, first token and tokens/s on your server"),
     "tunnel": ("ocodex.commands.tunnel", "open an SSH tunnel to a remote Ollama (ssh -N -L) and check it"),
+    "mcp": ("ocodex.commands.mcp", "list, add or remove MCP servers ([mcp_servers] in config.toml)"),
 }
 _VALUE_OPTIONS = frozenset({"-c", "--config", "-p", "--profile", "-m", "--model", "-C", "--cd", "-s", "--sandbox"})
 
@@ -174,7 +176,13 @@ def merge_common(args: argparse.Namespace) -> argparse.Namespace:
 def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
     """Parse, letting exec's prompt words follow its options (`exec resume ID --image a.png "prompt"`),
     fold the root options in, and recognise `exec resume`."""
+    server_command = None
+    if _command_word(argv) == "mcp" and "add" in argv and "--" in argv:  # `mcp add NAME ... -- COMMAND ARGS`
+        cut = argv.index("--")
+        argv, server_command = argv[:cut], argv[cut + 1:]
     parsed, extras = parser.parse_known_args(argv)
+    if server_command is not None:
+        parsed.server_command = [*(getattr(parsed, "server_command", None) or []), *server_command]
     if extras and (parsed.command not in ("exec", "e") or any(e.startswith("-") and e != "-" for e in extras)):
         parser.error(f"unrecognized arguments: {' '.join(extras)}")
     if extras:

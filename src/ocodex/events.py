@@ -27,6 +27,10 @@ from ocodex.notes import (  # re-exported: faces import every event from here
     EscalationUnavailable,
     Failover,
     Level,
+    McpServerCost,
+    McpServerFailed,
+    McpToolsCost,
+    McpUnknownTools,
     NoSessionToResume,
     Note,
     OldServer,
@@ -51,12 +55,13 @@ from ocodex.protocol import Usage  # re-exported: TurnCompleted carries it
 __all__ = [
     "AgentMessage", "ChangeKind", "ChangeStatus", "CodexEvent", "CommandExecution", "CommandStatus", "Compacted",
     "ConfigWarning", "ContextSized", "EffortIgnored", "ErrorItem", "Escalating", "EscalationUnavailable", "Event",
-    "Failover", "FileChange", "FileUpdate", "Item", "ItemCompleted", "ItemIds", "ItemStarted", "ItemUpdated", "Level",
-    "McpStatus", "McpToolCall", "NoSessionToResume", "Note", "OldServer", "PatchFailed", "PlainHttp",
-    "ProjectDocTruncated", "PullEnded", "PullProgress", "PullStarted", "Reasoning", "Reconnecting", "ServerBusy",
-    "SessionConfigured", "SessionNotSaved", "SessionRepaired", "SessionResumed", "StreamErrorEvent", "TextToolMode",
-    "ThreadStarted", "TlsUnverified", "TodoEntry", "TodoList", "TurnCompleted", "TurnFailed", "TurnStarted", "Usage",
-    "UsageByModel", "WrongEndpoint", "is_codex_event",
+    "Failover", "FileChange", "FileUpdate", "Item", "ItemCompleted", "ItemIds", "ItemStarted", "ItemUpdated",
+    "Level", "McpServerCost", "McpServerFailed", "McpStatus", "McpToolCall", "McpToolsCost", "McpUnknownTools",
+    "NoSessionToResume", "Note", "OldServer", "PatchFailed", "PlainHttp", "ProjectDocTruncated", "PullEnded",
+    "PullProgress", "PullStarted", "Reasoning", "Reconnecting", "ServerBusy", "SessionConfigured",
+    "SessionNotSaved", "SessionRepaired", "SessionResumed", "StreamErrorEvent", "TextToolMode", "ThreadStarted",
+    "TlsUnverified", "TodoEntry", "TodoList", "TurnCompleted", "TurnFailed", "TurnStarted", "Usage", "UsageByModel",
+    "WrongEndpoint", "is_codex_event",
 ]
 
 CommandStatus = Literal["in_progress", "completed", "failed", "declined"]

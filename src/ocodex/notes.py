@@ -341,8 +341,64 @@ class PatchFailed(NamedTuple):
         return self.message
 
 
+class McpServerFailed(NamedTuple):
+    """An MCP server did not start (in time, or at all): the thread goes on without its tools."""
+
+    level = "warning"
+    server: str
+    reason: str  # one line, made safe (`ocodex.mcp.safe.one_line`)
+
+    def text(self) -> str:
+        return f"MCP server '{self.server}' did not start: {self.reason}; continuing without it"
+
+
+class McpUnknownTools(NamedTuple):
+    """`enabled_tools` or `disabled_tools` names tools the server does not offer (a typo, or a changed server)."""
+
+    level = "warning"
+    server: str
+    key: Literal["enabled_tools", "disabled_tools"]
+    unknown: tuple[str, ...]
+    offered: tuple[str, ...]
+
+    def text(self) -> str:
+        offered = ", ".join(sorted(self.offered)) or "no tools"
+        if len(offered) > 400:
+            offered = offered[:399] + "…"
+        names = ", ".join(repr(name) for name in self.unknown)
+        return (f"mcp_servers.{self.server}.{self.key} names {names}, which '{self.server}' does not offer "
+                f"(it offers: {offered})")
+
+
+class McpServerCost(NamedTuple):
+    """One started MCP server's share of the tool schemas: tools offered of those it has, and their tokens."""
+
+    server: str
+    offered: int
+    total: int
+    tokens: int
+
+
+class McpToolsCost(NamedTuple):
+    """The prompt tokens the MCP tools' schemas add to every request, per server, against the budget (a
+    quarter of the context window, when it is known)."""
+
+    level = "info"
+    servers: tuple[McpServerCost, ...]
+    tokens: int
+    window: int | None
+    budget: int | None
+
+    def text(self) -> str:
+        parts = ", ".join(f"{s.server} ({s.offered} of {s.total} tools, ~{s.tokens:,} tokens)" for s in self.servers)
+        limit = ""
+        if self.window is not None and self.budget is not None:
+            limit = f" (at most {self.budget:,}: a quarter of the {self.window:,}-token window)"
+        return f"mcp: {parts}: ~{self.tokens:,} tokens of tool schema in every request{limit}"
+
+
 Note = (ContextSized | SessionConfigured | ConfigWarning | NoSessionToResume | PlainHttp | TlsUnverified
         | WrongEndpoint | Failover | ServerBusy | OldServer | PullStarted | TextToolMode | EffortIgnored
         | ProjectDocTruncated | SessionRepaired | SessionResumed | SessionNotSaved | EscalationUnavailable
-        | Escalating | UsageByModel | Compacted | PatchFailed)
+        | Escalating | UsageByModel | Compacted | PatchFailed | McpServerFailed | McpUnknownTools | McpToolsCost)
 """The ocodex events that a face says in a line (`text()`, `level`)."""

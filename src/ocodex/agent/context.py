@@ -15,6 +15,7 @@ conversation cannot fit, the turn fails with `ContextExhausted`.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +42,19 @@ class ContextExhausted(TaskFailure):
         super().__init__(message, hint, kind="context")
 
 
+IMAGE_TOKENS = 1024
+"""What one attached image is counted as: a vision model reads it as a few hundred to about a thousand tokens,
+whatever the size of its base64 text (a screenshot's would otherwise count as 100k+ tokens)."""
+_DATA_URL = re.compile(r'"data:image/[A-Za-z0-9.+-]+;base64,[A-Za-z0-9+/=]*"')
+
+
 def raw_tokens(messages: list[dict[str, Any]], tools: list[ToolSpec] | None = None) -> int:
-    """Bytes / 4 of what goes on the wire for these messages and tools."""
-    size = len(json.dumps(messages, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    """Bytes / 4 of what goes on the wire for these messages and tools; an image is `IMAGE_TOKENS`."""
+    text = json.dumps(messages, ensure_ascii=False)
+    images = 0
+    if '"data:image/' in text:
+        text, images = _DATA_URL.subn('""', text)
+    size = len(text.encode("utf-8", "surrogatepass")) + images * IMAGE_TOKENS * 4
     if tools:
         size += len(json.dumps([t.to_chat() for t in tools], ensure_ascii=False).encode("utf-8"))
     return -(-size // 4)

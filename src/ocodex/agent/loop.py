@@ -330,9 +330,11 @@ class Agent:
                 assistant["reasoning"] = response.reasoning
             self.add_message(assistant)
         results: list[str] = []
+        images: list[dict[str, Any]] = []  # image parts tools returned (MCP, vision models): one user message
         stuck: Stuck | None = None
         for call in calls:
             result = self._call_tool(call)
+            images += [{"type": "image_url", "image_url": {"url": url}} for url in result.images]
             if text_mode:
                 results.append(f'<tool_result name="{call.name}">\n{result.output}\n</tool_result>')
             else:
@@ -345,6 +347,9 @@ class Agent:
                 stuck = stuck or exc
         if text_mode:
             self.add_message({"role": "user", "content": "\n".join(results)})
+        if images:
+            self.add_message({"role": "user", "content": [
+                {"type": "text", "text": "The images the tool results above refer to:"}, *images]})
         if stuck is not None:
             raise stuck
 

@@ -88,8 +88,10 @@ def _compat_notes(settings: Any, add_dirs: list[Path]) -> list[str]:
     """One line per accepted Codex option that ocodex does not act on (they go to stderr, never stdout)."""
     notes = []
     if settings.approval_policy != "never":
+        mcp = (", and MCP tool calls run unless their approval_mode is \"prompt\" (those are declined)"
+               if any(server.enabled for server in settings.mcp_servers.values()) else "")
         notes.append(f"note: approval_policy={settings.approval_policy} is ignored: exec never asks for "
-                     "approval (as in Codex exec); commands stay inside the sandbox")
+                     f"approval (as in Codex exec); commands stay inside the sandbox{mcp}")
     web_search = settings.extra.get("web_search")
     features = settings.extra.get("features")
     if web_search is not None and web_search != "disabled":

@@ -6,9 +6,11 @@ A new key is one line in `SETTINGS_KEYS` (or its table), plus a field on `Settin
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ocodex.config.schema import (
     EXTRA,
+    Bad,
     MapOf,
     Spec,
     Table,
@@ -16,6 +18,7 @@ from ocodex.config.schema import (
     enum,
     integer,
     number,
+    show,
     str_list,
     str_map,
     string,
@@ -68,10 +71,36 @@ SANDBOX_WORKSPACE_WRITE = Table({
 # ocodex's `[sandbox_limits]` (ocodex.sandbox.limits): per sandboxed command; 0 = no limit.
 SANDBOX_LIMITS = Table({"memory_mb": integer(0), "processes": integer(0), "file_size_mb": integer(0),
                         "cpu_seconds": integer(0)})
+MCP_APPROVAL_MODES = ("auto", "prompt", "approve")  # an MCP tool's approval_mode (ocodex.mcp.approval)
+
+
+def _env_var_list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise Bad(f"expected a list of variable names, got {show(value)}")
+    for index, item in enumerate(value, 1):
+        named = isinstance(item, dict) and isinstance(item.get("name"), str)
+        if not (isinstance(item, str) or named):
+            raise Bad(f"expected a list of variable names (or {{name = \"VAR\"}} tables), "
+                      f"but item {index} is {show(item)}")
+    return list(value)
+
+
+# [mcp_servers.NAME]: each key's type is checked here, the table as a whole by ocodex.mcp.config.
+MCP_SERVER = Table({
+    "command": string, "args": str_list, "env": str_map, "env_vars": _env_var_list, "cwd": string,
+    "url": url, "bearer_token_env_var": string, "http_headers": str_map, "env_http_headers": str_map,
+    "startup_timeout_sec": number(0, strict_low=True), "startup_timeout_ms": integer(0, strict_low=True),
+    "tool_timeout_sec": number(0, strict_low=True), "enabled": boolean, "required": boolean,
+    "enabled_tools": str_list, "disabled_tools": str_list,
+    "default_tools_approval_mode": enum(*MCP_APPROVAL_MODES),
+    "tools": MapOf(Table({"approval_mode": enum(*MCP_APPROVAL_MODES)})),
+    **dict.fromkeys(("name", "scopes", "oauth", "oauth_resource", "environment_id", "experimental_environment",
+                     "supports_parallel_tool_calls"), EXTRA),
+})
 
 # Keys Codex accepts that ocodex keeps in `Settings.extra` without checking them.
 EXTRA_KEYS = (
-    "web_search", "mcp_servers", "features", "notify", "history", "tools", "shell_environment_policy",
+    "web_search", "features", "notify", "history", "tools", "shell_environment_policy",
     "projects", "openai_base_url", "oss_provider", "model_verbosity", "instructions",
     "developer_instructions", "include_environment_context", "check_for_update_on_startup", "escalate",
     "model_instructions_file", "compact_prompt", "experimental_compact_prompt_file", "model_catalog_json",
@@ -103,6 +132,7 @@ SETTINGS_KEYS: dict[str, Spec] = {
     "sandbox_limits": SANDBOX_LIMITS,
     "oss": OSS,
     "model_providers": MapOf(PROVIDER),
+    "mcp_servers": MapOf(MCP_SERVER),
     **dict.fromkeys(EXTRA_KEYS, EXTRA),
 }
 # What a profile may set: everything except choosing or defining profiles.

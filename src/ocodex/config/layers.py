@@ -1,6 +1,6 @@
 """The sources of settings as layers: config files, profiles, `-c` overrides and flags, each checked
-against `ocodex.config.keys` and named in every message (`file:line:column` for TOML errors), then
-merged key by key, remembering which layer set each value.
+against `ocodex.config.keys` and named in every message (`file:line:column` for TOML errors, `file:line`
+for a bad value or an unknown key), then merged key by key, remembering which layer set each value.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ocodex.config.keys import PROFILE, ROOT, spec_at
-from ocodex.config.overrides import split_override
+from ocodex.config.overrides import parse_quoted_key, split_override
 from ocodex.config.schema import Bad, Extra, MapOf, Spec, Table, show, suggest
 from ocodex.config.settings import KeyPath
 from ocodex.errors import ConfigError
@@ -29,22 +29,55 @@ def dotted(path: Sequence[str]) -> str:
 class Layer:
     """One source of settings, and how to name it in messages."""
 
-    __slots__ = ("key", "label", "where")
+    __slots__ = ("key", "label", "text", "where")
 
-    def __init__(self, label: str, where: str, key: KeyPath | None = None) -> None:
+    def __init__(self, label: str, where: str, key: KeyPath | None = None, text: str | None = None) -> None:
         self.label = label  # "/home/u/.ocodex/config.toml", "-c model=x", "command line", "profile 'x' (...)"
         self.where = where  # for warnings: "in /home/u/.ocodex/config.toml"
         self.key = key  # for a -c layer, its own key: no need to repeat it in messages
+        self.text = text  # a file layer's text: messages name the line of the key
+
+    def _at(self, path: Sequence[str]) -> str:
+        line = key_line(self.text, path) if self.text is not None else None
+        return self.label if line is None else f"{self.label}:{line}"
 
     def error(self, path: Sequence[str], message: str) -> ConfigError:
         if self.key is not None and tuple(path) in ((), self.key):
             return ConfigError(f"{self.label}: {message}")
-        return ConfigError(f"{self.label}: {dotted(path)}: {message}")
+        return ConfigError(f"{self._at(path)}: {dotted(path)}: {message}")
 
     def unknown(self, path: Sequence[str], known: Sequence[str]) -> str:
-        message = f"unknown config key '{dotted(path)}' {self.where} (ignored)"
+        where = f"in {self._at(path)}" if self.text is not None else self.where
+        message = f"unknown config key '{dotted(path)}' {where} (ignored)"
         guess = suggest(path[-1], known)
         return f"{message}; did you mean '{dotted([*path[:-1], guess])}'?" if guess else message
+
+
+def key_line(text: str, path: Sequence[str]) -> int | None:
+    """The line of a TOML file that sets `path`, or the table or key holding it that comes closest;
+    None when nothing does. A plain scan of `[table]` headers and `key =` lines: used for messages only."""
+    table: list[str] = []
+    best, best_depth = None, 0
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            header = stripped.lstrip("[").split("]", 1)[0]
+            found = parse_quoted_key(header) if header.strip() else None
+            if found is None:
+                continue
+            table = found
+            candidate = table
+        elif "=" in stripped and not stripped.startswith("#"):
+            found = parse_quoted_key(stripped.split("=", 1)[0].strip())
+            if found is None:
+                continue
+            candidate = [*table, *found]
+        else:
+            continue
+        depth = len(candidate)
+        if depth > best_depth and tuple(candidate) == tuple(path[:depth]):
+            best, best_depth = number, depth
+    return best
 
 
 def check(value: Any, spec: Spec, path: KeyPath, layer: Layer, warnings: list[str]) -> Any:
@@ -118,8 +151,8 @@ def flags_layer(flags: Mapping[str, Any], warnings: list[str]) -> tuple[Layer, d
     return layer, check(nested, ROOT, (), layer, warnings)
 
 
-def _read_toml(path: Path) -> dict[str, Any] | None:
-    """The parsed file, or None if it does not exist."""
+def _read_toml(path: Path) -> tuple[dict[str, Any], str] | None:
+    """The parsed file and its text, or None if it does not exist."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -131,7 +164,7 @@ def _read_toml(path: Path) -> dict[str, Any] | None:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: not UTF-8 text (bad byte at offset {exc.start})") from None
     try:
-        return tomllib.loads(text)
+        return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(_toml_error(path, exc)) from None
 
@@ -148,11 +181,12 @@ def _toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> str:
 
 def file_layer(path: Path, spec: Table, warnings: list[str], sources: list[Path]
                 ) -> tuple[Layer, dict[str, Any]] | None:
-    data = _read_toml(path)
-    if data is None:
+    read = _read_toml(path)
+    if read is None:
         return None
+    data, text = read
     sources.append(path)
-    layer = Layer(str(path), f"in {path}")
+    layer = Layer(str(path), f"in {path}", text=text)
     return layer, check(data, spec, (), layer, warnings)
 
 

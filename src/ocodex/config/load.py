@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ocodex.config.keys import EXTRA_KEYS, PROVIDER, ROOT, SETTINGS_KEYS
 from ocodex.config.layers import Layer, dotted, file_layer, flags_layer, merge_layers, override_layer, profile_layers
@@ -24,6 +24,9 @@ from ocodex.config.settings import (
 )
 from ocodex.errors import ConfigError
 from ocodex.sandbox.limits import Limits
+
+if TYPE_CHECKING:
+    from ocodex.mcp.config import McpServerConfig
 
 
 def load_settings(*, home: Path, overrides: Sequence[str] = (), profile: str | None = None,
@@ -68,6 +71,7 @@ def _build(merged: dict[str, Any], origins: dict[KeyPath, Layer], env: Mapping[s
         sandbox_limits=Limits(**merged.get("sandbox_limits", {})),
         oss=OssConfig(**merged.get("oss", {})),
         model_providers=providers,
+        mcp_servers=_build_mcp_servers(merged.get("mcp_servers", {}), origins),
         extra={key: merged[key] for key in EXTRA_KEYS if key in merged},
         origins={path: layer.label for path, layer in origins.items()},
         profile=profile, warnings=warnings, sources=sources,
@@ -89,6 +93,25 @@ def _build_providers(tables: Mapping[str, dict[str, Any]], openai_base_url: Any,
     if providers["openai"].requires_openai_auth is not True:  # never let a config file lift the guard
         providers["openai"] = replace(providers["openai"], requires_openai_auth=True)
     return providers
+
+
+def _build_mcp_servers(tables: Mapping[str, dict[str, Any]], origins: dict[KeyPath, Layer]
+                       ) -> dict[str, McpServerConfig]:
+    """Each `[mcp_servers.NAME]` table as a typed server, checked across its keys (one transport)."""
+    if not tables:
+        return {}
+    from ocodex.mcp.config import McpConfigProblem, server_from_table  # only when servers are configured
+
+    servers = {}
+    for name, table in tables.items():
+        try:
+            servers[name] = server_from_table(name, table)
+        except McpConfigProblem as problem:
+            path = ("mcp_servers", name, *problem.key)
+            inside = [layer for p, layer in origins.items() if p[:2] == path[:2]]
+            layer = origins.get(path) or (inside[-1] if inside else Layer("settings", ""))
+            raise layer.error(path, problem.message) from None
+    return servers
 
 
 def _select_provider(pid: str, providers: Mapping[str, ProviderConfig], origin: Layer | None) -> str:

@@ -37,7 +37,7 @@ def parse_key(key_text: str, override: str | None = None) -> list[str]:
     key = key_text.strip()
     shown = key_text if override is None else override
     if '"' in key or "'" in key:
-        path = _parse_quoted_key(key)
+        path = parse_quoted_key(key)
         if path is None:
             raise ConfigError(f"-c '{shown}': the key is not a valid TOML dotted key, "
                               'e.g. model_providers."my.host".base_url')
@@ -48,7 +48,7 @@ def parse_key(key_text: str, override: str | None = None) -> list[str]:
     return path
 
 
-def _parse_quoted_key(key: str) -> list[str] | None:
+def parse_quoted_key(key: str) -> list[str] | None:
     if "\n" in key or "\r" in key:
         return None
     try:

@@ -9,11 +9,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ocodex.config.overrides import parse_key
 from ocodex.errors import ConfigError
 from ocodex.sandbox.limits import Limits
+
+if TYPE_CHECKING:
+    from ocodex.mcp.config import McpServerConfig
 
 APPROVAL_POLICIES = ("never", "on-request", "on-failure", "untrusted")
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
@@ -154,6 +157,7 @@ class Settings:
     sandbox_limits: Limits = field(default_factory=Limits)
     oss: OssConfig = field(default_factory=OssConfig)
     model_providers: dict[str, ProviderConfig] = field(default_factory=lambda: builtin_providers({}))
+    mcp_servers: dict[str, McpServerConfig] = field(default_factory=dict)  # [mcp_servers.NAME] (ocodex.mcp)
     extra: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     sources: list[Path] = field(default_factory=list)

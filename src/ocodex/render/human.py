@@ -26,6 +26,7 @@ from ocodex.events import (
     ItemCompleted,
     ItemStarted,
     ItemUpdated,
+    McpToolCall,
     Note,
     PullEnded,
     PullProgress,
@@ -58,6 +59,28 @@ def _cut(line: str, width: int) -> str:
     return f"{line[:max(width - 1, 1)]}{_ELLIPSIS} ({len(line) - width + 1:,} more chars)"
 
 
+def _mcp_call(call: McpToolCall) -> str:
+    """`server.tool {arguments}` on one line, the arguments cut at 160 characters."""
+    import json
+
+    args = json.dumps(call.arguments, ensure_ascii=False)
+    if len(args) > 160:
+        args = args[:159] + "…"
+    return f"{call.server}.{call.tool} {args}"  # made terminal-safe where it is styled
+
+
+def _mcp_text(result: dict | None) -> str:
+    """An MCP result's content as preview text: its text blocks, one `[kind]` marker for anything else."""
+    parts = []
+    for block in (result or {}).get("content") or []:
+        if isinstance(block, dict) and block.get("type") == "text":
+            parts.append(str(block.get("text", "")))
+        elif isinstance(block, dict):
+            mime = block.get("mimeType") or (block.get("resource") or {}).get("mimeType")
+            parts.append(f"[{block.get('type', 'content')}{' ' + str(mime) if mime else ''}]")
+    return "\n".join(parts) if parts else "(no content)"
+
+
 class HumanRenderer:
     def __init__(self, out: TextIO, err: TextIO, *, color: bool,
                  answer: Callable[[str], None] | None = None) -> None:
@@ -70,6 +93,7 @@ class HumanRenderer:
         self._pending_message: str | None = None
         self._last_error: str | None = None  # a failed turn repeating its error item is not shown twice
         self._last_plan: list[tuple[str, bool]] | None = None  # nor an unchanged plan
+        self._mcp_started: set[str] = set()  # MCP calls under way (one completed unstarted was declined)
         self.width = max(shutil.get_terminal_size((100, 24)).columns - 4, 40)  # of an output preview line
         self._pull = PullDrawing(err)
 
@@ -110,6 +134,9 @@ class HumanRenderer:
                 self.line(self.style(f"session id: {thread_id}", "dim"))
             case ItemStarted(item=CommandExecution() as item):
                 self.line(self.style("exec ", "magenta", "bold") + self.style(item.command, "bold"))
+            case ItemStarted(item=McpToolCall() as item):
+                self._mcp_started.add(item.id)
+                self.line(self.style("mcp ", "magenta", "bold") + self.style(_mcp_call(item), "bold"))
             case ItemCompleted(item=item):
                 self._completed(item)
             case ItemStarted(item=TodoList() as item) | ItemUpdated(item=TodoList() as item):
@@ -151,6 +178,8 @@ class HumanRenderer:
                     self.line(self.style("  " + _cut(text, self.width), "dim"))
                 if total > _PREVIEW_LINES:
                     self.line(self.style(f"  … {total - _PREVIEW_LINES} more lines", "dim"))
+            case McpToolCall() as call:
+                self._mcp_result(call)
             case FileChange() as change:
                 self.line(self.style("apply_patch", "magenta", "bold") + f" {change.status}")
                 for update in change.changes:
@@ -160,6 +189,23 @@ class HumanRenderer:
             case ErrorItem(message=message):
                 self._last_error = message
                 self.line(self.style("error: ", "red", "bold") + terminal_safe(message))
+
+    def _mcp_result(self, call: McpToolCall) -> None:
+        if call.id not in self._mcp_started:  # stopped by the approval gate before it started
+            self.line(self.style("declined", "yellow", "bold") + " " + self.style(f"mcp {_mcp_call(call)}"))
+            if call.error:
+                self.line(self.style(f"  {call.error}", "dim"))
+            return
+        self._mcp_started.discard(call.id)
+        ok = call.status == "completed"
+        mark = self.style("✓", "green") if ok else self.style("✗", "red")
+        text = f"error: {call.error}" if call.error is not None else _mcp_text(call.result)
+        lines = text.rstrip("\n").split("\n", _PREVIEW_LINES)
+        self.line(f"{mark} {terminal_safe(_cut(lines[0], self.width))}")
+        for line in lines[1:_PREVIEW_LINES]:
+            self.line(self.style("  " + _cut(line, self.width), "dim"))
+        if len(lines) > _PREVIEW_LINES:
+            self.line(self.style("  …", "dim"))
 
     def _plan(self, plan: TodoList) -> None:
         shown = [(entry.text, entry.completed) for entry in plan.items]

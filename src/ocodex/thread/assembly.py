@@ -13,7 +13,10 @@ Hooks:
   there, and the wire adapter is `ocodex.providers.select.make_provider`. `ocodex.testing.scripted`
   is another `ModelServer`, with no HTTP at all.
 - the tools come from `ocodex.tools.select.select_tools` (per model and approval policy), with the
-  thread's extra tools (MCP) added.
+  thread's extra tools added: those given to `Thread.open(extra_tools=...)`, and its MCP servers' tools
+  (`ocodex.mcp.toolset`), offered once the model's context window is known (their schema budget is a
+  quarter of it). The servers themselves belong to the thread: `start_mcp` starts them before the
+  model server is probed, so both happen at once.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ocodex.agent.loop import Agent, AgentOptions
 from ocodex.agent.prompt import opening_messages, system_message
@@ -45,6 +48,9 @@ from ocodex.protocol import Provider
 from ocodex.sandbox import SandboxPolicy, check_available
 from ocodex.tools.base import Tool, ToolContext
 from ocodex.tools.select import select_tools
+
+if TYPE_CHECKING:
+    from ocodex.mcp.toolset import McpServers
 
 # Sampling defaults when neither config nor the model's Modelfile says: Ollama's /v1 would otherwise
 # force 1.0 for both. gpt-oss is trained for 1.0; others get Ollama's own built-in defaults.
@@ -204,12 +210,22 @@ class HttpServers:
         return Connected(provider, choice, connection.base_url, source, transport.close)
 
 
+def start_mcp(settings: Settings) -> McpServers | None:
+    """Start the configured MCP servers in the background (None, and no SDK import, when none is enabled)."""
+    if not any(server.enabled for server in settings.mcp_servers.values()):
+        return None
+    from ocodex.mcp.toolset import start_servers
+
+    return start_servers(settings.mcp_servers)
+
+
 def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: ItemIds, approvals: ApprovalGate,
              extra_tools: Sequence[Tool] = (), wrap: Callable[[Provider], Provider] | None = None,
-             server: ModelServer | None = None) -> Assembly:
+             server: ModelServer | None = None, mcp: McpServers | None = None) -> Assembly:
     """Connect, make the model ready and build the agent. `wrap` decorates the provider (e.g. to send
     --output-schema's response format); `ids` and `approvals` are the thread's, shared by every model;
-    `server` is how the model is reached (default: `HttpServers`)."""
+    `server` is how the model is reached (default: `HttpServers`); `mcp` the thread's MCP servers, whose
+    tools this model is offered (or refused, over the schema budget)."""
     provider_config = settings.provider()
     policy = sandbox_policy(settings, cwd)
     check_available(policy)
@@ -217,7 +233,12 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
     connected = (server or HttpServers()).connect(settings, emit)
     choice = connected.choice
     try:
-        tool_set = select_tools(choice.model, approval_policy=settings.approval_policy, extra=extra_tools)
+        offer = None
+        if mcp is not None:
+            vision = choice.capabilities is not None and "vision" in choice.capabilities
+            offer = mcp.offer(emit=emit, context_window=choice.context_window, vision=vision, model=choice.model)
+        tool_set = select_tools(choice.model, approval_policy=settings.approval_policy,
+                                extra=[*extra_tools, *(offer.tools if offer is not None else ())])
         text_tools = choice.capabilities is not None and "tools" not in choice.capabilities
         effort = settings.model_reasoning_effort
         configured = SessionConfigured(
@@ -227,6 +248,8 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
             approval=settings.approval_policy, edit_format=tool_set.edit_format, reasoning_effort=effort,
             cwd=str(cwd), capabilities=choice.capabilities)
         emit(configured)
+        if offer is not None and offer.cost is not None:
+            emit(offer.cost)
         if text_tools:
             emit(TextToolMode(choice.model, "capabilities"))
         if effort and choice.capabilities is not None and "thinking" not in choice.capabilities:
@@ -270,8 +293,11 @@ def _env_for(settings: Settings, home: Path) -> Callable[[SandboxPolicy], dict[s
     """The tools' environment for a sandbox policy (`ocodex.tools.env.tool_env`, the one place it is built)."""
     from ocodex.tools.env import tool_env
 
+    # The variables holding MCP servers' credentials (bearer_token_env_var, env_http_headers) are hidden too.
+    mcp_credentials = {var for server in settings.mcp_servers.values() for var in server.credential_vars()}
+
     def env_for(policy: SandboxPolicy) -> dict[str, str]:
         return tool_env(policy=policy, providers=settings.model_providers.values(), filters=settings.project_filters,
-                        home=home)
+                        home=home, hidden=mcp_credentials)
 
     return env_for

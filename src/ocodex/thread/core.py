@@ -23,7 +23,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ocodex.agent.history import exchanges
 from ocodex.agent.loop import Agent, TurnResult
@@ -43,10 +43,13 @@ from ocodex.events import (
 from ocodex.ids import uuid7
 from ocodex.output_schema import OutputSchema, OutputSchemaMismatch
 from ocodex.sessions import LoadedSession, repair_history
-from ocodex.thread.assembly import Assembly, ModelServer, assemble
+from ocodex.thread.assembly import Assembly, ModelServer, assemble, start_mcp
 from ocodex.thread.escalation import EscalationPlan, for_large_model, minus, plan_escalation, should_escalate
 from ocodex.thread.recording import Recorder, RunInfo, keep_session_model
 from ocodex.tools.base import Tool
+
+if TYPE_CHECKING:
+    from ocodex.mcp.toolset import McpServers
 
 
 class Face(Protocol):
@@ -97,6 +100,7 @@ class Thread:
         self.ids = ItemIds()
         self.thread_id = uuid7()
         self.escalation: EscalationPlan | None = None
+        self.mcp: McpServers | None = None  # the configured MCP servers, for the thread's whole life
         self._assembly: Assembly | None = None
         self._running = False
 
@@ -109,8 +113,9 @@ class Thread:
         """Start a thread (or continue `resume`'s): lock its session file, make the model ready, restore
         the history, and emit `thread.started`. `source` is "exec" (the file is created now) or "cli"
         (with the first turn); `vision`: the face will send images, so a model without vision is refused
-        now, before anything is recorded. `extra_tools` join the built-in ones (MCP's); `server` is how the
-        model is reached (default: its provider's server over HTTP; `ocodex.testing.scripted` for tests)."""
+        now, before anything is recorded. `extra_tools` join the built-in ones (as do the tools of the MCP
+        servers `settings` configure, started here); `server` is how the model is reached (default: its
+        provider's server over HTTP; `ocodex.testing.scripted` for tests)."""
         if resume is not None:
             settings = keep_session_model(settings, resume)
         thread = cls(settings, cwd=cwd, home=home, face=face, recorder=Recorder(home, source=source,
@@ -125,6 +130,7 @@ class Thread:
             thread.thread_id = resume.meta.id
         thread.recorder.lock(resume)  # a session in use fails here, before the server is asked anything
         try:
+            thread.mcp = start_mcp(thread._settings)  # they start while the model server is probed
             thread._assembly = thread._assemble(thread._settings)
             if vision:
                 thread.check_images()
@@ -137,7 +143,7 @@ class Thread:
 
     def _assemble(self, settings: Settings, ids: ItemIds | None = None) -> Assembly:
         return assemble(settings, cwd=self.cwd, home=self.home, emit=self._emit, ids=ids or self.ids,
-                        approvals=self.gate, extra_tools=self.extra_tools, server=self.server,
+                        approvals=self.gate, extra_tools=self.extra_tools, server=self.server, mcp=self.mcp,
                         wrap=self.output_schema.wrap if self.output_schema is not None else None)
 
     def _emit(self, event: Event) -> None:
@@ -291,13 +297,18 @@ class Thread:
         self._emit(ThreadStarted(self.thread_id))
 
     def close(self) -> None:
-        """End the thread: its connections, then its session file (flushed and synced)."""
+        """End the thread: its connections, its MCP servers, then its session file (flushed and synced)."""
         try:
             if self._assembly is not None:
                 self._assembly.close()
                 self._assembly = None
         finally:
-            self.recorder.close()
+            try:
+                if self.mcp is not None:
+                    self.mcp.close()
+                    self.mcp = None
+            finally:
+                self.recorder.close()
 
     def __enter__(self) -> Thread:
         return self

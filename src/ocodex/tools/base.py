@@ -49,6 +49,7 @@ class ToolResult:
 
     output: str
     success: bool = True
+    images: list[str] = field(default_factory=list)  # data URLs the model sees after the output (vision)
 
 
 Handler = Callable[[dict[str, Any], ToolContext], ToolResult]

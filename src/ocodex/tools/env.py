@@ -4,9 +4,9 @@ From ocodex's own environment, the configured providers and the project filters,
 
 * no credentials: variables whose names look secret (`*KEY*`, `*SECRET*`, `*TOKEN*`, `*PASSWORD*`,
   `*PASSWD*`, `*CREDENTIAL*`, and `AUTH`, `PASS`, `PWD` or `COOKIE` as a word of the name:
-  `MYSQL_PWD`, not `PWD`), every variable a provider's `env_key` or `env_http_headers` names, and
-  `CODEX_API_KEY`; a password inside any URL
-  (`CODEX_OSS_BASE_URL=https://user:pass@host/v1`, `HTTPS_PROXY=http://u:p@proxy:3128`,
+  `MYSQL_PWD`, not `PWD`), every variable a provider's `env_key` or `env_http_headers` names (and
+  an MCP server's `bearer_token_env_var` or `env_http_headers`), and `CODEX_API_KEY`; a password
+  inside any URL (`CODEX_OSS_BASE_URL=https://user:pass@host/v1`, `HTTPS_PROXY=http://u:p@proxy:3128`,
   `DATABASE_URL=...`) is cut out and the URL kept without its `user:pass@` (an authenticating proxy
   then refuses the model's requests, which is the point), and the password is registered with
   `ocodex.redact` so output that quotes it is masked too;
@@ -61,15 +61,16 @@ _URL_WITH_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s?#]*@")
 
 def tool_env(*, policy: SandboxPolicy | None = None, providers: Iterable[ProviderConfig] = (),
              filters: ProjectFilters | None = None, home: Path | None = None,
-             environ: Mapping[str, str] | None = None) -> dict[str, str]:
+             environ: Mapping[str, str] | None = None, hidden: Iterable[str] = ()) -> dict[str, str]:
     """The whole environment for the commands the model runs under `policy`.
 
     `providers`: every configured model provider (their key variables are removed); `filters` and
-    `home` (ocodex's home, where the ripgrep config file is kept): the project filters.
+    `home` (ocodex's home, where the ripgrep config file is kept): the project filters; `hidden`: more
+    variables that hold credentials (the MCP servers' `bearer_token_env_var` and `env_http_headers`).
     """
     source = dict(os.environ if environ is None else environ)
     allowed_sockets = [str(p) for p in (policy.unix_sockets if policy is not None else [])]
-    named = {SDK_KEY_VAR}
+    named = {SDK_KEY_VAR, *hidden}
     for provider in providers:
         if provider.env_key:
             named.add(provider.env_key)

@@ -46,17 +46,21 @@ class ToolRegistry:
         return list(self._tools)
 
     def resolve(self, name: str) -> str:
-        """The offered tool a model meant: `functions.shell`, `shell<|channel|>commentary`, `bash`."""
+        """The offered tool a model meant: `functions.shell`, `shell<|channel|>commentary`, `bash`, or an
+        MCP tool by its own name (`search` for the one offered `mcp__docs__search`) when only one has it."""
         if name in self._tools:
             return name
         bare = name.split("<|", 1)[0].strip().removeprefix("functions.")
         bare = _ALIASES.get(bare.lower(), bare)
-        return bare if bare in self._tools else name
+        if bare in self._tools:
+            return bare
+        mcp = [tool for tool in self._tools if tool.startswith("mcp__") and tool.endswith(f"__{bare}")]
+        return mcp[0] if len(mcp) == 1 else name
 
     def call(self, name: str, arguments: str, ctx: ToolContext) -> ToolResult:
         """Run one call; what comes back is what the model reads, secrets masked."""
         result = self._call(name, arguments, ctx)
-        return ToolResult(scrub(result.output), success=result.success)
+        return ToolResult(scrub(result.output), success=result.success, images=result.images)
 
     def _call(self, name: str, arguments: str, ctx: ToolContext) -> ToolResult:
         name = self.resolve(name)

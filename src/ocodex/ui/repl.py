@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -128,9 +129,10 @@ class TerminalFace(HumanRenderer):
                 self.line(self.style("apply this patch?", "yellow", "bold"))
                 for line in request.diff.splitlines()[:40]:
                     self.line(self.style("  " + line))
-            case McpToolRequest():
-                self.line(self.style("call?", "yellow", "bold") + " "
-                          + self.style(f"{request.server}.{request.tool} {request.arguments!r}"[:300]))
+            case McpToolRequest():  # the arguments as the model sent them (JSON), like the call's own line
+                arguments = json.dumps(request.arguments, ensure_ascii=False)
+                self.line(self.style("call MCP tool?", "yellow", "bold") + " "
+                          + self.style(f"{request.server}.{request.tool} {arguments}"[:300]))
         while True:
             try:
                 answer = input("[y]es / [n]o / [a]lways: ").strip().lower()
