@@ -7,14 +7,24 @@ linked by `id` (numbered per process; `pid` tells runs that share a file apart).
 header values are replaced by `***`; URLs, headers and bodies also pass through `ocodex.redact`, so
 registered secrets (API keys, URL passwords, header tokens) never reach the file. Lines are appended
 to a file created with mode 0600 (it holds prompts and code); nothing is ever written to stdout.
+
+The file is opened once per process, when the first client is built (before the model runs anything),
+with O_APPEND|O_CREAT|O_NOFOLLOW, and that descriptor is kept for the run (every client shares it; it
+is not inherited by the model's commands): the path is never looked up again. So a model command that
+replaces the file with a link to `~/.bashrc` mid-run changes nothing: the lines keep going to the file
+that was opened. A symlink, a file that is not a regular file (a FIFO, a device, `/dev/stderr`) or one
+owned by another user is refused at the start, since ocodex's own lines would then go somewhere
+someone else chose.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import json
 import os
+import stat
 import threading
 import time
 import zlib
@@ -24,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from ocodex import jsontext
 from ocodex.errors import ConfigError
 from ocodex.redact import MASK, is_sensitive_header, scrub, scrub_value
 
@@ -57,12 +68,19 @@ def _body(data: bytes, encoding: str | None = None) -> Any:
 
 
 def _is_stdout(path: str) -> bool:
-    """True when `path` names the same file as file descriptor 1."""
+    """True when `path` names the same file as file descriptor 1 (`/dev/stdout` included)."""
     try:
-        target, stdout = os.stat(path), os.fstat(1)
+        return _same_file(os.stat(path), 1)
     except OSError:
         return False
-    return (target.st_dev, target.st_ino) == (stdout.st_dev, stdout.st_ino)
+
+
+def _same_file(info: os.stat_result, fd: int) -> bool:
+    try:
+        other = os.fstat(fd)
+    except OSError:
+        return False
+    return (info.st_dev, info.st_ino) == (other.st_dev, other.st_ino)
 
 
 class _TeeStream(httpx.SyncByteStream):
@@ -93,33 +111,71 @@ class _TeeStream(httpx.SyncByteStream):
                 self._done(bytes(self._kept), self._cut)
 
 
+def _refusal(path: str, problem: str) -> ConfigError:
+    return ConfigError(f"cannot write the request log {path}: {problem}",
+                       hint=f"point {ENV_VAR} (or log_requests in config.toml) at a regular file of yours, "
+                            "e.g. in $OCODEX_HOME")
+
+
+def _open_log(path: str) -> int:
+    """A descriptor appending to `path`: created 0600 if missing; never through a symlink, never a file
+    that is not a regular file of this user's."""
+    flags = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
+             | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _refusal(path, "it is a symbolic link (name the file itself)") from None
+        if exc.errno == errno.ENXIO:  # a FIFO nobody reads (opened without blocking), a socket
+            raise _refusal(path, "it is not a regular file") from None
+        raise _refusal(path, exc.strerror or str(exc)) from None
+    info = os.fstat(fd)
+    problem = None
+    if not stat.S_ISREG(info.st_mode):
+        problem = "it is not a regular file"
+    elif hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        problem = f"it is owned by another user (uid {info.st_uid})"
+    elif _same_file(info, 1):
+        problem = "it is this process's stdout, which is reserved for output (exec --json prints JSONL there)"
+    if problem is not None:
+        os.close(fd)
+        raise _refusal(path, problem)
+    return fd
+
+
+_files: dict[str, int] = {}  # absolute path -> its descriptor, opened once per process
+_files_lock = threading.RLock()
+
+
+def _shared_fd(path: str) -> int:
+    """The descriptor for `path`, opened the first time only: later clients never look the path up."""
+    key = os.path.abspath(path)
+    with _files_lock:
+        if key not in _files:
+            if _is_stdout(path):  # `/dev/stdout` is a symlink: say what is wrong with it
+                raise ConfigError(f"the request log {path} is this process's stdout, which is reserved for "
+                                  "output (exec --json prints JSONL there)",
+                                  hint=f"point {ENV_VAR} (or log_requests) at a file, e.g. in $OCODEX_HOME")
+            _files[key] = _open_log(path)
+        return _files[key]
+
+
 class RequestLog:
     """Appends request and response lines to one file; its `hooks()` plug into an `httpx.Client`."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        self._write_line(None)  # fail now, with a clear message, if the file cannot be written
-        if _is_stdout(path):
-            raise ConfigError(f"the request log {path} is this process's stdout, which is reserved for output "
-                              "(exec --json prints JSONL there)",
-                              hint=f"point {ENV_VAR} (or log_requests) at a file, or at /dev/stderr")
+        self._fd = _shared_fd(path)  # fails now, with a clear message, if the file cannot be used
 
-    def _write_line(self, record: dict[str, Any] | None) -> None:
-        line = "" if record is None else json.dumps(record, ensure_ascii=False) + "\n"
+    def _write_line(self, record: dict[str, Any]) -> None:
+        data = memoryview((jsontext.dumps(record) + "\n").encode("utf-8"))  # lone surrogates escaped
         try:
-            with self._lock:
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                try:
-                    data = memoryview(line.encode("utf-8"))
-                    while data:  # os.write may write less than asked for
-                        data = data[os.write(fd, data):]
-                finally:
-                    os.close(fd)
+            with _files_lock:  # one line at a time, whichever client writes it
+                while data:  # os.write may write less than asked for
+                    data = data[os.write(self._fd, data):]
         except OSError as exc:
-            raise ConfigError(f"cannot write the request log {self.path}: {exc.strerror or exc}",
-                              hint=f"point {ENV_VAR} (or log_requests in config.toml) at a writable file") \
-                from None
+            raise ConfigError(f"cannot write the request log {self.path}: {exc.strerror or exc}") from None
 
     def _write(self, record: dict[str, Any]) -> None:
         with contextlib.suppress(ConfigError):  # a debug log must never fail the request it records
