@@ -10,13 +10,18 @@ accepted-but-ignored Codex options get one `note:` line each on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from ocodex.errors import OcodexError, TurnInterrupted, UsageError, run_reporting
+from ocodex.errors import OcodexError, OutputError, Stopped, TurnInterrupted, UsageError, run_reporting
 from ocodex.events import NoSessionToResume
+from ocodex.last_message import LastMessageFile
+
+PREVIEW_LINES = 40  # the human face echoes at most this much of the prompt (a 50 MB stdin is not shown)
+PREVIEW_CHARS = 4000
 
 
 def _valid_text(text: str) -> str:
@@ -32,14 +37,20 @@ def _read_stdin(stdin: TextIO) -> str:
     return _valid_text(stdin.read())
 
 
-def read_prompt(words: list[str], stdin: TextIO, err: TextIO) -> tuple[str, bool]:
-    """The prompt text, and whether the seed's `-- json PROMPT` form asked for JSON output."""
+def read_prompt(words: list[str], stdin: TextIO | None, err: TextIO) -> tuple[str, bool]:
+    """The prompt text, and whether the seed's `-- json PROMPT` form asked for JSON output.
+
+    `stdin` is None when it is closed (`<&-`): only an argument can be the prompt then."""
     words = [_valid_text(word) for word in words]
     json_word = len(words) >= 2 and words[0] == "json"
     if json_word:
         words = words[1:]
     prompt = " ".join(words)
+    if words and prompt != "-" and not prompt.strip():
+        raise UsageError("the prompt is empty", "give the task as an argument, or `-` to read it from stdin")
     if not words or prompt == "-":
+        if stdin is None:
+            raise UsageError("no prompt provided: give one as an argument (stdin is closed)")
         if stdin.isatty():
             raise UsageError("no prompt provided: give one as an argument, or pipe it into stdin")
         err.write("Reading prompt from stdin...\n")
@@ -47,7 +58,7 @@ def read_prompt(words: list[str], stdin: TextIO, err: TextIO) -> tuple[str, bool
         if not text.strip():
             raise UsageError("No prompt provided via stdin.", exit_code=1)
         return text, json_word
-    if not stdin.isatty():
+    if stdin is not None and not stdin.isatty():
         data = _read_stdin(stdin)
         if data.strip():
             err.write("Reading additional input from stdin...\n")
@@ -55,29 +66,18 @@ def read_prompt(words: list[str], stdin: TextIO, err: TextIO) -> tuple[str, bool
     return prompt, json_word
 
 
+def preview(prompt: str, *, max_lines: int = PREVIEW_LINES, max_chars: int = PREVIEW_CHARS) -> str:
+    """The prompt as the human face echoes it: whole when short, else its start and what was left out."""
+    lines = prompt.splitlines()
+    if len(prompt) <= max_chars and len(lines) <= max_lines:
+        return prompt
+    shown = "\n".join(lines[:max_lines])[:max_chars]
+    rest = len(prompt) - len(shown)
+    return f"{shown}\n… ({rest:,} more characters, {len(lines):,} lines in all, not shown)"
+
+
 def in_git_repo(path: Path) -> bool:
     return any((directory / ".git").exists() for directory in (path, *path.parents))
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temp file and a rename; a symlink's target is what changes.
-
-    `/dev/null`, `/dev/stdout` or a FIFO is written into directly: renaming over it would replace
-    the device with a regular file (for root, `/dev/null` itself).
-    """
-    target = Path(os.path.realpath(path))
-    tmp = target.with_name(f".{target.name}.ocodex-tmp")
-    try:
-        if target.exists() and not target.is_file():
-            with open(target, "w", encoding="utf-8") as stream:
-                stream.write(text)
-            return
-        tmp.write_text(text, "utf-8")
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OcodexError(f"could not write the last message to {path}: {exc.strerror or exc}",
-                          "the answer is on stdout; check the -o/--output-last-message path") from None
 
 
 def run_exec(args: argparse.Namespace) -> int:
@@ -147,15 +147,12 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
 
         images = load_images(args.image, Path.cwd())
     add_dirs = _add_dirs(args.add_dir)
+    if sys.stdout is None:  # `>&-`: nowhere for the answer to go
+        raise OutputError("stdout is closed", "run ocodex with stdout open (e.g. `> answer.txt`)")
     prompt, json_word = read_prompt(words, sys.stdin, err)
     json_mode = args.json or json_word
     home = ocodex_home()
     cwd = work_dir(args.cd)
-    if args.output_last_message:  # refused now, not after the whole task has run
-        target = Path(args.output_last_message).expanduser()
-        if not target.parent.is_dir():
-            raise UsageError(f"-o {args.output_last_message}: the directory {target.parent} does not exist",
-                             "create it first, or choose another path")
     loaded = find_resume_target(home, session_id, cwd, args.all_sessions) if resuming else None
     settings = load_settings(home=home, overrides=args.config, profile=args.profile, flags=settings_flags(args))
     check_provider_allowed(settings, bool(args.openai))
@@ -185,26 +182,45 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
     if resuming and loaded is None:
         face.on_event(NoSessionToResume(str(cwd)))
 
-    thread = Thread.open(settings, cwd=cwd, home=home, face=face, resume=loaded, ephemeral=bool(args.ephemeral),
-                         output_schema=schema, vision=bool(images))
+    out_file = LastMessageFile.open(args.output_last_message) if args.output_last_message else None
     try:
-        if not json_mode:
-            effort = thread.settings.model_reasoning_effort or "default"
-            face.note(f"workdir: {cwd}  sandbox: {thread.status.sandbox}  approval: {thread.status.approval}  "
-                      f"reasoning effort: {effort}")
-            face.note(f"user\n{prompt}")
+        thread = Thread.open(settings, cwd=cwd, home=home, face=face, resume=loaded,
+                             ephemeral=bool(args.ephemeral), output_schema=schema, vision=bool(images))
         try:
-            result = thread.run_turn(prompt, images)
-        except TurnInterrupted as exc:
-            if json_mode:
+            if not json_mode:
+                effort = thread.settings.model_reasoning_effort or "default"
+                face.note(f"workdir: {cwd}  sandbox: {thread.status.sandbox}  approval: {thread.status.approval}  "
+                          f"reasoning effort: {effort}")
+                face.note(f"user\n{preview(prompt)}")
+            try:
+                result = thread.run_turn(prompt, images)
+            except TurnInterrupted as exc:
+                if json_mode:
+                    raise
+                return exc.exit_code  # the renderer has shown the turn's failure: no second error line
+            except Stopped as exc:  # SIGTERM/SIGHUP (exit 143/129): --json also says so on stderr, as for Ctrl-C
+                exc.shown = not json_mode
                 raise
-            return exc.exit_code  # the renderer has shown the turn's failure: no second error line
+        finally:
+            thread.close()
+        if result.final_message is not None:
+            _deliver(face, out_file, result.final_message)
     finally:
-        thread.close()
-    if result.final_message is not None:
-        face.final_message(result.final_message)
-        if args.output_last_message:
-            from ocodex.render.safe import valid_unicode
-
-            write_atomically(Path(args.output_last_message), valid_unicode(result.final_message))
+        if out_file is not None:
+            out_file.close()
     return 0 if result.ok else 1
+
+
+def _deliver(face: Any, out_file: LastMessageFile | None, message: str) -> None:
+    """The final answer to stdout, and to `-o FILE`, which gets it even when stdout cannot be written."""
+    from ocodex.render.safe import valid_unicode
+
+    try:
+        face.final_message(message)
+    except OutputError:
+        if out_file is not None:
+            with contextlib.suppress(OcodexError):
+                out_file.write(valid_unicode(message))
+        raise
+    if out_file is not None:
+        out_file.write(valid_unicode(message))
