@@ -197,3 +197,29 @@ def test_a_sigint_mid_commit_is_deferred_then_delivered_after_the_rollback(tmp_p
     monkeypatch.undo()
     assert _all_old(root)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is back
+
+
+def test_a_sigterm_mid_commit_is_deferred_like_ctrl_c(tmp_path: Path, monkeypatch) -> None:
+    import pytest
+
+    from ocodex.errors import Stopped
+    from ocodex.patch.apply import apply_patch_text
+    from ocodex.thread.signals import StopSignals
+
+    root = tmp_path / "ws"
+    patch = _small_tree(root)
+    real_replace, calls, handled = os.replace, [], []
+
+    def replace_then_sigterm(src, dst):
+        calls.append(dst)
+        real_replace(src, dst)
+        if len(calls) == 2:
+            signal.raise_signal(signal.SIGTERM)  # a real SIGTERM, in the middle of the renames
+            handled.append(stops.signum)  # not acted on yet: the patch is not whole
+
+    monkeypatch.setattr(os, "replace", replace_then_sigterm)
+    with StopSignals() as stops, pytest.raises(Stopped):  # delivered (to its handler) after the rollback
+        apply_patch_text(patch, root)
+    monkeypatch.undo()
+    assert handled == [None] and _all_old(root)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

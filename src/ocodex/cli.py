@@ -1,4 +1,7 @@
-"""Command-line parsing and dispatch. No logic beyond turning argv into a command call.
+"""Command-line parsing and dispatch. No logic beyond turning argv into a command call, plus what every
+process needs around it: descriptors 0-2 kept occupied, stdout's last flush reported as an error line,
+and, around `exec` and the interactive session, SIGTERM and SIGHUP handled as Ctrl-C is
+(`ocodex.thread.signals`).
 
 Only `argparse` and the standard library are imported here, so `ocodex --help` and `--version` stay
 fast; each command imports what it needs when it runs.
@@ -193,8 +196,34 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Nam
     return args
 
 
+def _occupy_standard_fds() -> None:
+    """Open /dev/null on a closed stdin, stdout or stderr (`<&-`), so no file ocodex opens later takes
+    descriptor 0, 1 or 2, where a child's redirection would silently replace it. `sys.stdin` and the
+    others stay None: each face says what it needs."""
+    import os
+
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            if os.open(os.devnull, os.O_RDWR) != fd:  # the lowest free descriptor: this one
+                break
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    words = list(sys.argv[1:] if argv is None else argv)
+    _occupy_standard_fds()
+    try:
+        code = _dispatch(list(sys.argv[1:] if argv is None else argv))
+        if sys.stdout is not None:
+            sys.stdout.flush()  # here, not at exit: `> /dev/full` is then an error line, not a traceback
+    except OSError as exc:  # only stdout's own writes get here: every command reports its other errors
+        from ocodex.errors import report_stdout_failure
+
+        return report_stdout_failure(exc)
+    return code
+
+
+def _dispatch(words: list[str]) -> int:
     if words in (["--version"], ["-V"]):  # answered before building every subcommand's parser (~10 ms)
         print(f"ocodex {__version__}")
         return 0
@@ -202,8 +231,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(parser, words)
     if args.command in ("exec", "e"):
         from ocodex.commands.exec import run_exec
+        from ocodex.thread.signals import StopSignals
 
-        return run_exec(args)
+        with StopSignals():  # SIGTERM and SIGHUP stop the run as Ctrl-C does (exit 143, 129)
+            return run_exec(args)
     if args.command == "sessions":
         from ocodex.commands.sessions import run_sessions
 
@@ -211,8 +242,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in MANAGEMENT_COMMANDS:
         return args.run(args)
     if args.command in (None, "resume"):
+        if sys.stdin is None:  # `<&-`: there is nothing to read tasks from
+            from ocodex.errors import UsageError, report
+
+            return report(UsageError("the interactive session needs stdin, which is closed",
+                                     "give it a terminal, or run one task with `ocodex exec PROMPT`"), sys.stderr)
+        from ocodex.thread.signals import StopSignals
         from ocodex.ui.repl import run_interactive
 
-        return run_interactive(args)
+        with StopSignals():
+            return run_interactive(args)
     parser.print_help(sys.stderr)
     return 2

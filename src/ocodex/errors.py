@@ -7,6 +7,7 @@ top level, so a traceback always means a bug in ocodex.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -75,6 +76,37 @@ class TurnInterrupted(Interrupted):
     """Ctrl-C during a turn, after the turn's `turn.failed` event has already said so."""
 
 
+class OutputError(OcodexError):
+    """stdout cannot be written (a full disk, `> /dev/full`, a closed descriptor): the run stops."""
+
+
+def output_failed(exc: OSError, *, run: bool = False) -> OutputError:
+    """The error for a failed write to stdout (not a broken pipe: `run_reporting` has its own line);
+    `run`: a task's output, whose session file keeps what it did."""
+    hint = "send stdout somewhere it can be written (a full disk? `> /dev/full`?)"
+    if run:
+        hint += "; the session file keeps what the run did (unless --ephemeral)"
+    return OutputError(f"cannot write to stdout: {exc.strerror or exc}", hint)
+
+
+class Stopped(SystemExit):
+    """SIGTERM or SIGHUP ended the run (`ocodex.thread.signals`): exit 128 + the signal's number.
+
+    A `SystemExit`, so no `except Exception` and no Ctrl-C handler swallows it, and every `finally` runs.
+    `shown`: the face has already said so (the turn's failure), so `run_reporting` stays quiet.
+    """
+
+    def __init__(self, signum: int, message: str, *, shown: bool = False) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+        self.message = message
+        self.shown = shown
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
 def report(exc: OcodexError, err: TextIO) -> int:
     """Print `error: ...` (and `hint: ...`), secrets scrubbed and terminal-safe (messages quote servers,
     models and files); return the exit code."""
@@ -88,12 +120,20 @@ def report(exc: OcodexError, err: TextIO) -> int:
 
 
 def run_reporting(body: Callable[[], int], err: TextIO | None = None) -> int:
-    """Run a command body: an `OcodexError` or Ctrl-C becomes one error line and an exit code."""
+    """Run a command body: an `OcodexError`, Ctrl-C or a stop signal becomes one error line and an exit code."""
     stream = err if err is not None else sys.stderr
     try:
         return body()
+    except OutputError as exc:
+        _silence_stdout()  # so the interpreter's final flush does not fail on it too
+        return report(exc, stream)
     except OcodexError as exc:
         return report(exc, stream)
+    except Stopped as exc:
+        if not exc.shown:
+            with contextlib.suppress(OSError, ValueError):  # SIGHUP: the terminal may be gone
+                stream.write(f"error: {exc.message}\n")
+        return exc.exit_code
     except KeyboardInterrupt:
         stream.write("error: interrupted\n")
         return Interrupted.exit_code
@@ -111,6 +151,15 @@ def run_reporting(body: Callable[[], int], err: TextIO | None = None) -> int:
         return 1
 
 
+def report_stdout_failure(exc: OSError, err: TextIO | None = None) -> int:
+    """stdout failed outside a command's own reporting (`--version`, the last flush): one line, exit 1."""
+    _silence_stdout()
+    stream = err if err is not None else sys.stderr
+    if isinstance(exc, BrokenPipeError):
+        return 1  # its reader went away on purpose (`| head`): nothing to say
+    return report(output_failed(exc), stream)
+
+
 def _silence_stdout() -> None:
     """Point stdout at /dev/null, so the interpreter's final flush does not fail on the closed pipe too."""
     import os
@@ -119,5 +168,5 @@ def _silence_stdout() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # AttributeError: no stdout at all (`>&-`)
         pass

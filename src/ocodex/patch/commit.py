@@ -16,9 +16,10 @@ their backup renamed back (the very same inode: content, mode and owner), new fi
 every temp file, backup and created directory goes. SIGINT is deferred while this runs (the handler
 only records it), checked between files, and delivered once the tree is whole again: all old after a
 rollback, or all new if it came during the finish. So Ctrl-C never leaves a half-applied patch or a
-stray temp file. SIGKILL (or a power cut) cannot be deferred: it can leave `.ocodex-*.tmp` and
-`.ocodex-*.bak` files, and a patch applied to only some files; each `.bak` holds the old content of
-the file next to it (docs/architecture.md says so).
+stray temp file. SIGTERM and SIGHUP, which stop a run as Ctrl-C does, are deferred the same way.
+SIGKILL (or a power cut) cannot be deferred: it can leave `.ocodex-*.tmp` and `.ocodex-*.bak` files,
+and a patch applied to only some files; each `.bak` holds the old content of the file next to it
+(docs/architecture.md says so).
 
 Where hard links are not supported, a backup is kept in memory instead (the bytes read during
 verification, or a symlink's target) and written back on rollback.
@@ -68,12 +69,17 @@ class CommitFailed(Exception):
 
 
 class _Interrupted(Exception):
-    """Ctrl-C arrived while committing: roll back, then deliver it."""
+    """Ctrl-C (or SIGTERM/SIGHUP) arrived while committing: roll back, then deliver it."""
+
+
+# What stops a run (Ctrl-C; SIGTERM and SIGHUP, which `ocodex.thread.signals` handles as Ctrl-C):
+# each is deferred while a patch is committed.
+_DEFERRED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 @dataclass(slots=True)
-class _Sigint:
-    caught: bool = False
+class _Signals:
+    caught: list[int] = field(default_factory=list)  # in the order they came
 
     def check(self) -> None:
         if self.caught:
@@ -81,33 +87,36 @@ class _Sigint:
 
 
 @contextlib.contextmanager
-def _sigint_deferred() -> Iterator[_Sigint]:
-    """Record SIGINT instead of raising it, for the duration; the caller delivers it after."""
-    flag = _Sigint()
-    previous: Callable[..., object] | int | None = None
-    installed = False
+def _signals_deferred() -> Iterator[_Signals]:
+    """Record SIGINT, SIGTERM and SIGHUP instead of acting on them, for the duration; the caller
+    delivers them after. A signal that is ignored stays ignored."""
+    flag = _Signals()
+    previous: dict[int, Callable[..., object] | int | None] = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.getsignal(signal.SIGINT)
-        if previous not in (signal.SIG_IGN, None):
-            signal.signal(signal.SIGINT, lambda signum, frame: setattr(flag, "caught", True))
-            installed = True
+        for number in _DEFERRED:
+            handler = signal.getsignal(number)
+            if handler not in (signal.SIG_IGN, None):
+                previous[number] = signal.signal(number, lambda signum, frame: flag.caught.append(signum))
     try:
         yield flag
     finally:
-        if installed:
-            signal.signal(signal.SIGINT, previous)  # type: ignore[arg-type]
+        for number, handler in previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
 
 
-def _deliver_sigint() -> None:
-    """What the Ctrl-C that was deferred would have done: KeyboardInterrupt, or whatever its handler does."""
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        raise KeyboardInterrupt
-    signal.raise_signal(signal.SIGINT)
+def _deliver(caught: Sequence[int]) -> None:
+    """What the deferred signals would have done: KeyboardInterrupt for Ctrl-C, else their handler (or
+    the default action, for a signal nobody handles)."""
+    for number in dict.fromkeys(caught):
+        if number == signal.SIGINT and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            raise KeyboardInterrupt
+        signal.raise_signal(number)
 
 
 def commit(writes: Sequence[Write]) -> None:
     """Apply `writes` all or nothing: raises `CommitFailed` (after a rollback) on an OSError, and
-    KeyboardInterrupt (after a rollback) when Ctrl-C came before the patch was whole."""
+    KeyboardInterrupt (after a rollback) when Ctrl-C came before the patch was whole (SIGTERM or
+    SIGHUP: what their handler does, after the rollback)."""
     deleted = {w.path for w in writes if w.data is None}
     # A file written under a directory that replaces a file this patch deletes can only be staged
     # once that file is gone: it is written during the commit, after the deletions.
@@ -116,17 +125,17 @@ def commit(writes: Sequence[Write]) -> None:
     order += [w for w in writes if id(w) in late]
     failure: CommitFailed | None = None
     current = order[0] if order else None
-    with _sigint_deferred() as sigint:
+    with _signals_deferred() as deferred:
         try:
             for write in order:
                 current = write
-                sigint.check()
+                deferred.check()
                 _stage(write, stage_content=id(write) not in late)
             for write in order:
                 current = write
-                sigint.check()
+                deferred.check()
                 _commit_one(write)
-            sigint.check()
+            deferred.check()
         except (OSError, _Interrupted) as exc:
             clean = _rollback(order)
             if isinstance(exc, OSError) and current is not None:
@@ -139,8 +148,7 @@ def commit(writes: Sequence[Write]) -> None:
                 if write.backup is not None:
                     with contextlib.suppress(OSError):
                         os.unlink(write.backup)
-    if sigint.caught:
-        _deliver_sigint()
+    _deliver(deferred.caught)
     if failure is not None:
         raise failure
 

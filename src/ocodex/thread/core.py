@@ -13,7 +13,8 @@ escalates or restores.
 
 `interrupt()` is what Ctrl-C or a signal handler calls: the turn stops as it would on Ctrl-C (the
 running command's process group is killed, `turn.failed` is emitted) and `run_turn` raises
-`TurnInterrupted`; the history stays valid for the next turn.
+`TurnInterrupted`; the history stays valid for the next turn. Under `thread.signals.StopSignals` (the
+CLI's), SIGTERM and SIGHUP interrupt an open thread's turn too, and `run_turn` then raises `Stopped`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from ocodex.events import (
 from ocodex.ids import uuid7
 from ocodex.output_schema import OutputSchema, OutputSchemaMismatch
 from ocodex.sessions import LoadedSession, repair_history
+from ocodex.thread import signals as stop_signals
 from ocodex.thread.assembly import Assembly, ModelServer, assemble, start_mcp
 from ocodex.thread.escalation import EscalationPlan, for_large_model, minus, plan_escalation, should_escalate
 from ocodex.thread.recording import Recorder, RunInfo, keep_session_model
@@ -139,6 +141,7 @@ class Thread:
         except BaseException:
             thread.close()
             raise
+        stop_signals.opened(thread)  # SIGTERM/SIGHUP now stop its turns as Ctrl-C does
         return thread
 
     def _assemble(self, settings: Settings, ids: ItemIds | None = None) -> Assembly:
@@ -198,8 +201,9 @@ class Thread:
 
     def run_turn(self, prompt: str, images: Sequence[str] = ()) -> TurnResult:
         """Run one turn (and, if it fails the task and escalation is on, once more on the large model).
-        `images` are data URLs. Raises `TurnInterrupted` after `interrupt()` or Ctrl-C, and
-        `OutputSchemaMismatch` when the answer does not match --output-schema."""
+        `images` are data URLs. Raises `TurnInterrupted` after `interrupt()` or Ctrl-C, `Stopped` after
+        SIGTERM or SIGHUP (`ocodex.thread.signals`), and `OutputSchemaMismatch` when the answer does
+        not match --output-schema."""
         if images:
             self.check_images()
         agent = self.agent
@@ -225,6 +229,10 @@ class Thread:
             # A tool call cut short has no result, which chat servers reject: answer it as aborted
             # (as resuming the session file does), so the conversation can go on.
             agent.messages[:] = repair_history(agent.messages)
+            stop_signals.raise_if_stopped()  # SIGTERM/SIGHUP did it: the program ends (`Stopped`)
+            raise
+        except KeyboardInterrupt:  # one that came just before or after the turn's own handling
+            stop_signals.raise_if_stopped(shown=False)
             raise
         finally:
             self._running = False
@@ -251,6 +259,11 @@ class Thread:
         old, self._assembly, self._settings = self._assembly, assembly, settings
         if old is not None:
             old.close()
+
+    @property
+    def running(self) -> bool:
+        """True while a turn runs (what `interrupt` would stop)."""
+        return self._running
 
     def interrupt(self, reason: str = "interrupted by the user") -> None:
         """Stop the running turn as Ctrl-C does; `reason` is what its `turn.failed` says. Call it from a
@@ -298,6 +311,7 @@ class Thread:
 
     def close(self) -> None:
         """End the thread: its connections, its MCP servers, then its session file (flushed and synced)."""
+        stop_signals.closed(self)
         try:
             if self._assembly is not None:
                 self._assembly.close()
