@@ -8,7 +8,9 @@ per line, `{"timestamp", "type", "payload"}`, in the spirit of Codex's rollouts:
 - `response_item`: one chat message of the model's history (the opening messages, then every message
   the agent appends), in the chat-completions shape the provider sends;
 - `event_msg`: every emitted event (`thread.started`, `item.completed`, `turn.completed`, ...), plus
-  `user_message` records holding each prompt as the user typed it;
+  `user_message` records holding each prompt as the user typed it. A prompt longer than
+  `PROMPT_INLINE_CHARS` is stored once: its `user_message` holds its start (for listings) with
+  `"in_history": true` and `"chars"`, and the whole text is the next user `response_item`;
 - `compacted`: the whole history after the agent summarised older turns (`replacement_history`); a
   reader replaces the messages read so far with it, so a resume sends what the agent last sent.
 
@@ -18,6 +20,9 @@ was made (API keys, authentication header values, URL passwords), any URL creden
 never reach the file. Reading stops with a `SessionError` naming the file and line on a corrupt record;
 an incomplete last line (a crash mid-write) is reported and skipped, so the session resumes from its
 last whole record. A file that cannot be written is a `SessionError` too, never a traceback.
+
+Over 450 lines on purpose: one file format, its writer, reader and finder side by side, so a change to
+a record is made to all three at once.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ from ocodex.redact import scrub_value
 _ROLLOUT_RE = re.compile(r"^rollout-(?P<stamp>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-(?P<id>.+)\.jsonl$")
 _USAGE_FIELDS = ("input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens",
                  "reasoning_output_tokens")
+
+
+PROMPT_INLINE_CHARS = 4096  # a longer prompt is not repeated in its user_message record (see above)
 
 
 class SessionError(OcodexError):
@@ -132,6 +140,13 @@ class SessionWriter:
         except OSError as exc:  # e.g. a full disk: stop recording, and say so once
             self._abandon()
             raise _unwritable(self.path, exc) from None
+
+    def user_message(self, prompt: str, images: int) -> None:
+        """Record a prompt as typed, before the user message holding it joins the history."""
+        payload: dict[str, Any] = {"type": "user_message", "message": prompt, "images": images}
+        if len(prompt) > PROMPT_INLINE_CHARS:  # a 50 MB prompt is not stored twice
+            payload.update(message=prompt[:PROMPT_INLINE_CHARS], in_history=True, chars=len(prompt))
+        self.write("event_msg", payload)
 
     def message(self, message: dict[str, Any]) -> None:
         self.write("response_item", message)
@@ -264,9 +279,18 @@ def _message_problem(value: Any) -> str | None:
     return None
 
 
+def _user_text(message: dict[str, Any]) -> str | None:
+    """The prompt in a user message: its text, or the text part after its images."""
+    content = message.get("content")
+    if isinstance(content, list) and content and isinstance(content[-1], dict):
+        content = content[-1].get("text")
+    return content if isinstance(content, str) else None
+
+
 def load_session(path: Path) -> LoadedSession:
     """Everything needed to resume: meta, the message history, the thread's usage totals."""
     loaded: LoadedSession | None = None
+    in_history: int | None = None  # the prompt whose whole text is the next user message
     for number, record in _records(path):
         if record is None:
             if loaded is not None:
@@ -283,6 +307,11 @@ def load_session(path: Path) -> LoadedSession:
             if problem is not None:
                 raise _corrupt(path, number, problem)
             loaded.messages.append(payload)
+            if in_history is not None and payload.get("role") == "user":
+                text = _user_text(payload)
+                if text is not None:
+                    loaded.prompts[in_history] = text
+                in_history = None
         elif kind == "turn_context":
             if isinstance(payload.get("model"), str) and payload["model"]:
                 loaded.model = payload["model"]
@@ -300,6 +329,7 @@ def load_session(path: Path) -> LoadedSession:
                     raise _corrupt(path, number, "token usage that is not a number") from None
             elif payload.get("type") == "user_message":
                 prompt = str(payload.get("message", ""))
+                in_history = len(loaded.prompts) if payload.get("in_history") is True else None
                 loaded.prompts.append(prompt)
                 if loaded.first_prompt is None:
                     loaded.first_prompt = prompt

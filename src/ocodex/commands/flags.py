@@ -14,7 +14,7 @@ from ocodex.errors import UsageError
 def settings_flags(args: argparse.Namespace) -> dict[str, Any]:
     """The command-line layer of the settings (`load_settings(flags=...)`)."""
     flags: dict[str, Any] = {}
-    if args.model:
+    if args.model is not None:  # `-m ""` is refused by the settings check, not taken as "no -m"
         flags["model"] = args.model
     if args.oss:
         flags["model_provider"] = "oss"

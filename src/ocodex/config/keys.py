@@ -17,6 +17,7 @@ from ocodex.config.schema import (
     boolean,
     enum,
     integer,
+    model_name,
     number,
     show,
     str_list,
@@ -110,7 +111,7 @@ EXTRA_KEYS = (
 )
 
 SETTINGS_KEYS: dict[str, Spec] = {
-    "model": string,
+    "model": model_name,
     "model_provider": string,
     "approval_policy": enum(*APPROVAL_POLICIES),
     "sandbox_mode": enum(*SANDBOX_MODES),

@@ -15,7 +15,7 @@ from ocodex.config.keys import PROFILE, ROOT, spec_at
 from ocodex.config.overrides import parse_quoted_key, split_override
 from ocodex.config.schema import Bad, Extra, MapOf, Spec, Table, show, suggest
 from ocodex.config.settings import KeyPath
-from ocodex.errors import ConfigError
+from ocodex.errors import ConfigError, UsageError
 
 
 def dotted(path: Sequence[str]) -> str:
@@ -29,22 +29,25 @@ def dotted(path: Sequence[str]) -> str:
 class Layer:
     """One source of settings, and how to name it in messages."""
 
-    __slots__ = ("key", "label", "text", "where")
+    __slots__ = ("command_line", "key", "label", "text", "where")
 
-    def __init__(self, label: str, where: str, key: KeyPath | None = None, text: str | None = None) -> None:
+    def __init__(self, label: str, where: str, key: KeyPath | None = None, text: str | None = None, *,
+                 command_line: bool = False) -> None:
         self.label = label  # "/home/u/.ocodex/config.toml", "-c model=x", "command line", "profile 'x' (...)"
         self.where = where  # for warnings: "in /home/u/.ocodex/config.toml"
         self.key = key  # for a -c layer, its own key: no need to repeat it in messages
         self.text = text  # a file layer's text: messages name the line of the key
+        self.command_line = command_line  # -c or a flag: its errors are usage errors (exit 2)
 
     def _at(self, path: Sequence[str]) -> str:
         line = key_line(self.text, path) if self.text is not None else None
         return self.label if line is None else f"{self.label}:{line}"
 
     def error(self, path: Sequence[str], message: str) -> ConfigError:
+        code = UsageError.exit_code if self.command_line else None
         if self.key is not None and tuple(path) in ((), self.key):
-            return ConfigError(f"{self.label}: {message}")
-        return ConfigError(f"{self._at(path)}: {dotted(path)}: {message}")
+            return ConfigError(f"{self.label}: {message}", exit_code=code)
+        return ConfigError(f"{self._at(path)}: {dotted(path)}: {message}", exit_code=code)
 
     def unknown(self, path: Sequence[str], known: Sequence[str]) -> str:
         where = f"in {self._at(path)}" if self.text is not None else self.where
@@ -122,7 +125,7 @@ def _nest(path: Sequence[str], value: Any, into: dict[str, Any] | None = None) -
 
 def override_layer(text: str, warnings: list[str]) -> tuple[Layer, dict[str, Any]]:
     path, value, raw = split_override(text)
-    layer = Layer(f"-c {text}", f"in -c {text}", tuple(path))
+    layer = Layer(f"-c {text}", f"in -c {text}", tuple(path), command_line=True)
     return layer, check(_nest(path, _coerce_for_key(path, value, raw)), ROOT, (), layer, warnings)
 
 
@@ -143,7 +146,7 @@ def _coerce_for_key(path: Sequence[str], value: Any, raw: str) -> Any:
 
 
 def flags_layer(flags: Mapping[str, Any], warnings: list[str]) -> tuple[Layer, dict[str, Any]]:
-    layer = Layer("command line", "on the command line")
+    layer = Layer("command line", "on the command line", command_line=True)
     nested: dict[str, Any] = {}
     for key, value in flags.items():
         if value is not None:
@@ -200,7 +203,8 @@ def _profile_file(home: Path, name: str) -> Path | None:
 
 
 def profile_layers(name: str, home: Path, profiles: Mapping[str, Any], warnings: list[str],
-                    sources: list[Path]) -> list[tuple[Layer, dict[str, Any]]]:
+                    sources: list[Path], *, command_line: bool = False) -> list[tuple[Layer, dict[str, Any]]]:
+    """The layers of profile `name`; `command_line`: named by `-p`/`-c profile=` (an unknown one: exit 2)."""
     config_path = home / "config.toml"
     layers: list[tuple[Layer, dict[str, Any]]] = []
     if name in profiles:
@@ -210,7 +214,8 @@ def profile_layers(name: str, home: Path, profiles: Mapping[str, Any], warnings:
     if layer is not None:
         layers.append(layer)
     if not layers:
-        raise ConfigError(_unknown_profile(name, home, profiles))
+        raise ConfigError(_unknown_profile(name, home, profiles),
+                          exit_code=UsageError.exit_code if command_line else None)
     return layers
 
 

@@ -45,10 +45,13 @@ def load_settings(*, home: Path, overrides: Sequence[str] = (), profile: str | N
     if flags:
         late.append(flags_layer(flags, warnings))
 
-    preview, _ = merge_layers([*early, *late])
+    preview, preview_origins = merge_layers([*early, *late])
     name = profile if profile is not None else preview.get("profile")
     profiles = preview.get("profiles", {})
-    middle = [] if name is None else profile_layers(name, home, profiles, warnings, sources)
+    named_there = preview_origins.get(("profile",))
+    on_command_line = profile is not None or (named_there is not None and named_there.command_line)
+    middle = [] if name is None else profile_layers(name, home, profiles, warnings, sources,
+                                                     command_line=on_command_line)
 
     merged, origins = merge_layers([*early, *middle, *late])
     return _build(merged, origins, env, profile=name, warnings=warnings, sources=sources)

@@ -1,6 +1,7 @@
 """Codex-style `-c key=value` overrides: the dotted key and the TOML-or-string value.
 
-Pure parsing; which keys exist and what they may hold is `ocodex.config.keys`'s.
+Pure parsing; which keys exist and what they may hold is `ocodex.config.keys`'s. A `-c` that cannot
+be parsed is a usage error (exit 2), as is any bad value given on the command line.
 """
 
 from __future__ import annotations
@@ -8,9 +9,13 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
-from ocodex.errors import ConfigError
+from ocodex.errors import ConfigError, UsageError
 
 OVERRIDE_EXAMPLE = '-c model="gpt-oss:20b"'
+
+
+def _bad(message: str) -> ConfigError:
+    return ConfigError(message, exit_code=UsageError.exit_code)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -27,7 +32,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 def split_override(text: str) -> tuple[list[str], Any, str]:
     key_text, sep, value_text = text.partition("=")
     if not sep:
-        raise ConfigError(f"-c '{text}': expected key=value but there is no '=', e.g. {OVERRIDE_EXAMPLE}")
+        raise _bad(f"-c '{text}': expected key=value but there is no '=', e.g. {OVERRIDE_EXAMPLE}")
     path = parse_key(key_text, text)
     raw = _unquote(value_text)
     return path, _parse_value(value_text, raw), raw
@@ -39,12 +44,12 @@ def parse_key(key_text: str, override: str | None = None) -> list[str]:
     if '"' in key or "'" in key:
         path = parse_quoted_key(key)
         if path is None:
-            raise ConfigError(f"-c '{shown}': the key is not a valid TOML dotted key, "
+            raise _bad(f"-c '{shown}': the key is not a valid TOML dotted key, "
                               'e.g. model_providers."my.host".base_url')
     else:
         path = [part.strip() for part in key.split(".")]
     if not all(path):
-        raise ConfigError(f"-c '{shown}': expected key=value with a non-empty key, e.g. {OVERRIDE_EXAMPLE}")
+        raise _bad(f"-c '{shown}': expected key=value with a non-empty key, e.g. {OVERRIDE_EXAMPLE}")
     return path
 
 

@@ -72,6 +72,14 @@ def string(value: Any) -> str:
     return value
 
 
+def model_name(value: Any) -> str:
+    """A model name: a string that is not empty (an empty one would silently mean the default)."""
+    name = string(value)
+    if not name.strip():
+        raise Bad(f"expected a model name, e.g. gpt-oss:20b, got {show(name)}")
+    return name
+
+
 def url(value: Any) -> str:
     url = string(value)
     if not url.startswith(("http://", "https://")):

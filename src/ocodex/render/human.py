@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ocodex.approval import ApprovalRequest, Decision
+from ocodex.errors import output_failed
 from ocodex.events import (
     AgentMessage,
     CommandExecution,
@@ -226,5 +227,10 @@ class HumanRenderer:
         if self.answer is not None:
             self.answer(text)
             return
-        self.out.write(text.rstrip("\n") + "\n")
-        self.out.flush()
+        try:
+            self.out.write(text.rstrip("\n") + "\n")
+            self.out.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # e.g. `> /dev/full`
+            raise output_failed(exc, run=True) from None

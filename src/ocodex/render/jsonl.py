@@ -11,6 +11,7 @@ from typing import TextIO
 
 from ocodex import jsontext
 from ocodex.approval import ApprovalRequest, Decision
+from ocodex.errors import output_failed
 from ocodex.events import Event, Note, PullEnded, PullProgress, is_codex_event
 from ocodex.redact import scrub, scrub_value
 from ocodex.render.progress import PullDrawing
@@ -42,8 +43,13 @@ class JsonlRenderer:
         # Last line of defence: a registered secret (API key, proxy password) that reached an event,
         # e.g. because the model printed a config file, is masked before it is printed.
         # One line per event for every reader (odd line breaks escaped), lone surrogates escaped too.
-        self.out.write(jsontext.dumps(scrub_value(event.to_dict())) + "\n")  # type: ignore[union-attr]
-        self.out.flush()
+        try:
+            self.out.write(jsontext.dumps(scrub_value(event.to_dict())) + "\n")  # type: ignore[union-attr]
+            self.out.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # e.g. `> /dev/full`: the run stops (the session file has the event)
+            raise output_failed(exc, run=True) from None
 
     def final_message(self, text: str) -> None:
         """The final answer is already an agent_message item; nothing more goes to stdout."""

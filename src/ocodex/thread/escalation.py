@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ocodex.agent.loop import TurnResult
 from ocodex.config import Settings
-from ocodex.errors import ConfigError
+from ocodex.errors import ConfigError, UsageError
 from ocodex.events import EscalationUnavailable, Usage
 
 ESCALATE_ON = frozenset({"loop", "tool_errors", "context"})
@@ -34,8 +34,10 @@ class EscalationPlan:
 def escalation_enabled(settings: Settings) -> bool:
     value = settings.extra.get("escalate", False)
     if not isinstance(value, bool):
-        raise ConfigError(f"escalate must be true or false, got {value!r} "
-                          f"({settings.describe_source('escalate')})")
+        source = settings.describe_source("escalate")
+        on_command_line = source.startswith("-c ") or source == "command line"
+        raise ConfigError(f"escalate must be true or false, got {value!r} ({source})",
+                          exit_code=UsageError.exit_code if on_command_line else None)
     return value
 
 

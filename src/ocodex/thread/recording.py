@@ -178,7 +178,7 @@ class Recorder:
                                    "writable_roots": list(settings.sandbox_workspace_write.writable_roots),
                                    "network_access": settings.sandbox_workspace_write.network_access}
         self.writer.write("turn_context", context)
-        self.writer.write("event_msg", {"type": "user_message", "message": prompt, "images": images})
+        self.writer.user_message(prompt, images)
 
     def switched(self, agent: _Agent, info: RunInfo, *, escalated: bool) -> None:
         """The thread moved to another model (`agent`): a later resume continues on it. After an
