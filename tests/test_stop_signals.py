@@ -28,6 +28,7 @@ from ocodex.thread import Thread
 from ocodex.thread.signals import StopSignals
 
 MODES = ("read-only", "workspace-write", "danger-full-access")
+PROBE = Path(__file__).parent / "mcp_servers" / "probe.py"  # a real stdio MCP server (the `mcp` SDK's)
 
 
 def marked(marker: str, *, sleeps_only: bool = False) -> list[int]:
@@ -173,6 +174,58 @@ def screen(name: str) -> str:
     return subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
 
 
+def pid_gone(pid: int) -> bool:
+    try:
+        return "zombie" in next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                                if line.startswith("State:"))
+    except (OSError, StopIteration):
+        return True
+
+
+@pytest.mark.parametrize(("during", "signum"), [("command", signal.SIGTERM), ("mcp call", signal.SIGHUP)],
+                         ids=["SIGTERM-during-a-command", "SIGHUP-during-an-mcp-call"])
+def test_with_mcp_servers_one_handler_stops_the_servers_and_fails_the_turn(fake, home: Path, repo: Path,
+                                                                          tmp_path: Path, during: str,
+                                                                          signum: int) -> None:
+    """MCP's manager has its own SIGTERM/SIGHUP handler for runs without `StopSignals`; under exec it
+    must not take over: the turn fails (which the manager's handler alone would not write), the command
+    is killed, and the server is stopped too."""
+    pidfile = tmp_path / "probe.pid"
+    (home / "config.toml").write_text(f"[mcp_servers.probe]\ncommand = {json.dumps(sys.executable)}\n"
+                                      f"args = {json.dumps([str(PROBE), '--pidfile', str(pidfile)])}\n")
+    marker = f"34{os.getpid() % 1000:03d}{signum}"
+    if during == "command":
+        first = Turn.tool_call("shell", {"command": ["sh", "-c", f"sleep {marker}1 & sleep {marker}2; wait"]})
+    else:
+        first = Turn.tool_call("mcp__probe__slow", {"seconds": 120})
+    fake.script(first, Turn.text("never"))
+    argv = [sys.executable, "-m", "ocodex", "exec", "--oss", "-s", "workspace-write", "--json", "wait"]
+    proc = subprocess.Popen(argv, cwd=repo, env=base_env(home, fake.base_url), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        kind = "command_execution" if during == "command" else "mcp_tool_call"
+        started = next((line for line in proc.stdout if '"item.started"' in line and kind in line), None)
+        assert started is not None, f"the {during} never started: {proc.communicate()[1]}"
+        if during == "command":
+            assert poll(lambda: len(marked(marker, sleeps_only=True)) == 2), "the command did not start"
+        server = int(pidfile.read_text())
+        assert not pid_gone(server)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    name = signal.Signals(signum).name
+    assert proc.returncode == 128 + signum, err
+    assert "Traceback" not in err and err.count(f"stopped by {name}") == 1, err
+    failed = {"type": "turn.failed", "error": {"message": f"stopped by {name}"}}
+    assert json.loads(out.splitlines()[-1]) == failed
+    events = [r["payload"] for r in session_records(home) if r["type"] == "event_msg"]
+    assert events[-1] == failed
+    assert poll(lambda: pid_gone(server)), "the MCP server outlived ocodex"
+    assert poll(lambda: marked(marker) == []), "a process of the command survived"
+
+
 # ---- in process: the handler itself ------------------------------------------------------------
 
 class Face:
@@ -238,3 +291,48 @@ def test_an_ignored_signal_stays_ignored() -> None:
             signal.raise_signal(signal.SIGHUP)  # nothing happens
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+@pytest.mark.fast
+def test_a_signal_while_a_thread_closes_waits_until_everything_is_closed(tmp_path: Path) -> None:
+    """A SIGTERM that lands in `Thread.close()` (say while the MCP servers stop) must not cut it short:
+    the servers and the session file are closed, then the run stops."""
+    from ocodex.config import Settings
+
+    closed: list[str] = []
+
+    class Servers:  # stands in for the thread's MCP servers
+        def close(self) -> None:
+            signal.raise_signal(signal.SIGTERM)  # its handler runs right here
+            closed.append("mcp servers")
+
+    settings = Settings().changed("test", {"sandbox_mode": "danger-full-access"})
+    with StopSignals():
+        thread = Thread.open(settings, cwd=tmp_path, home=tmp_path, face=Face(), server=ScriptedModel(Step.say("hi")))
+        assert thread.run_turn("greet").final_message == "hi"
+        thread.mcp = Servers()  # type: ignore[assignment]
+        writer = thread.recorder.writer
+        assert writer is not None
+        real_close = writer.close
+        writer.close = lambda: (closed.append("session file"), real_close())[1]  # type: ignore[method-assign]
+        with pytest.raises(Stopped) as stopped:
+            thread.close()
+    assert closed == ["mcp servers", "session file"]
+    assert stopped.value.code == 143 and not stopped.value.shown  # no turn showed it: run_reporting says it
+
+
+@pytest.mark.fast
+def test_under_stop_signals_the_mcp_manager_installs_no_handler_of_its_own() -> None:
+    """The seam: one handler path. The manager takes SIGTERM/SIGHUP only where nobody handles them."""
+    from ocodex.mcp.manager import McpManager
+
+    with StopSignals() as stops:
+        manager = McpManager()
+        manager.start([])
+        try:
+            for number in (signal.SIGTERM, signal.SIGHUP):
+                assert signal.getsignal(number) == stops._handle
+        finally:
+            manager.close()
+        assert signal.getsignal(signal.SIGTERM) == stops._handle  # and closing it leaves ours in place
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -312,17 +312,18 @@ class Thread:
     def close(self) -> None:
         """End the thread: its connections, its MCP servers, then its session file (flushed and synced)."""
         stop_signals.closed(self)
-        try:
-            if self._assembly is not None:
-                self._assembly.close()
-                self._assembly = None
-        finally:
+        with stop_signals.held():  # a SIGTERM now waits until all of it is closed
             try:
-                if self.mcp is not None:
-                    self.mcp.close()
-                    self.mcp = None
+                if self._assembly is not None:
+                    self._assembly.close()
+                    self._assembly = None
             finally:
-                self.recorder.close()
+                try:
+                    if self.mcp is not None:
+                        self.mcp.close()
+                        self.mcp = None
+                finally:
+                    self.recorder.close()
 
     def __enter__(self) -> Thread:
         return self

@@ -23,9 +23,17 @@ session file's close. A signal ignored when ocodex started stays ignored (`nohup
 a handler someone else installed first is left alone. Python runs signal handlers in the main thread
 only; `StopSignals` entered in another thread installs nothing.
 
-MCP servers: their manager stops them on SIGTERM and SIGHUP itself only where no handler is installed
-(it installs its own over the default action only); under `StopSignals` they are stopped by the
-thread's `close()`, which runs in a `finally` as `Stopped` unwinds.
+`Thread.close()` runs `held()`: a signal that comes while the thread's connections, MCP servers and
+session file are being closed is only recorded, and `Stopped` is raised once they are (so a SIGTERM
+at the very end of a run cannot leave an MCP server running or a session file unsynced).
+
+MCP servers (the seam with `mcp/manager`): there is one handler path. `mcp/manager` installs its own
+SIGTERM/SIGHUP handler only over the default action, for programs that run servers without
+`StopSignals` (`ocodex mcp list`, a library caller). The CLI enters `StopSignals` before any thread
+opens, so during `exec` and the interactive session the manager finds a handler and installs none:
+the signal interrupts the turn here, `Stopped` unwinds through the face, and the thread's `close()`
+(in its `finally`, under `held()`) stops the servers. A signal while they are starting (inside
+`Thread.open`) raises `Stopped` there, and `Thread.open` closes what it started.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ocodex.errors import Stopped
@@ -55,6 +64,20 @@ class StopSignals:
         self.signum: int | None = None  # the first signal that came
         self.threads: list[Thread] = []  # the open threads a signal interrupts
         self._previous: dict[int, Any] = {}
+        self._holds = 0  # how many `held()` sections the main thread is in
+        self._pending = False  # a signal came during one: raise `Stopped` when the last ends
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Record a first signal instead of acting on it for the duration, then raise `Stopped`."""
+        self._holds += 1
+        try:
+            yield
+        finally:
+            self._holds -= 1
+        if self._holds == 0 and self._pending:
+            self._pending = False
+            self.check()
 
     def check(self, *, shown: bool = False) -> None:
         """Raise `Stopped` if a signal came; `shown`: the face has already shown the turn's failure."""
@@ -65,6 +88,9 @@ class StopSignals:
         if self.signum is not None:
             return  # already stopping: let the session file be closed
         self.signum = signum
+        if self._holds:  # a thread is being closed: `held` raises once it is
+            self._pending = True
+            return
         running = [thread for thread in self.threads if thread.running]
         for thread in running:
             thread.interrupt(reason(signum))  # in this (the main) thread: KeyboardInterrupt, right here
@@ -103,6 +129,13 @@ def opened(thread: Thread) -> None:
 def closed(thread: Thread) -> None:
     if _active is not None and thread in _active.threads:
         _active.threads.remove(thread)
+
+
+def held() -> contextlib.AbstractContextManager[None]:
+    """While closing a thread: a stop signal is acted on only when the section ends (see above)."""
+    if _active is None or threading.current_thread() is not threading.main_thread():
+        return contextlib.nullcontext()
+    return _active.held()
 
 
 def raise_if_stopped(*, shown: bool = True) -> None:
