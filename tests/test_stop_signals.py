@@ -129,14 +129,17 @@ def test_sigterm_in_human_mode_says_so_once(fake, home: Path, repo: Path) -> Non
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-def test_sighup_to_the_interactive_session_in_a_terminal(fake, home: Path, repo: Path, tmp_path: Path) -> None:
-    marker = f"33{os.getpid() % 1000:03d}"
+@pytest.mark.parametrize(("signum", "busy"), [(signal.SIGHUP, True), (signal.SIGTERM, False)],
+                         ids=["SIGHUP-during-a-turn", "SIGTERM-at-the-prompt"])
+def test_a_stop_signal_to_the_interactive_session_in_a_terminal(fake, home: Path, repo: Path, tmp_path: Path,
+                                                               signum: int, busy: bool) -> None:
+    marker = f"33{os.getpid() % 1000:03d}{signum}"
     fake.script(Turn.tool_call("shell", {"command": ["sh", "-c", f"sleep {marker}1 & sleep {marker}2; wait"]}))
     env = base_env(home, fake.base_url)
-    rc = tmp_path / "rc"
-    name = f"ocodex-stop-{os.getpid()}"
-    command = (f"cd {shlex.quote(str(repo))} && {shlex.quote(sys.executable)} -m ocodex -s danger-full-access; "
-               f"echo $? > {shlex.quote(str(rc))}")
+    rc, err = tmp_path / "rc", tmp_path / "stderr"
+    name = f"ocodex-stop-{os.getpid()}-{signum}"
+    command = (f"cd {shlex.quote(str(repo))} && {shlex.quote(sys.executable)} -m ocodex -s danger-full-access "
+               f"2> {shlex.quote(str(err))}; echo $? > {shlex.quote(str(rc))}")
     env_args = [arg for key in ("OCODEX_HOME", "CODEX_OSS_BASE_URL", "OCODEX_HOST_MEMORY_GIB", "NO_COLOR", "PATH",
                                 "HOME", "PYTHONPATH") if key in env for arg in ("-e", f"{key}={env[key]}")]
     subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "40", *env_args, command], check=True)
@@ -146,16 +149,22 @@ def test_sighup_to_the_interactive_session_in_a_terminal(fake, home: Path, repo:
         assert poll(lambda: bool(children(int(pane)))), "ocodex did not start"
         (ocodex,) = children(int(pane))
         assert poll(lambda: "›" in screen(name)), screen(name)
-        subprocess.run(["tmux", "send-keys", "-t", name, "wait", "Enter"], check=True)
-        assert poll(lambda: len(marked(marker, sleeps_only=True)) == 2), screen(name)
-        os.kill(ocodex, signal.SIGHUP)  # what closing the terminal sends
+        if busy:
+            subprocess.run(["tmux", "send-keys", "-t", name, "wait", "Enter"], check=True)
+            assert poll(lambda: len(marked(marker, sleeps_only=True)) == 2), screen(name)
+        os.kill(ocodex, signum)  # SIGHUP: what closing the terminal sends
         assert poll(lambda: rc.exists() and rc.read_text().strip() != ""), screen(name)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
-    assert rc.read_text().strip() == "129"
+    shown = err.read_text()
+    assert rc.read_text().strip() == str(128 + signum), shown
+    assert "Traceback" not in shown, shown
     assert poll(lambda: marked(marker) == []), "a process of the command survived"
-    events = [r["payload"] for r in session_records(home) if r["type"] == "event_msg"]
-    assert events[-1] == {"type": "turn.failed", "error": {"message": "stopped by SIGHUP"}}
+    if busy:
+        events = [r["payload"] for r in session_records(home) if r["type"] == "event_msg"]
+        assert events[-1] == {"type": "turn.failed", "error": {"message": "stopped by SIGHUP"}}
+    else:
+        assert f"stopped by {signal.Signals(signum).name}" in shown, shown
 
 
 def children(pid: int) -> list[int]:
