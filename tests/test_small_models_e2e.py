@@ -228,10 +228,14 @@ def test_escalation_via_config_and_only_once(ocodex, fake) -> None:
     assert [b["model"] for b in fake.chat_requests] == ["gpt-oss:20b"] * 3 + ["gpt-oss:120b"] * 3
 
 
-def test_bad_escalate_value_is_a_config_error(ocodex) -> None:
+def test_bad_escalate_value_is_a_config_error(ocodex, home) -> None:
     run = ocodex("exec", "--oss", "-c", "escalate=sometimes", "go")
-    assert run.returncode == 1
+    assert run.returncode == 2  # given on the command line: a usage error (issue 10, item 13)
     assert "escalate must be true or false" in run.stderr
+    (home / "config.toml").write_text('escalate = "sometimes"\n')
+    run = ocodex("exec", "--oss", "go")
+    assert run.returncode == 1  # in the config file: a config error, as before
+    assert "escalate must be true or false" in run.stderr and "config.toml" in run.stderr
 
 
 def test_server_errors_do_not_escalate(ocodex, fake) -> None:

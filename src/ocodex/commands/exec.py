@@ -199,7 +199,7 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
                     raise
                 return exc.exit_code  # the renderer has shown the turn's failure: no second error line
             except Stopped as exc:  # SIGTERM/SIGHUP (exit 143/129): --json also says so on stderr, as for Ctrl-C
-                exc.shown = not json_mode
+                exc.shown = exc.shown and not json_mode
                 raise
         finally:
             thread.close()
