@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from taskbench.agent import Transcript, classify, read_transcript
-from taskbench.baseline import baseline_prompt, clean_path, fence_for, match_unnamed, parse_files, write_files
+from taskbench.baseline import baseline_prompt, write_files
 from taskbench.record import usage_from_request_log
 from taskbench.suite import (
     KINDS,
@@ -32,6 +32,7 @@ from taskbench.suite import (
     self_check,
 )
 
+from ocodex.agent.fileblocks import clean_path, fence_for, match_unnamed, parse_files
 from ocodex.sandbox import SandboxPolicy, check_available
 
 

@@ -22,8 +22,8 @@ LAYERS: list[tuple[str, ...]] = [
      "ocodex.backoff", "ocodex.context_window", "ocodex.approval", "ocodex.jsontext", "ocodex.render.safe"),
     # mcp.config is read by config (an [mcp_servers] table checked across its keys), mcp.safe is pure text.
     ("ocodex.config", "ocodex.sandbox", "ocodex.patch", "ocodex.sessions", "ocodex.attachments",
-     "ocodex.filters", "ocodex.output_schema", "ocodex.files", "ocodex.last_message", "ocodex.mcp.config",
-     "ocodex.mcp.safe"),
+     "ocodex.filters", "ocodex.output_schema", "ocodex.files", "ocodex.last_message", "ocodex.profile",
+     "ocodex.mcp.config", "ocodex.mcp.safe"),
     ("ocodex.net",),
     ("ocodex.ollama",),
     ("ocodex.providers",),

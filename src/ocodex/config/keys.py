@@ -25,7 +25,14 @@ from ocodex.config.schema import (
     string,
     url,
 )
-from ocodex.config.settings import APPROVAL_POLICIES, REASONING_EFFORTS, REASONING_SUMMARIES, SANDBOX_MODES, WIRE_APIS
+from ocodex.config.settings import (
+    APPROVAL_POLICIES,
+    EDIT_FORMATS,
+    REASONING_EFFORTS,
+    REASONING_SUMMARIES,
+    SANDBOX_MODES,
+    WIRE_APIS,
+)
 
 RETRIES = integer(0, 100)
 POSITIVE = integer(0, strict_low=True)
@@ -121,6 +128,7 @@ SETTINGS_KEYS: dict[str, Spec] = {
     "model_auto_compact_token_limit": POSITIVE,
     "tool_output_token_limit": POSITIVE,
     "tool_timeout_max_ms": POSITIVE,
+    "edit_format": enum(*EDIT_FORMATS),
     "project_doc_max_bytes": integer(0),
     "project_doc_fallback_filenames": str_list,
     "hide_agent_reasoning": boolean,

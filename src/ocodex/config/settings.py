@@ -23,6 +23,7 @@ SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 REASONING_SUMMARIES = ("auto", "concise", "detailed", "none")
 WIRE_APIS = ("chat", "responses")
+EDIT_FORMATS = ("apply_patch", "replace", "whole")  # how the model edits files (ocodex.profile)
 BUILTIN_PROVIDER_IDS = ("oss", "openai")
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Codex's id for its built-in Ollama provider; read as `oss` unless the user defines a provider by that name.
@@ -144,6 +145,7 @@ class Settings:
     model_context_window: int | None = None
     model_auto_compact_token_limit: int | None = None
     tool_output_token_limit: int = 2500  # tokens ≈ bytes/4; lean, for small context windows
+    edit_format: str | None = None  # None: the model's profile decides (ocodex.profile)
     tool_timeout_max_ms: int = 3_600_000  # ocodex's own: the longest `timeout_ms` a model's command gets
     project_doc_max_bytes: int = 32768
     project_doc_fallback_filenames: list[str] = field(default_factory=list)

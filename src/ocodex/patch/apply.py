@@ -18,13 +18,16 @@ Choices (where Codex differs, the reason is given):
   or through a symlink, is refused. Writing through an in-workspace symlink edits its target;
   `Delete File` on a symlink removes the link (wherever it points: the link itself is in the workspace).
 * Where chunks are placed in a file: `ocodex.patch.chunks`.
+
+`rewrite_files` is the same machinery for the edit tools that compute a file's new text themselves
+(`write_file`, `replace`): the same path rules, the same reading of regular files only, the same commit.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -70,6 +73,38 @@ def apply_patch(patch: Patch, root: Path, roots: Sequence[Path] = ()) -> list[Ap
         except _Reject as exc:
             raise PatchError(f"{_VERIFY}: {describe_hunk(index, hunk)}: {exc}") from None
     workspace.commit()
+    return changes
+
+
+Rewrite = Callable[[str | None], str]
+"""A file's new text from its text now (None: the file does not exist); raises `HunkRejected` to refuse."""
+
+
+def rewrite_files(edits: Sequence[tuple[str, Rewrite]], root: Path, roots: Sequence[Path] = (), *,
+                  tool: str) -> list[AppliedChange]:
+    """Give each path of `edits` the text its function returns, all or none (raising `PatchError` whose
+    message starts with `{tool} failed`). Paths follow `apply_patch`'s rules; a file whose new text equals
+    its old one is not written, and is not in the changes returned."""
+    workspace = _Workspace(Path(root), roots)
+    changes = []
+    for rel, rewrite in edits:
+        try:
+            target = _resolve(workspace.root, workspace.real_root, rel, real_roots=workspace.real_roots)
+            entry = workspace.file(target)
+            workspace.check_creatable(target, entry)
+            if entry.exists and entry.text is None:
+                raise _Reject(f"{rel} is not UTF-8 text; {tool} only edits text files")
+            existed = entry.exists
+            before = entry.text if existed else None
+            entry.set_text(rewrite(before))
+        except _Reject as exc:
+            raise PatchError(f"{tool} failed: {exc}") from None
+        if entry.text != before or not existed:
+            changes.append(AppliedChange(target.lexical, "update" if existed else "add"))
+    try:
+        workspace.commit()
+    except PatchError as exc:
+        raise PatchError(str(exc).replace("apply_patch failed", f"{tool} failed", 1)) from None
     return changes
 
 

@@ -76,7 +76,13 @@ def _run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
 
 
 def _protected_target(patch: Patch, base: Path, roots: list[Path]) -> str | None:
-    """The first path the patch writes that `sandbox.protected` protects (`vendor/lib/.git/...`, `.GIT`).
+    """The first path the patch writes that `sandbox.protected` protects (`vendor/lib/.git/...`, `.GIT`)."""
+    rels = [rel for hunk in patch.hunks for rel in (hunk.path, getattr(hunk, "move_to", None)) if rel]
+    return protected_path(rels, base, roots)
+
+
+def protected_path(rels: list[str], base: Path, roots: list[Path]) -> str | None:
+    """The first of `rels` (relative to `base`) that `sandbox.protected` protects, or None.
 
     Shown relative to the workspace (absolute when it lies in another writable root).
     """
@@ -85,16 +91,13 @@ def _protected_target(patch: Patch, base: Path, roots: list[Path]) -> str | None
     except ProtectionUnknown as exc:
         return f"this workspace ({exc})"
     workspace = Path(os.path.abspath(roots[0])) if roots else base
-    for hunk in patch.hunks:
-        for rel in (hunk.path, getattr(hunk, "move_to", None)):
-            if not rel:
-                continue
-            path = Path(os.path.normpath(base / rel))
-            if protection.covers(path):
-                try:
-                    return path.relative_to(workspace).as_posix()
-                except ValueError:
-                    return str(path)
+    for rel in rels:
+        path = Path(os.path.normpath(base / rel))
+        if protection.covers(path):
+            try:
+                return path.relative_to(workspace).as_posix()
+            except ValueError:
+                return str(path)
     return None
 
 
