@@ -214,18 +214,18 @@ def test_a_failed_task_escalates_once_to_the_large_model(work: Path, home: Path)
     model = ScriptedModel(*[Step.call("shell", {"command": ["echo", "stuck"]}, usage=(100, 1)) for _ in range(3)],
                           Step.say("Solved.", usage=(200, 2)))
     face = Face()
-    chosen = settings(extra={"escalate": True}, model="small:1b", oss=dataclasses.replace(
+    chosen = settings(extra={"escalate": True}, model="small:7b", oss=dataclasses.replace(
         Settings().oss, large_model="large:70b"))
     with open_thread(model, work, home, face, settings=chosen) as thread:
         result = thread.run_turn("go")
         assert thread.status.model == "large:70b"
         assert thread.settings.describe_source("model") == "[oss] large_model, escalated"
         records = session_records(thread)
-    assert result.ok and model.models == ["small:1b"] * 3 + ["large:70b"]
-    assert face.of(Escalating)[0].text() == ("escalating: small:1b failed the task (it got stuck in a loop); "
+    assert result.ok and model.models == ["small:7b"] * 3 + ["large:70b"]
+    assert face.of(Escalating)[0].text() == ("escalating: small:7b failed the task (it got stuck in a loop); "
                                              "retrying it once with large:70b")
     split = face.of(UsageByModel)[0].usage
-    assert [(m, u.input_tokens) for m, u in split] == [("small:1b", 300), ("large:70b", 200)]
+    assert [(m, u.input_tokens) for m, u in split] == [("small:7b", 300), ("large:70b", 200)]
     assert result.usage.input_tokens == 500
     # The retry starts from the history before the first attempt: its tool calls are gone.
     assert "stuck" not in json.dumps(model.requests[3].messages)
@@ -236,10 +236,10 @@ def test_a_failed_task_escalates_once_to_the_large_model(work: Path, home: Path)
 
 def test_server_errors_never_escalate(work: Path, home: Path) -> None:
     model = ScriptedModel(Step.fail(ProviderError("model request failed (500): boom")))
-    chosen = settings(extra={"escalate": True}, model="small:1b")
+    chosen = settings(extra={"escalate": True}, model="small:7b")
     with open_thread(model, work, home, settings=chosen) as thread:
         assert thread.run_turn("go").failure is None
-    assert model.models == ["small:1b"]
+    assert model.models == ["small:7b"]
 
 
 # ---- interrupts --------------------------------------------------------------------------------
@@ -380,6 +380,7 @@ def test_the_configured_session_says_what_was_chosen(work: Path, home: Path) -> 
         pass
     configured = face.of(SessionConfigured)[0]
     assert (configured.model, configured.model_reason, configured.context_window) == ("m:1b", "from -m", 8192)
+    # A 1B model is small (ocodex.profile): it writes whole files
     assert (configured.sandbox, configured.approval, configured.edit_format) == ("danger-full-access", "never",
-                                                                                 "apply_patch")
+                                                                                 "whole")
     assert face.of(TurnCompleted) == []

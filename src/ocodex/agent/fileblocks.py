@@ -18,7 +18,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-LANGUAGES = {".py": "python", ".md": "markdown", ".json": "json", ".toml": "toml", ".txt": "text"}
+LANGUAGES = {".py": "python", ".md": "markdown", ".json": "json", ".toml": "toml", ".txt": "text",
+             ".js": "javascript", ".ts": "typescript", ".go": "go", ".rs": "rust", ".sh": "bash", ".rb": "ruby",
+             ".java": "java", ".c": "c", ".h": "c", ".cpp": "cpp", ".yaml": "yaml", ".yml": "yaml", ".cfg": "ini",
+             ".ini": "ini", ".html": "html", ".css": "css"}
 _PATH = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_./-]*")
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 _DECORATION = re.compile(r"^(?:#{1,6}\s*|[-*+]\s+|\d+\.\s+)?(?:\*\*|__)?`?(?:(?:file(?:name)?|path)\s*:\s*)?"

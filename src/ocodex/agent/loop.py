@@ -8,15 +8,19 @@ executed yet: a response is collected whole before any of its tool calls run.
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from ocodex.agent.assist import NUDGE_NOTHING, Assist
+from ocodex.agent.calls import ModelResponse, PendingCall, collect, pending_calls
 from ocodex.agent.context import TokenBudget, compacted, split_for_compaction, summary_request
 from ocodex.agent.guard import LoopGuard, Stuck, TaskFailure
 from ocodex.agent.history import prompt_text, steps_taken
-from ocodex.agent.textcalls import extract_text_calls, repair_arguments, shape_error
+from ocodex.agent.textcalls import shape_error
 from ocodex.backoff import backoff_delay
 from ocodex.errors import OcodexError, ProviderError, ServerUnavailable, StreamError, TurnInterrupted
 from ocodex.events import (
@@ -33,19 +37,18 @@ from ocodex.events import (
     TurnStarted,
     Usage,
 )
+from ocodex.profile import ModelProfile
 from ocodex.protocol import (
-    Completed,
     ModelRequest,
     Provider,
-    ReasoningDelta,
     RequestPurpose,
-    TextDelta,
     TokenUsage,
-    ToolCall,
 )
 from ocodex.tools.base import ToolContext, ToolResult
+from ocodex.tools.file_edit import EDIT_TOOLS, UNCHANGED
 from ocodex.tools.registry import ToolRegistry
 
+_EXIT_CODE = re.compile(r"^Exit code: (-?\d+)$", re.MULTILINE)  # the shell tool's report
 MAX_RETRY_AFTER_S = 60.0  # longest Retry-After honoured; a longer ask is waited out this long, then retried
 
 
@@ -66,6 +69,7 @@ class AgentOptions:
     text_tools_system: str | None = None  # the system prompt to switch to if the server refuses tools
     context_window: int | None = None  # effective window in tokens; None: unknown
     auto_compact_limit: int | None = None  # model_auto_compact_token_limit
+    profile: ModelProfile | None = None  # how ocodex drives this model (ocodex.profile); None: Codex's way
 
     def speaks_native_tools(self) -> bool:
         """Does this model speak native tools? Then tools go to the server as specs, calls come back as
@@ -74,17 +78,6 @@ class AgentOptions:
         capability, or one its server refused tools for) the text protocol is the only way to call.
         The one place this is decided: a model whose server cannot parse its native calls belongs here."""
         return not self.text_tools
-
-
-@dataclass(slots=True)
-class ModelResponse:
-    """One model answer collected whole: text, reasoning, tool calls, finish reason, usage."""
-
-    text: str = ""
-    reasoning: str = ""
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    finish_reason: str = ""
-    usage: TokenUsage | None = None
 
 
 @dataclass(slots=True)
@@ -99,36 +92,6 @@ class TurnResult:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-def collect(events: Any) -> ModelResponse:
-    response = ModelResponse()
-    text: list[str] = []
-    reasoning: list[str] = []
-    for event in events:
-        if isinstance(event, TextDelta):
-            text.append(event.text)
-        elif isinstance(event, ReasoningDelta):
-            reasoning.append(event.text)
-        elif isinstance(event, ToolCall):
-            response.tool_calls.append(event)
-        elif isinstance(event, Completed):
-            response.finish_reason = event.finish_reason
-            response.usage = event.usage
-    response.text = "".join(text).strip()
-    response.reasoning = "".join(reasoning).strip()
-    return response
-
-
-@dataclass(slots=True)
-class _Call:
-    """A tool call about to run. `problem` is set when its arguments could not be read."""
-
-    id: str
-    name: str
-    arguments: str
-    problem: str | None
-    raw: str
 
 
 class Agent:
@@ -153,6 +116,12 @@ class Agent:
         self._raw_text = ""  # the last answer as the model wrote it, tool-call blocks included
         self.last_prompt_tokens: int | None = None  # what the server counted for the last request
         self.interrupt_reason = "interrupted by the user"  # what a turn stopped by Ctrl-C (or a signal) says
+        profile = options.profile
+        helps = profile is not None and (profile.attach_files or profile.run_checks
+                                         or profile.edit_format == "whole")
+        # A small model's help (attachments, whole files in text, checks after edits): `ocodex.agent.assist`.
+        self.assist = Assist(profile, ctx.cwd, attachment_budget(options.context_window)) \
+            if helps and profile is not None else None
 
     # ---- one request, with retries -----------------------------------------------------------
 
@@ -228,6 +197,8 @@ class Agent:
                        {"type": "text", "text": prompt}]
         self.add_message({"role": "user", "content": content})
         self._prompts.append(self.messages[-1])
+        if self.assist is not None and (shown := self.assist.start_turn(prompt)) is not None:
+            self.add_message({"role": "user", "content": shown})
         try:
             final = self._loop()
         except KeyboardInterrupt:
@@ -251,6 +222,7 @@ class Agent:
 
     def _loop(self) -> str:
         guard = LoopGuard()
+        nudged_empty = False
         for _ in range(self.options.max_requests_per_turn):
             self._fit_context()
             try:
@@ -269,10 +241,20 @@ class Agent:
                 self.emit(ItemCompleted(Reasoning(self.ctx.ids.next(), response.reasoning)))
             calls = self._pending_calls(response)
             if not calls:
-                return self._finish(response)
+                nudge = self.assist.nudge(response.text) if self.assist is not None else None
+                if nudge is None and not response.text and not nudged_empty:
+                    nudge, nudged_empty = NUDGE_NOTHING, True  # one more chance, for any model
+                if nudge is None:
+                    return self._finish(response)
+                if response.text:
+                    self.add_message({"role": "assistant", "content": response.text})
+                self.add_message({"role": "user", "content": nudge})
+                continue
             guard.start_request()
             self._run_tools(response, calls, guard)
             guard.end_request()
+            if self.assist is not None and self.assist.done is not None:
+                return self._finish_assisted(response.text, self.assist.done)
         raise OcodexError(f"the model made {self.options.max_requests_per_turn} requests in one turn "
                           "without finishing; stopping")
 
@@ -289,28 +271,23 @@ class Agent:
         self.emit(ItemCompleted(AgentMessage(self.ctx.ids.next(), response.text)))
         return response.text
 
+    def _finish_assisted(self, said: str, result: str) -> str:
+        """End a turn ocodex ended (the named check passed, or kept failing): the model's words and the result."""
+        text = f"{said}\n\n{result}" if said else result
+        self.add_message({"role": "assistant", "content": text})
+        self.emit(ItemCompleted(AgentMessage(self.ctx.ids.next(), text)))
+        return text
+
     # ---- tool calls: native, or written as text ------------------------------------------------
 
-    def _pending_calls(self, response: ModelResponse) -> list[_Call]:
-        """The calls to run: a native-tools model's `tool_calls` with repaired arguments; for a model
-        without native tools, the calls written in its text."""
-        if self.options.speaks_native_tools():
-            calls = []
-            for call in response.tool_calls:
-                arguments, problem = repair_arguments(call.arguments)
-                calls.append(_Call(call.id, self.tools.resolve(call.name), arguments, problem, call.arguments))
-            return calls
-        if not response.text:
-            return []
-        visible, found = extract_text_calls(response.text, self.tools.names())
-        if not found:
-            return []
-        self._raw_text = response.text
-        response.text = visible
-        return [_Call(f"call_text_{self.ctx.ids.next()}", c.name, c.arguments, c.error, c.arguments)
-                for c in found]
+    def _pending_calls(self, response: ModelResponse) -> list[PendingCall]:
+        calls, raw = pending_calls(response, self.tools, native=self.options.speaks_native_tools(), ids=self.ctx.ids,
+                                   file_writes=self.assist.file_writes if self.assist is not None else None)
+        if raw is not None:
+            self._raw_text = raw
+        return calls
 
-    def _run_tools(self, response: ModelResponse, calls: list[_Call], guard: LoopGuard) -> None:
+    def _run_tools(self, response: ModelResponse, calls: list[PendingCall], guard: LoopGuard) -> None:
         if response.text:
             self.emit(ItemCompleted(AgentMessage(self.ctx.ids.next(), response.text)))
         text_mode = not self.options.speaks_native_tools()
@@ -330,6 +307,7 @@ class Agent:
                 assistant["reasoning"] = response.reasoning
             self.add_message(assistant)
         results: list[str] = []
+        edited = False
         images: list[dict[str, Any]] = []  # image parts tools returned (MCP, vision models): one user message
         stuck: Stuck | None = None
         for call in calls:
@@ -339,21 +317,38 @@ class Agent:
                 results.append(f'<tool_result name="{call.name}">\n{result.output}\n</tool_result>')
             else:
                 self.add_message({"role": "tool", "tool_call_id": call.id, "content": result.output})
+            changed = call.name in EDIT_TOOLS and result.success and not result.output.endswith(UNCHANGED)
+            edited = edited or changed
             try:
-                guard.record_call(call.name, call.raw, success=result.success,
-                                  changed_files=call.name == "apply_patch" and result.success,
+                guard.record_call(call.name, call.raw, success=result.success, changed_files=changed,
                                   output=result.output)
             except Stuck as exc:  # raised once every call has its result, so the history stays whole
                 stuck = stuck or exc
+        check = self._check_after_edit() if edited and stuck is None else None
         if text_mode:
-            self.add_message({"role": "user", "content": "\n".join(results)})
+            self.add_message({"role": "user", "content": "\n".join([*results, *([check] if check else [])])})
+        elif check:
+            self.add_message({"role": "user", "content": check})
         if images:
             self.add_message({"role": "user", "content": [
                 {"type": "text", "text": "The images the tool results above refer to:"}, *images]})
         if stuck is not None:
             raise stuck
 
-    def _call_tool(self, call: _Call) -> ToolResult:
+    def _check_after_edit(self) -> str | None:
+        """Run the check the prompt named, after an edit (`ocodex.agent.checks`); what the model reads."""
+        assist = self.assist
+        if assist is None:
+            return None
+        assist.edited = True
+        if assist.check is None or "shell" not in self.tools.names():
+            return None
+        result = self.tools.call("shell", json.dumps({"command": ["bash", "-c", assist.check.command]}), self.ctx)
+        match = _EXIT_CODE.search(result.output)
+        exit_code = int(match.group(1)) if match else (0 if result.success else 1)
+        return assist.after_check(exit_code, result.output)
+
+    def _call_tool(self, call: PendingCall) -> ToolResult:
         if call.problem is not None:
             spec = next((s for s in self.tools.specs() if s.name == call.name), None)
             if spec is not None:
@@ -425,3 +420,8 @@ class Agent:
         if self.ctx.plan is not None:
             self.emit(ItemCompleted(self.ctx.plan))
             self.ctx.plan = None
+
+
+def attachment_budget(context_window: int | None) -> int:
+    """Bytes of the task's files a small model is shown with its prompt: about 40% of its window."""
+    return int((context_window or 8192) * 4 * 0.4)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ocodex.profile import ModelProfile
     from ocodex.protocol import ToolSpec
     from ocodex.sandbox import SandboxPolicy
 
@@ -27,8 +28,21 @@ AGENTS_FILENAMES = ("AGENTS.override.md", "AGENTS.md")
 PROJECT_ROOT_MARKERS = (".git",)
 
 
-def system_prompt(permissions: str) -> str:
-    base = resources.files("ocodex").joinpath("prompts/system.md").read_text("utf-8").strip()
+def _prompt(name: str) -> str:
+    return resources.files("ocodex").joinpath(f"prompts/{name}").read_text("utf-8")
+
+
+def system_prompt(permissions: str, *, edit_format: str = "apply_patch", plan: bool = True,
+                  small: bool = False) -> str:
+    """The system prompt: Codex's shape (`system.md`, with the tools of `edit_format` and the plan tool), or
+    the short one for a small model that writes whole files as text (`small.md`). Neither holds an example
+    path, name or line a model could paste as real: every <...> says what stands there."""
+    if small:
+        base = _prompt("small.md").strip()
+    else:
+        tools = _prompt("tool_shell.md") + _prompt(f"tool_{edit_format}.md")
+        base = _prompt("system.md").replace("{tools}", tools)
+        base = base.replace("{plan}", _prompt("tool_plan.md") if plan else "").strip()
     return f"{base}\n\n# Sandbox\n{permissions}"
 
 
@@ -141,11 +155,15 @@ def initial_messages(*, system: str, agents_md: ProjectDocs | None, environment:
     return messages
 
 
-def system_message(policy: SandboxPolicy, tools: Sequence[ToolSpec], *, text_tools: bool) -> str:
-    """The system prompt for `policy`, with the text tool protocol for `tools` when the model has no
-    native tool calling."""
-    system = system_prompt(policy.describe())
-    if text_tools:
+def system_message(policy: SandboxPolicy, tools: Sequence[ToolSpec], *, text_tools: bool,
+                   profile: ModelProfile | None = None) -> str:
+    """The system prompt for `policy` and the model's `profile`, with the text tool protocol for `tools`
+    when the model has no native tool calling (a small model writing whole files has its own prompt)."""
+    edit_format = profile.edit_format if profile is not None else "apply_patch"
+    small = text_tools and edit_format == "whole"
+    system = system_prompt(policy.describe(), edit_format=edit_format, small=small,
+                           plan=any(spec.name == "update_plan" for spec in tools))
+    if text_tools and not small:
         from ocodex.agent.textcalls import text_protocol_prompt
 
         system = f"{system}\n\n{text_protocol_prompt(list(tools))}"
@@ -153,13 +171,13 @@ def system_message(policy: SandboxPolicy, tools: Sequence[ToolSpec], *, text_too
 
 
 def opening_messages(*, cwd: Path, home: Path, policy: SandboxPolicy, tools: Sequence[ToolSpec],
-                     text_tools: bool = False, doc_max_bytes: int = 32768,
-                     doc_fallbacks: Sequence[str] = ()) -> tuple[list[dict[str, Any]], ProjectDocs | None]:
+                     text_tools: bool = False, doc_max_bytes: int = 32768, doc_fallbacks: Sequence[str] = (),
+                     profile: ModelProfile | None = None) -> tuple[list[dict[str, Any]], ProjectDocs | None]:
     """A session's opening messages, as every run (and `ocodex bench`) sends them: the system prompt
     (`system_message`), the AGENTS.md files, and the environment context. Also returns the project
     docs, to tell whether they were cut."""
     agents_md = load_agents_md(cwd, home, max_bytes=doc_max_bytes, fallback_filenames=tuple(doc_fallbacks))
-    system = system_message(policy, tools, text_tools=text_tools)
+    system = system_message(policy, tools, text_tools=text_tools, profile=profile)
     writable = policy.writable() if policy.mode == "workspace-write" else []
     environment = environment_context(cwd, sandbox_mode=policy.mode, network_access=policy.network_enabled,
                                       writable_roots=writable)

@@ -317,3 +317,22 @@ def text_protocol_prompt(specs: list[ToolSpec]) -> str:
     for spec in specs:
         lines.append(f"- {spec.name}: {spec.description} Arguments: {expected_shape(spec)}")
     return "\n".join(lines)
+
+
+def only_calls(text: str, tools: set[str] | list[str]) -> list[TextCall]:
+    """The calls `text` consists of, when it is nothing but tool calls written as text (fenced or bare,
+    in any of the shapes `extract_text_calls` reads; one naming a tool that is not offered counts too, so
+    the model hears that the tool does not exist rather than having its call taken as its answer).
+
+    This is the one rule for a model that speaks native tools: a reply that is only a call is a call by
+    intent and runs (servers often fail to parse a small model's calls), while prose that quotes a call is
+    text and never runs. Empty when `text` holds anything else."""
+    names = set(tools)
+    visible, calls = extract_text_calls(text, names)
+    if calls and not visible.strip():
+        return calls
+    body = _strip_fence(text.strip()).strip()
+    if not (body.startswith("{") and body.endswith("}")):
+        return []
+    call = _block_call(body, names, always=True)
+    return [call] if call is not None else []

@@ -44,6 +44,7 @@ from ocodex.events import (
     WrongEndpoint,
 )
 from ocodex.net.connection import Connection
+from ocodex.profile import profile_for
 from ocodex.protocol import Provider
 from ocodex.sandbox import SandboxPolicy, check_available
 from ocodex.tools.base import Tool, ToolContext
@@ -71,6 +72,8 @@ class ModelChoice:
     context_window: int | None = None  # effective, in tokens; None: unknown
     context: ContextSized | None = None  # how the window was learned (Ollama)
     server_version: str | None = None
+    family: str | None = None  # from /api/show (`qwen2`, `gptoss`); None when unknown
+    parameter_size: str | None = None  # from /api/show (`1.5B`); None when unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +178,9 @@ def _ready_oss(settings: Settings, connection: Connection, emit: Emit) -> ModelC
     else:
         sampling, capabilities = (GPT_OSS_SAMPLING if gpt_oss else OLLAMA_SAMPLING), None
     plan = size_context(client, ready.model, details, settings.model_context_window)
-    return ModelChoice(plan.model, reason, capabilities, sampling, plan.window, plan.sized, ready.version)
+    return ModelChoice(plan.model, reason, capabilities, sampling, plan.window, plan.sized, ready.version,
+                       details.family if details is not None else None,
+                       details.parameter_size if details is not None else None)
 
 
 def _ready_configured(settings: Settings, connection: Connection, emit: Emit) -> ModelChoice:
@@ -237,9 +242,12 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
         if mcp is not None:
             vision = choice.capabilities is not None and "vision" in choice.capabilities
             offer = mcp.offer(emit=emit, context_window=choice.context_window, vision=vision, model=choice.model)
-        tool_set = select_tools(choice.model, approval_policy=settings.approval_policy,
+        profile = profile_for(choice.model, family=choice.family, parameter_size=choice.parameter_size,
+                              capabilities=choice.capabilities, edit_format=settings.edit_format)
+        tool_set = select_tools(choice.model, approval_policy=settings.approval_policy, profile=profile,
                                 extra=[*extra_tools, *(offer.tools if offer is not None else ())])
-        text_tools = choice.capabilities is not None and "tools" not in choice.capabilities
+        lacks_tools = choice.capabilities is not None and "tools" not in choice.capabilities
+        text_tools = lacks_tools or profile.text_tools
         effort = settings.model_reasoning_effort
         configured = SessionConfigured(
             provider=provider_config.id, server=connected.server, server_source=connected.source,
@@ -250,7 +258,7 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
         emit(configured)
         if offer is not None and offer.cost is not None:
             emit(offer.cost)
-        if text_tools:
+        if lacks_tools and not profile.small:  # a small model's text protocol is its profile's choice
             emit(TextToolMode(choice.model, "capabilities"))
         if effort and choice.capabilities is not None and "thinking" not in choice.capabilities:
             emit(EffortIgnored(effort, choice.model))
@@ -262,7 +270,7 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
         if wrap is not None:
             provider = wrap(provider)
         messages, agents_md = opening_messages(
-            cwd=cwd, home=home, policy=policy, tools=tool_set.registry.specs(), text_tools=text_tools,
+            cwd=cwd, home=home, policy=policy, tools=tool_set.registry.specs(), text_tools=text_tools, profile=profile,
             doc_max_bytes=settings.project_doc_max_bytes, doc_fallbacks=settings.project_doc_fallback_filenames)
         if agents_md is not None and agents_md.truncated:
             emit(ProjectDocTruncated(settings.project_doc_max_bytes))
@@ -278,9 +286,9 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
                                stream_max_retries=provider_config.stream_max_retries,
                                hide_reasoning=settings.hide_agent_reasoning, text_tools=text_tools,
                                context_window=choice.context_window,
-                               auto_compact_limit=settings.model_auto_compact_token_limit,
+                               auto_compact_limit=settings.model_auto_compact_token_limit, profile=profile,
                                text_tools_system=None if text_tools else system_message(
-                                   policy, tool_set.registry.specs(), text_tools=True))
+                                   policy, tool_set.registry.specs(), text_tools=True, profile=profile))
         agent = Agent(provider=provider, tools=tool_set.registry, ctx=ctx, options=options, messages=messages,
                       emit=emit)
     except BaseException:

@@ -25,8 +25,9 @@ from ocodex.patch.replace import replace_text
 from ocodex.sandbox import PROTECTED_SUBPATHS
 from ocodex.tools.apply_patch import protected_path
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
-from ocodex.tools.patch_preview import _read
+from ocodex.tools.patch_preview import read_text
 
+UNCHANGED = "nothing was changed."  # how a result that changed no file ends
 WRITE_DESCRIPTION = ("Write a file: its complete new content (every line, not only the changed ones). "
                      "Creates the file if it does not exist. Paths are relative to the working directory.")
 WRITE_PARAMETERS: dict[str, Any] = {
@@ -100,7 +101,7 @@ def edit(tool: str, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     except OSError as exc:
         return _failed(ctx, f"{tool} failed while writing: {exc}")
     if not changes:
-        return ToolResult(f"{path} already has exactly this content; nothing was changed.")
+        return ToolResult(f"{path} already has exactly this content; {UNCHANGED}")
     updates = tuple(FileUpdate(str(change.path), change.kind) for change in changes)
     item_id = ctx.ids.next()
     ctx.emit(ItemStarted(FileChange(item_id, updates)))
@@ -118,7 +119,7 @@ def _describe(tool: str, args: dict[str, Any], ctx: ToolContext) -> PatchRequest
     if not needs_approval(ctx.approvals.policy, PatchRequest((), "")):
         return None
     path = _path(args, tool)
-    old = _read(ctx.cwd / path)
+    old = read_text(ctx.cwd / path)
     try:
         new = _new_text(args, tool, path)(old)
     except HunkRejected:

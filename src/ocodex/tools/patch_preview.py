@@ -19,7 +19,7 @@ from ocodex.patch.parser import AddFile, DeleteFile, Patch, UpdateFile
 MAX_PREVIEW_BYTES = 1024 * 1024
 
 
-def _read(path: Path) -> str | None:
+def read_text(path: Path) -> str | None:
     """The text of a regular file, or None (missing, not regular, too big, not UTF-8)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -59,9 +59,9 @@ def preview(patch: Patch, base: Path) -> str:
             case AddFile(contents=contents):
                 parts.append(_diff("", contents, "/dev/null", f"b/{hunk.path}"))
             case DeleteFile():
-                parts.append(_diff(_read(path) or "", "", f"a/{hunk.path}", "/dev/null"))
+                parts.append(_diff(read_text(path) or "", "", f"a/{hunk.path}", "/dev/null"))
             case UpdateFile(move_to=move_to, chunks=chunks):
-                old = _read(path)
+                old = read_text(path)
                 new: str | None = None
                 if old is not None:
                     try:

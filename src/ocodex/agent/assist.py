@@ -1,0 +1,150 @@
+"""What the loop does for a small model, per its profile (`ocodex.profile`): the help that turned
+Qwen2.5-Coder 0.5B/1.5B from never editing a file into solving tasks (README, "Small models").
+
+- The task's files go with the prompt (`ocodex.agent.mentions`), so the model edits what is there.
+- Whole files written into its answer become `write_file` calls (`ocodex.agent.fileblocks`); a block with
+  no path is given to the shown file it most resembles only when it is plainly that file (it keeps the
+  file's top-level definitions), never to a file the model was not shown.
+- After an edit, the check the prompt names runs (`ocodex.agent.checks`), and its result goes back with
+  the edit's. A check that passes ends the turn; one that keeps failing ends it after `MAX_CHECK_ROUNDS`.
+- An answer that changed nothing although it holds code, or says nothing at all, gets one nudge back.
+
+`Assist` holds one turn's state; the loop asks it at fixed points and owns everything else.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ocodex.agent.checks import CheckRounds, check_command, tail
+from ocodex.agent.fileblocks import parse_files
+from ocodex.agent.mentions import attachment
+from ocodex.profile import ModelProfile
+
+NUDGE_CODE = ("No file was changed. To change a file, write its path on a line of its own, then the complete "
+              "new content of the file in a fenced code block.")
+NUDGE_NOTHING = "Your reply was empty. Continue with the task."
+
+
+@dataclass(frozen=True, slots=True)
+class FileWrite:
+    """A whole file found in an answer: the `write_file` call it becomes."""
+
+    path: str
+    content: str
+
+    def arguments(self) -> str:
+        return json.dumps({"path": self.path, "content": self.content}, ensure_ascii=False)
+
+
+def _top_level_names(text: str) -> set[str] | None:
+    """The functions and classes a Python text defines at top level; None if it does not parse."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    return {node.name for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+
+
+def plainly_that_file(block: str, original: str, path: str) -> bool:
+    """Is an unnamed block a whole new version of `original`? For Python: it parses and defines every
+    top-level function and class `original` does (at least one). Other files: never assumed."""
+    if not path.endswith(".py"):
+        return False
+    had, has = _top_level_names(original), _top_level_names(block)
+    return bool(had) and has is not None and had <= has
+
+
+@dataclass(slots=True)
+class Assist:
+    """One thread's small-model help; `start_turn` resets it for each prompt."""
+
+    profile: ModelProfile
+    cwd: Path
+    budget_bytes: int
+    check: CheckRounds | None = None
+    shown: dict[str, str] = field(default_factory=dict)  # files shown to the model this turn: their text
+    nudged: bool = False
+    edited: bool = False
+    done: str | None = None  # set when the turn should end: the result to state
+
+    def start_turn(self, prompt: str) -> str | None:
+        """Reset for a new prompt; the message showing the task's files, if any (`attach_files`)."""
+        command = check_command(prompt) if self.profile.run_checks else None
+        self.check = CheckRounds(command) if command else None
+        self.nudged, self.edited, self.done, self.shown = False, False, None, {}
+        if not self.profile.attach_files:
+            return None
+        found = attachment(prompt, self.cwd, budget_bytes=self.budget_bytes)
+        if found is None:
+            return None
+        message, self.shown = found
+        return message
+
+    def file_writes(self, text: str) -> tuple[str, list[FileWrite]]:
+        """The whole files in `text` (the `whole` format), and the text without their blocks."""
+        if self.profile.edit_format != "whole" or ("```" not in text and "~~~" not in text):
+            return text, []
+        parsed = parse_files(text)
+        files = dict(parsed.files)
+        for _language, body in parsed.unnamed:
+            fits = [(difflib.SequenceMatcher(None, self.shown[path], body).ratio(), path) for path in self.shown
+                    if path not in files and plainly_that_file(body, self.shown[path], path)]
+            if fits:
+                files[max(fits)[1]] = body
+        writes = [FileWrite(path, content) for path, content in files.items()]
+        if not writes:
+            return text, []
+        return _without_blocks(text), writes
+
+    def nudge(self, text: str) -> str | None:
+        """What to say to an answer with no call: once per turn, for an empty one or one holding code
+        that changed nothing; None to let the answer end the turn."""
+        if self.nudged or self.edited:
+            return None
+        if not text.strip() or (self.profile.edit_format == "whole" and "```" in text):
+            self.nudged = True
+            return NUDGE_NOTHING if not text.strip() else NUDGE_CODE
+        return None
+
+    def after_check(self, exit_code: int, output: str) -> str:
+        """Account for the check run after an edit; the note the model reads with the edit's result."""
+        assert self.check is not None
+        command = self.check.command
+        if exit_code == 0:
+            self.check.passed = True
+            self.done = f"`{command}` passed."
+            return f"ocodex ran `{command}` after your edit: it passed."
+        self.check.failures += 1
+        note = (f"ocodex ran `{command}` after your edit: it failed (exit code {exit_code}).\n{tail(output)}\n"
+                "Fix the code so that it passes: reply with the complete new content of each file you change.")
+        if self.check.exhausted:
+            self.done = (f"`{command}` still fails after {self.check.failures} attempts:\n"
+                         f"{tail(output, 5)}")
+        return note
+
+
+def _without_blocks(text: str) -> str:
+    """`text` with its fenced blocks (and the path lines naming them) replaced by nothing."""
+    out: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if fence is None and (stripped.startswith("```") or stripped.startswith("~~~")):
+            fence = stripped[:3]
+            while out and not out[-1].strip():
+                out.pop()
+            if out and len(out[-1].split()) == 1:  # the path line naming the block
+                out.pop()
+            continue
+        if fence is not None:
+            if stripped.startswith(fence) and set(stripped) <= {fence[0]}:
+                fence = None
+            continue
+        out.append(line)
+    return "\n".join(out).strip()
