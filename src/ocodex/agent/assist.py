@@ -103,12 +103,13 @@ class Assist:
         return _without_blocks(text), writes
 
     def nudge(self, text: str) -> str | None:
-        """What to say to an answer with no call: once per turn, for an empty one or one holding code
-        that changed nothing; None to let the answer end the turn."""
+        """What to say to an answer with no call: once per turn, for an empty one, one holding code that
+        changed nothing, or one that ends a task with a check while no file was changed; None to let the
+        answer end the turn."""
         if self.nudged or self.edited:
             return None
-        if not text.strip() or (self.profile.edit_format == "whole" and "```" in text):
-            self.nudged = True
+        if not text.strip() or (self.profile.edit_format == "whole" and ("```" in text or self.check)):
+            self.nudged = True  # code that changed nothing, or "done" with a check to pass and no change made
             return NUDGE_NOTHING if not text.strip() else NUDGE_CODE
         return None
 

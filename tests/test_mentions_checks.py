@@ -1,0 +1,110 @@
+"""The parts of the small-model help that read the prompt and the workspace: which files a task is about
+(`ocodex.agent.mentions`), which command checks it (`ocodex.agent.checks`), and the model profile."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ocodex.agent.checks import check_command, tail
+from ocodex.agent.mentions import MAX_FILES, attachment, files_using, named_files, quoted_names, workspace_files
+from ocodex.profile import parameters_b, profile_for
+
+pytestmark = pytest.mark.fast
+
+
+def make(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_named_files_exact_paths_bare_names_and_traceback_lines(tmp_path: Path) -> None:
+    make(tmp_path, {"app.py": "", "settings.py": "", "docs/slug.md": "", "pkg/util.py": "", "a/x.py": "",
+                    "b/x.py": ""})
+    files = workspace_files(tmp_path)
+    prompt = ('Fix it.\n  File "app.py", line 13\nSee docs/slug.md and util.py, not x.py, not missing.py; '
+              "`settings.py`.")
+    assert named_files(prompt, files) == ["app.py", "docs/slug.md", "pkg/util.py", "settings.py"]
+
+
+def test_quoted_names_and_the_files_using_them(tmp_path: Path) -> None:
+    make(tmp_path, {"billing.py": "def calc_total(x):\n    return x\n", "shop.py": "from billing import calc_total\n",
+                    "other.py": "calc_totally = 1\n", "notes.bin": "calc_total"})
+    names = quoted_names("Rename `calc_total` to `invoice_total`; `Cart.add()` too; `x` is too short.")
+    assert names == ["calc_total", "invoice_total", "add"]
+    assert files_using(names, tmp_path, workspace_files(tmp_path), []) == ["billing.py", "shop.py"]
+
+
+def test_the_attachment_skips_hidden_links_out_fifos_and_big_files_and_keeps_to_its_budget(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.py"
+    outside.write_text("SECRET = 1\n")
+    work = make(tmp_path / "work", {"main.py": "print(1)\n", ".hidden/h.py": "", "big.py": "x" * 20_000,
+                                    "mid.py": "y = 2\n" * 100})
+    (work / "link.py").symlink_to(outside)
+    os.mkfifo(work / "pipe.py")
+    found = attachment("Look at main.py, link.py, pipe.py, big.py, mid.py and .hidden/h.py", work,
+                       budget_bytes=200)
+    assert found is not None
+    message, shown = found
+    assert list(shown) == ["main.py"]  # mid.py is over the budget left
+    assert "SECRET" not in message and "x" * 100 not in message and "h.py" not in message
+    assert attachment("nothing named here", work, budget_bytes=10_000) is None
+
+
+def test_at_most_max_files_are_shown(tmp_path: Path) -> None:
+    names = [f"m{i}.py" for i in range(MAX_FILES + 3)]
+    work = make(tmp_path, {name: "pass\n" for name in names})
+    found = attachment(" ".join(names), work, budget_bytes=100_000)
+    assert found is not None and list(found[1]) == names[:MAX_FILES]
+
+
+@pytest.mark.parametrize(("prompt", "command"), [
+    ("Implement it. Check your work with `python3 -m pytest -q`.", "python3 -m pytest -q"),
+    ("Try `python3 wordfreq.py poem.txt --top 2`.", "python3 wordfreq.py poem.txt --top 2"),
+    ("Running it crashes:\n```\n$ python3 app.py\nTraceback\n```\nMake `python3 app.py` work.", "python3 app.py"),
+    ("Run `python3 demo.py` and then `npm test`.", "npm test"),
+    ("Rename `calc_total` in `billing.py`.", None),
+    ("Explain `ls -la` output.", None),
+    ("Use `./run.sh` to see it.", "./run.sh"),
+])
+def test_check_command(prompt: str, command: str | None) -> None:
+    assert check_command(prompt) == command
+
+
+@given(st.text(max_size=400))
+def test_check_command_never_raises_and_returns_text_from_the_prompt(prompt: str) -> None:
+    found = check_command(prompt)
+    assert found is None or found in prompt
+
+
+def test_tail_keeps_the_last_lines_and_says_how_many_were_cut() -> None:
+    text = "\n".join(str(i) for i in range(100))
+    assert tail(text, 3) == "[97 earlier lines left out]\n97\n98\n99"
+    assert tail("a\nb\n", 3) == "a\nb"
+
+
+@pytest.mark.parametrize(("text", "size"), [("1.5B", 1.5), ("494.03M", 0.49403), ("qwen2.5-coder:1.5b", 1.5),
+                                            ("Qwen2.5-Coder-0.5B-Instruct", 0.5), ("llama3.1:8b-instruct-q4_K_M", 8),
+                                            ("gpt-oss:20b", 20), ("llama", None), ("", None)])
+def test_parameters_b(text: str, size: float | None) -> None:
+    assert parameters_b(text) == pytest.approx(size)
+
+
+def test_profiles() -> None:
+    assert profile_for("gpt-oss:20b").edit_format == "apply_patch"
+    assert profile_for("gpt-5-codex").edit_format == "apply_patch"
+    small = profile_for("qwen2.5-coder:1.5b")
+    assert (small.edit_format, small.text_tools, small.plan_tool, small.attach_files, small.run_checks) == \
+        ("whole", True, False, True, True)
+    assert profile_for("custom", parameter_size="494.03M").small  # Ollama's /api/show size wins over the name
+    assert profile_for("qwen3:8b").edit_format == "apply_patch" and not profile_for("qwen3:8b").text_tools
+    assert profile_for("gemma3:4b", capabilities=("completion",)).text_tools
+    overridden = profile_for("qwen2.5-coder:1.5b", edit_format="replace")
+    assert overridden.edit_format == "replace" and overridden.text_tools and "from config" in overridden.reason

@@ -1,0 +1,176 @@
+"""The small-model profile in the loop, driven by the in-process scripted model: the task's files shown with
+the prompt, whole files written from the answer's text, the named check run after each edit (its result
+ending the turn or going back to the model), nudges, and the one rule for calls written as text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ocodex.config import Settings
+from ocodex.events import AgentMessage, CommandExecution, FileChange, SessionConfigured
+from ocodex.testing.scripted import ScriptedModel, Step
+from ocodex.thread import Thread
+from test_thread import Face
+
+pytestmark = pytest.mark.fast
+
+SMALL = "qwen2.5-coder:1.5b"
+STUB = 'def slugify(text):\n    """Lower-case words joined by dashes."""\n    raise NotImplementedError\n'
+GOOD = "def slugify(text):\n    return '-'.join(text.lower().split())\n"
+CHECK = "import sys\nfrom slug import slugify\nsys.exit(0 if slugify('A b') == 'a-b' else 1)\n"
+PROMPT = "Implement `slugify` in slug.py. Check your work with `python3 check.py`."
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    path = tmp_path / "work"
+    path.mkdir()
+    (path / "slug.py").write_text(STUB)
+    (path / "check.py").write_text(CHECK)
+    (path / "README.md").write_text("A slug library.\n")
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+def run(work: Path, home: Path, *steps: Step, model: str = SMALL, prompt: str = PROMPT,
+        **values: Any) -> tuple[Any, ScriptedModel, Face]:
+    scripted = ScriptedModel(*steps, capabilities=None, context_window=8192)
+    face = Face()
+    chosen = Settings().changed("test", {"sandbox_mode": "danger-full-access", "model": model, **values})
+    with Thread.open(chosen, cwd=work, home=home, face=face, server=scripted) as thread:
+        result = thread.run_turn(prompt)
+    return result, scripted, face
+
+
+def sent(model: ScriptedModel, index: int) -> str:
+    return json.dumps(model.requests[index].messages)
+
+
+def test_a_whole_file_in_the_answer_is_written_and_the_passing_check_ends_the_turn(work: Path, home: Path) -> None:
+    result, model, face = run(work, home, Step.say(f"Here it is.\n\nslug.py\n```python\n{GOOD}```\n"))
+    assert (work / "slug.py").read_text() == GOOD
+    assert len(model.requests) == 1  # no request after the check passed
+    assert result.ok and result.final_message == "Here it is.\n\n`python3 check.py` passed."
+    assert [c.command for c in face.items(CommandExecution)] == ["bash -c 'python3 check.py'"]
+    assert face.items(FileChange)[0].changes[0].kind == "update"
+    configured = face.of(SessionConfigured)[0]
+    assert configured.edit_format == "whole"
+    # the small prompt, without tool specs; the task's file shown after the prompt
+    request = model.requests[0]
+    assert request.tools == []
+    assert "complete new content" in request.messages[0]["content"]
+    assert request.messages[-2]["content"] == PROMPT
+    shown = request.messages[-1]["content"]
+    assert shown.startswith("The files this task is about") and STUB.strip() in shown
+    assert "check.py\n```python\n" in shown  # named by the check command
+    assert "Other files in the workspace: README.md\n\nNow do the task" in shown
+
+
+def test_a_failing_check_goes_back_to_the_model_with_its_output(work: Path, home: Path) -> None:
+    wrong = "def slugify(text):\n    print('oops')\n    return text\n"
+    result, model, face = run(work, home, Step.say(f"slug.py\n```python\n{wrong}```"),
+                              Step.say(f"slug.py\n```python\n{GOOD}```"))
+    assert len(model.requests) == 2
+    feedback = model.requests[1].messages[-1]["content"]
+    assert "ocodex ran `python3 check.py` after your edit: it failed (exit code 1)" in feedback
+    assert "oops" in feedback and "complete new content" in feedback
+    assert result.ok and "`python3 check.py` passed." in result.final_message
+    assert (work / "slug.py").read_text() == GOOD
+
+
+def test_a_check_that_keeps_failing_ends_the_turn_and_says_so(work: Path, home: Path) -> None:
+    wrongs = [f"slug.py\n```python\ndef slugify(text):\n    return {n}\n```" for n in range(4)]
+    result, model, _face = run(work, home, *map(Step.say, wrongs))
+    assert len(model.requests) == 4
+    assert result.ok and "`python3 check.py` still fails after 4 attempts" in result.final_message
+
+
+def test_an_unnamed_block_goes_to_the_shown_file_only_when_it_is_plainly_that_file(work: Path, home: Path) -> None:
+    result, model, _face = run(work, home, Step.say(f"```python\n{GOOD}```"))
+    assert (work / "slug.py").read_text() == GOOD and result.ok
+
+    (work / "slug.py").write_text(STUB + "\n\ndef other():\n    return 1\n")
+    snippet = "```python\ndef slugify(text):\n    return text\n```"  # drops other(): not the whole file
+    result, model, _face = run(work, home, Step.say(snippet), Step.say("I could not do it."))
+    assert "def other" in (work / "slug.py").read_text()
+    assert "No file was changed." in model.requests[1].messages[-1]["content"]  # one nudge, then the answer
+    assert result.final_message == "I could not do it."
+
+
+def test_an_empty_answer_gets_one_nudge_for_any_model(work: Path, home: Path) -> None:
+    result, model, _face = run(work, home, Step.say(""), Step.say("Done."), model="gpt-oss:20b", prompt="hi")
+    assert result.ok and result.final_message == "Done."
+    assert model.requests[1].messages[-1] == {"role": "user", "content": "Your reply was empty. Continue with the task."}
+    result, _model, _face = run(work, home, Step.say(""), Step.say(""), model="gpt-oss:20b", prompt="hi")
+    assert not result.ok and "empty answer" in (result.error or "")
+
+
+def test_a_call_to_a_tool_the_model_was_not_offered_is_answered_not_taken_as_the_answer(
+        work: Path, home: Path) -> None:
+    plan = '```json\n{"name": "update_plan", "arguments": {"plan": []}}\n```'
+    result, model, _face = run(work, home, Step.say(plan), Step.say(f"slug.py\n```python\n{GOOD}```"))
+    assert "update_plan" in model.requests[1].messages[-1]["content"]
+    assert "unknown tool" in model.requests[1].messages[-1]["content"].lower()
+    assert result.ok and (work / "slug.py").read_text() == GOOD
+
+
+def test_a_native_tools_model_runs_a_reply_that_is_only_a_call_but_not_a_quoted_one(work: Path, home: Path) -> None:
+    only = '```json\n{"name": "shell", "arguments": {"command": ["touch", "made"]}}\n```'
+    quoted = 'You could run this:\n{"name": "shell", "arguments": {"command": ["touch", "quoted"]}}\n\nBut I did not.'
+    result, model, face = run(work, home, Step.say(only), Step.say(quoted), model="gpt-oss:20b", prompt="go")
+    assert (work / "made").exists() and not (work / "quoted").exists()
+    assert model.requests[1].messages[-2]["tool_calls"][0]["function"]["name"] == "shell"
+    assert result.final_message == quoted
+    assert [m.text for m in face.items(AgentMessage)] == [quoted]
+
+
+def test_the_gpt_oss_profile_keeps_codex_tools_and_shows_no_files(work: Path, home: Path) -> None:
+    result, model, face = run(work, home, Step.say("ok"), model="gpt-oss:20b")
+    names = [tool.name for tool in model.requests[0].tools]
+    assert names == ["shell", "apply_patch", "update_plan"]
+    assert model.requests[0].messages[-1]["content"] == PROMPT and STUB not in sent(model, 0)
+    assert face.of(SessionConfigured)[0].edit_format == "apply_patch"
+
+
+@pytest.mark.parametrize("edit_format", ["replace", "whole", "apply_patch"])
+def test_edit_format_from_config_picks_the_edit_tool(work: Path, home: Path, edit_format: str) -> None:
+    _result, model, face = run(work, home, Step.say("ok"), model="gpt-oss:20b", edit_format=edit_format)
+    names = [tool.name for tool in model.requests[0].tools]
+    tool = {"replace": "replace", "whole": "write_file", "apply_patch": "apply_patch"}[edit_format]
+    assert names[1] == tool and face.of(SessionConfigured)[0].edit_format == edit_format
+    assert f"`{tool}`" in model.requests[0].messages[0]["content"]
+    assert "some_function" not in sent(model, 0) and "def main" not in sent(model, 0)
+
+
+def test_replace_shows_the_closest_lines_when_the_old_text_is_not_there(work: Path, home: Path) -> None:
+    bad = {"path": "slug.py", "old": "    raise NotImplementedErr\n", "new": "    return text\n"}
+    good = {"path": "slug.py", "old": "raise NotImplementedError", "new": "return text"}
+    _result, model, face = run(work, home, Step.call("replace", bad), Step.call("replace", good), Step.say("done"),
+                               model="gpt-oss:20b", edit_format="replace", prompt="go")
+    error = model.requests[1].messages[-1]["content"]
+    assert "the old text was not found in slug.py" in error and "3 |     raise NotImplementedError" in error
+    assert (work / "slug.py").read_text().endswith("    return text\n")
+    assert len(face.items(FileChange)) == 1
+
+
+def test_write_file_refuses_protected_paths_and_read_only(work: Path, home: Path) -> None:
+    (work / ".git").mkdir()
+    call = Step.call("write_file", {"path": ".git/config", "content": "x"})
+    _result, model, _face = run(work, home, call, Step.say("done"), model="gpt-oss:20b", edit_format="whole",
+                                sandbox_mode="workspace-write", prompt="go")
+    assert "read-only in the workspace-write sandbox" in model.requests[1].messages[-1]["content"]
+    assert not (work / ".git" / "config").exists()
+    call = Step.call("write_file", {"path": "new.txt", "content": "x"})
+    _result, model, _face = run(work, home, call, Step.say("done"), model="gpt-oss:20b", edit_format="whole",
+                                sandbox_mode="read-only", prompt="go")
+    assert "read-only" in model.requests[1].messages[-1]["content"] and not (work / "new.txt").exists()
