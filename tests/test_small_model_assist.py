@@ -78,7 +78,7 @@ def test_a_whole_file_in_the_answer_is_written_and_the_passing_check_ends_the_tu
 
 def test_a_failing_check_goes_back_to_the_model_with_its_output(work: Path, home: Path) -> None:
     wrong = "def slugify(text):\n    print('oops')\n    return text\n"
-    result, model, face = run(work, home, Step.say(f"slug.py\n```python\n{wrong}```"),
+    result, model, _face = run(work, home, Step.say(f"slug.py\n```python\n{wrong}```"),
                               Step.say(f"slug.py\n```python\n{GOOD}```"))
     assert len(model.requests) == 2
     feedback = model.requests[1].messages[-1]["content"]
@@ -110,7 +110,8 @@ def test_an_unnamed_block_goes_to_the_shown_file_only_when_it_is_plainly_that_fi
 def test_an_empty_answer_gets_one_nudge_for_any_model(work: Path, home: Path) -> None:
     result, model, _face = run(work, home, Step.say(""), Step.say("Done."), model="gpt-oss:20b", prompt="hi")
     assert result.ok and result.final_message == "Done."
-    assert model.requests[1].messages[-1] == {"role": "user", "content": "Your reply was empty. Continue with the task."}
+    assert model.requests[1].messages[-1] == {"role": "user",
+                                             "content": "Your reply was empty. Continue with the task."}
     result, _model, _face = run(work, home, Step.say(""), Step.say(""), model="gpt-oss:20b", prompt="hi")
     assert not result.ok and "empty answer" in (result.error or "")
 
@@ -135,7 +136,7 @@ def test_a_native_tools_model_runs_a_reply_that_is_only_a_call_but_not_a_quoted_
 
 
 def test_the_gpt_oss_profile_keeps_codex_tools_and_shows_no_files(work: Path, home: Path) -> None:
-    result, model, face = run(work, home, Step.say("ok"), model="gpt-oss:20b")
+    _result, model, face = run(work, home, Step.say("ok"), model="gpt-oss:20b")
     names = [tool.name for tool in model.requests[0].tools]
     assert names == ["shell", "apply_patch", "update_plan"]
     assert model.requests[0].messages[-1]["content"] == PROMPT and STUB not in sent(model, 0)
