@@ -175,3 +175,13 @@ def test_write_file_refuses_protected_paths_and_read_only(work: Path, home: Path
     _result, model, _face = run(work, home, call, Step.say("done"), model="gpt-oss:20b", edit_format="whole",
                                 sandbox_mode="read-only", prompt="go")
     assert "read-only" in model.requests[1].messages[-1]["content"] and not (work / "new.txt").exists()
+
+
+def test_a_shown_file_written_back_with_only_its_layout_changed_is_left_alone(work: Path, home: Path) -> None:
+    (work / "test_slug.py").write_text("from slug import slugify\n\n\ndef test_it():\n    assert slugify('A b')\n")
+    prompt = "Implement `slugify` in slug.py; test_slug.py has the tests. Check with `python3 check.py`."
+    same = "from slug import slugify\n\ndef test_it():\n    assert slugify('A b')   \n"
+    result, _model, face = run(work, home, Step.say(f"slug.py\n```python\n{GOOD}```\n\ntest_slug.py\n```python\n"
+                                                    f"{same}```"), prompt=prompt)
+    assert result.ok and (work / "test_slug.py").read_text().count("\n\n\n") == 1
+    assert [change.path for item in face.items(FileChange) for change in item.changes] == [str(work / "slug.py")]

@@ -4,7 +4,8 @@ Qwen2.5-Coder 0.5B/1.5B from never editing a file into solving tasks (README, "S
 - The task's files go with the prompt (`ocodex.agent.mentions`), so the model edits what is there.
 - Whole files written into its answer become `write_file` calls (`ocodex.agent.fileblocks`); a block with
   no path is given to the shown file it most resembles only when it is plainly that file (it keeps the
-  file's top-level definitions), never to a file the model was not shown.
+  file's top-level definitions), never to a file the model was not shown. A shown file written back with
+  only its layout changed is left as it is.
 - After an edit, the check the prompt names runs (`ocodex.agent.checks`), and its result goes back with
   the edit's. A check that passes ends the turn; one that keeps failing ends it after `MAX_CHECK_ROUNDS`.
 - An answer that changed nothing although it holds code, or says nothing at all, gets one nudge back.
@@ -97,8 +98,9 @@ class Assist:
                     if path not in files and plainly_that_file(body, self.shown[path], path)]
             if fits:
                 files[max(fits)[1]] = body
-        writes = [FileWrite(path, content) for path, content in files.items()]
-        if not writes:
+        writes = [FileWrite(path, content) for path, content in files.items()
+                  if path not in self.shown or _layout_free(content) != _layout_free(self.shown[path])]
+        if not writes and not files:
             return text, []
         return _without_blocks(text), writes
 
@@ -128,6 +130,12 @@ class Assist:
             self.done = (f"`{command}` still fails after {self.check.failures} attempts:\n"
                          f"{tail(output, 5)}")
         return note
+
+
+def _layout_free(text: str) -> list[str]:
+    """`text`'s lines without trailing spaces and blank lines: a file written back with only its blank lines
+    changed is the same file (small models rewrite files they were shown but do not mean to change)."""
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
 
 
 def _without_blocks(text: str) -> str:
