@@ -185,3 +185,16 @@ def test_a_shown_file_written_back_with_only_its_layout_changed_is_left_alone(wo
                                                     f"{same}```"), prompt=prompt)
     assert result.ok and (work / "test_slug.py").read_text().count("\n\n\n") == 1
     assert [change.path for item in face.items(FileChange) for change in item.changes] == [str(work / "slug.py")]
+
+
+def test_the_same_file_again_ends_the_turn_once_the_check_passed_or_without_a_check(work: Path, home: Path) -> None:
+    answer = Step.say(f"slug.py\n```python\n{GOOD}```")
+    result, model, _face = run(work, home, answer, answer, prompt="Implement `slugify` in slug.py.")
+    assert len(model.requests) == 2 and result.ok and result.final_message == "Done."
+
+
+def test_the_same_failing_file_again_is_told_the_check_still_fails(work: Path, home: Path) -> None:
+    wrong = Step.say("slug.py\n```python\ndef slugify(text):\n    return text\n```")
+    result, model, _face = run(work, home, wrong, wrong, Step.say(f"slug.py\n```python\n{GOOD}```"))
+    assert "still fails with it" in model.requests[2].messages[-1]["content"]
+    assert result.ok and "`python3 check.py` passed." in result.final_message

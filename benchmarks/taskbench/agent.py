@@ -144,7 +144,9 @@ def read_transcript(events_text: str, session_text: str | None) -> Transcript:
     read_events(events_text, transcript)
     if session_text is not None:
         read_session(session_text, transcript)
-    else:  # no session file: what the events show (failed patches leave no item there)
+    if not transcript.calls:
+        # no session file, or calls written as text (a small model's: the session holds them as text):
+        # what the events show (failed edits leave no item there)
         for event in transcript.events:
             item = event.get("item") or {}
             if event.get("type") == "item.completed" and item.get("type") in ("command_execution", "file_change"):

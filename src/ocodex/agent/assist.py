@@ -4,8 +4,9 @@ Qwen2.5-Coder 0.5B/1.5B from never editing a file into solving tasks (README, "S
 - The task's files go with the prompt (`ocodex.agent.mentions`), so the model edits what is there.
 - Whole files written into its answer become `write_file` calls (`ocodex.agent.fileblocks`); a block with
   no path is given to the shown file it most resembles only when it is plainly that file (it keeps the
-  file's top-level definitions), never to a file the model was not shown. A shown file written back with
-  only its layout changed is left as it is.
+  file's top-level definitions), never to a file the model was not shown. A file written back as it is
+  (but for its blank lines and trailing spaces) is left alone, and once the turn changed something,
+  answering with the files as they now are ends it.
 - After an edit, the check the prompt names runs (`ocodex.agent.checks`), and its result goes back with
   the edit's. A check that passes ends the turn; one that keeps failing ends it after `MAX_CHECK_ROUNDS`.
 - An answer that changed nothing although it holds code, or says nothing at all, gets one nudge back.
@@ -19,16 +20,17 @@ import ast
 import difflib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ocodex.agent.checks import CheckRounds, check_command, tail
-from ocodex.agent.fileblocks import parse_files
-from ocodex.agent.mentions import attachment
+from ocodex.agent.fileblocks import LANGUAGES, parse_files
+from ocodex.agent.mentions import attachment, file_text
 from ocodex.profile import ModelProfile
 
 NUDGE_CODE = ("No file was changed. To change a file, write its path on a line of its own, then the complete "
               "new content of the file in a fenced code block.")
 NUDGE_NOTHING = "Your reply was empty. Continue with the task."
+SAME_FILE_RATIO = 0.6  # how alike an unnamed non-Python block and a shown file must be to be taken as it
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,22 +45,33 @@ class FileWrite:
 
 
 def _top_level_names(text: str) -> set[str] | None:
-    """The functions and classes a Python text defines at top level; None if it does not parse."""
+    """The names a Python text defines at top level (functions, classes, assigned names); None if it does
+    not parse."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError):
         return None
-    return {node.name for node in tree.body
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(target.id for target in targets if isinstance(target, ast.Name))
+    return names
 
 
-def plainly_that_file(block: str, original: str, path: str) -> bool:
-    """Is an unnamed block a whole new version of `original`? For Python: it parses and defines every
-    top-level function and class `original` does (at least one). Other files: never assumed."""
-    if not path.endswith(".py"):
+def plainly_that_file(block: str, original: str, path: str, language: str = "") -> bool:
+    """Is an unnamed block a whole new version of `original`? Python: it parses and defines every top-level
+    name `original` defines (at least one). Other text: the fence names the file's language (or none) and
+    the block is mostly the file (difflib ratio at least `SAME_FILE_RATIO`)."""
+    if path.endswith(".py"):
+        had, has = _top_level_names(original), _top_level_names(block)
+        return bool(had) and has is not None and had <= has
+    expected = LANGUAGES.get(PurePosixPath(path).suffix)
+    if language and language != expected:
         return False
-    had, has = _top_level_names(original), _top_level_names(block)
-    return bool(had) and has is not None and had <= has
+    return difflib.SequenceMatcher(None, original, block).ratio() >= SAME_FILE_RATIO
 
 
 @dataclass(slots=True)
@@ -72,13 +85,14 @@ class Assist:
     shown: dict[str, str] = field(default_factory=dict)  # files shown to the model this turn: their text
     nudged: bool = False
     edited: bool = False
-    done: str | None = None  # set when the turn should end: the result to state
+    repeated: bool = False  # the last answer wrote back files unchanged while the check fails
+    done: str | None = None  # set when the turn should end: the result to state ("" for none)
 
     def start_turn(self, prompt: str) -> str | None:
         """Reset for a new prompt; the message showing the task's files, if any (`attach_files`)."""
         command = check_command(prompt) if self.profile.run_checks else None
         self.check = CheckRounds(command) if command else None
-        self.nudged, self.edited, self.done, self.shown = False, False, None, {}
+        self.nudged, self.edited, self.repeated, self.done, self.shown = False, False, False, None, {}
         if not self.profile.attach_files:
             return None
         found = attachment(prompt, self.cwd, budget_bytes=self.budget_bytes)
@@ -93,21 +107,39 @@ class Assist:
             return text, []
         parsed = parse_files(text)
         files = dict(parsed.files)
-        for _language, body in parsed.unnamed:
+        for language, body in parsed.unnamed:
             fits = [(difflib.SequenceMatcher(None, self.shown[path], body).ratio(), path) for path in self.shown
-                    if path not in files and plainly_that_file(body, self.shown[path], path)]
+                    if path not in files and plainly_that_file(body, self.shown[path], path, language)]
             if fits:
                 files[max(fits)[1]] = body
-        writes = [FileWrite(path, content) for path, content in files.items()
-                  if path not in self.shown or _layout_free(content) != _layout_free(self.shown[path])]
-        if not writes and not files:
+        if not files:
             return text, []
-        return _without_blocks(text), writes
+        writes = [FileWrite(path, content) for path, content in files.items() if not self._as_now(path, content)]
+        if not writes and self.edited:
+            # the files it changed, written again as they now are: done, unless the check still fails
+            if self.check is None or self.check.passed:
+                self.done = ""
+            else:
+                self.repeated = True
+        return (_without_blocks(text) if writes or self.edited else text), writes
+
+    def _as_now(self, path: str, content: str) -> bool:
+        """Is `content` the file at `path` as it is now, but for its layout (see `_layout_free`)?"""
+        now = file_text(self.cwd, path)
+        return now is not None and _layout_free(content) == _layout_free(now)
 
     def nudge(self, text: str) -> str | None:
         """What to say to an answer with no call: once per turn, for an empty one, one holding code that
         changed nothing, or one that ends a task with a check while no file was changed; None to let the
         answer end the turn."""
+        if self.repeated and self.check is not None:
+            self.repeated = False
+            self.check.failures += 1
+            if self.check.exhausted:
+                self.done = f"`{self.check.command}` still fails after {self.check.failures} attempts."
+                return None
+            return (f"That is the file as it is now, and `{self.check.command}` still fails with it. Find the "
+                    "mistake, then reply with the corrected complete file.")
         if self.nudged or self.edited:
             return None
         if not text.strip() or (self.profile.edit_format == "whole" and ("```" in text or self.check)):

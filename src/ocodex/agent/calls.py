@@ -88,6 +88,7 @@ def pending_calls(response: ModelResponse, tools: ToolRegistry, *, native: bool,
     if file_writes is not None:
         visible, writes = file_writes(visible)
     if not found and not writes:
+        response.text = visible
         return [], None
     raw, response.text = response.text, visible
     return [*(PendingCall(f"call_text_{ids.next()}", "write_file", w.arguments(), None, w.arguments())

@@ -242,6 +242,8 @@ class Agent:
             calls = self._pending_calls(response)
             if not calls:
                 nudge = self.assist.nudge(response.text) if self.assist is not None else None
+                if self.assist is not None and self.assist.done is not None:
+                    return self._finish_assisted(response.text, self.assist.done)
                 if nudge is None and not response.text and not nudged_empty:
                     nudge, nudged_empty = NUDGE_NOTHING, True  # one more chance, for any model
                 if nudge is None:
@@ -273,7 +275,7 @@ class Agent:
 
     def _finish_assisted(self, said: str, result: str) -> str:
         """End a turn ocodex ended (the named check passed, or kept failing): the model's words and the result."""
-        text = f"{said}\n\n{result}" if said else result
+        text = "\n\n".join(part for part in (said, result) if part) or "Done."
         self.add_message({"role": "assistant", "content": text})
         self.emit(ItemCompleted(AgentMessage(self.ctx.ids.next(), text)))
         return text

@@ -43,7 +43,7 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
-def _text(cwd: Path, rel: str, limit: int = MAX_FILE_BYTES) -> str | None:
+def file_text(cwd: Path, rel: str, limit: int = MAX_FILE_BYTES) -> str | None:
     """The UTF-8 text of the workspace file `rel`, or None (missing, outside, not regular, too big, binary)."""
     real_root = cwd.resolve()
     path = cwd / rel
@@ -115,7 +115,7 @@ def files_using(names: list[str], cwd: Path, files: list[str], skip: list[str]) 
     for rel in files:
         if rel in skip or PurePosixPath(rel).suffix not in LANGUAGES:
             continue
-        text = _text(cwd, rel)
+        text = file_text(cwd, rel)
         if text is not None and pattern.search(text):
             using.append(rel)
     return using
@@ -133,7 +133,7 @@ def attachment(prompt: str, cwd: Path, *, budget_bytes: int) -> tuple[str, dict[
     for rel in chosen:
         if len(shown) >= MAX_FILES:
             break
-        text = _text(cwd, rel)
+        text = file_text(cwd, rel)
         if text is None or len(text.encode()) > left:
             continue
         fence = fence_for(text)
