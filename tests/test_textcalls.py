@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -179,3 +180,18 @@ def test_repair_fails_only_with_value_error(text: str) -> None:
         return
     assert isinstance(value, dict | list | str | int | float | bool | type(None))
     json.dumps(value)  # whatever comes back can be sent on as JSON
+
+
+@pytest.mark.parametrize(("text", "called"), [
+    ('```json\n{"name": "update_plan", "arguments": {"plan": []}}\n```', ["update_plan"]),
+    ('{"name": "shell", "arguments": {"command": ["ls"]}}', ["shell"]),
+    ('<tool_call>{"name": "shell", "arguments": {"command": ["ls"]}}</tool_call>', ["shell"]),
+    ('{"status": "ok", "name": "not-a-tool"}', []),
+    ('{"name": "Ann", "arguments": {"a": 1}, "age": 3}', []),
+    ('Run this:\n{"name": "shell", "arguments": {"command": ["ls"]}}', []),
+    ('{"name": "shell", "arguments": {"command": ["ls"]}}\n\nThat lists the files.', []),
+])
+def test_only_calls_is_the_one_rule_for_a_reply_that_is_nothing_but_calls(text: str, called: list[str]) -> None:
+    from ocodex.agent.textcalls import only_calls
+
+    assert [call.name for call in only_calls(text, ["shell", "apply_patch"])] == called

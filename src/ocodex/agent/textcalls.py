@@ -334,5 +334,14 @@ def only_calls(text: str, tools: set[str] | list[str]) -> list[TextCall]:
     body = _strip_fence(text.strip()).strip()
     if not (body.startswith("{") and body.endswith("}")):
         return []
+    try:
+        value = repair_json(body)
+    except ValueError:
+        return []
+    # An unknown tool's call has the call's shape and nothing else: {"name": ..., "arguments": {...}}.
+    # Any other object (an answer in JSON, --output-schema's) is an answer, even with a "name" in it.
+    if not isinstance(value, dict) or len(value) != 2 or not any(k in value for k in NAME_KEYS) \
+            or not any(isinstance(value.get(k), dict) for k in ARGUMENT_KEYS):
+        return []
     call = _block_call(body, names, always=True)
     return [call] if call is not None else []
