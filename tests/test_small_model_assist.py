@@ -61,7 +61,8 @@ def test_a_whole_file_in_the_answer_is_written_and_the_passing_check_ends_the_tu
     assert (work / "slug.py").read_text() == GOOD
     assert len(model.requests) == 1  # no request after the check passed
     assert result.ok and result.final_message == "Here it is.\n\n`python3 check.py` passed."
-    assert [c.command for c in face.items(CommandExecution)] == ["bash -c 'python3 check.py'"]
+    # the check runs before any change (its failure goes with the files) and after the edit
+    assert [c.command for c in face.items(CommandExecution)] == ["bash -c 'python3 check.py'"] * 2
     assert face.items(FileChange)[0].changes[0].kind == "update"
     configured = face.of(SessionConfigured)[0]
     assert configured.edit_format == "whole"
@@ -73,7 +74,8 @@ def test_a_whole_file_in_the_answer_is_written_and_the_passing_check_ends_the_tu
     shown = request.messages[-1]["content"]
     assert shown.startswith("The files this task is about") and STUB.strip() in shown
     assert "check.py\n```python\n" in shown  # named by the check command
-    assert "Other files in the workspace: README.md\n\nNow do the task" in shown
+    assert "Other files in the workspace: README.md\n\n`python3 check.py` before any change: it fails (exit code 1)." \
+        in shown and "NotImplementedError" in shown and shown.endswith("Do not write out the files you do not change.")
 
 
 def test_a_failing_check_goes_back_to_the_model_with_its_output(work: Path, home: Path) -> None:

@@ -1,7 +1,8 @@
 """What the loop does for a small model, per its profile (`ocodex.profile`): the help that turned
 Qwen2.5-Coder 0.5B/1.5B from never editing a file into solving tasks (README, "Small models").
 
-- The task's files go with the prompt (`ocodex.agent.mentions`), so the model edits what is there.
+- The task's files go with the prompt (`ocodex.agent.mentions`), so the model edits what is there, and
+  so does what the named check says before any change (a failing test names the bug).
 - Whole files written into its answer become `write_file` calls (`ocodex.agent.fileblocks`); a block with
   no path is given to the shown file it most resembles only when it is plainly that file (it keeps the
   file's top-level definitions), never to a file the model was not shown. A file written back as it is
@@ -30,6 +31,11 @@ from ocodex.profile import ModelProfile
 NUDGE_CODE = ("No file was changed. To change a file, write its path on a line of its own, then the complete "
               "new content of the file in a fenced code block.")
 NUDGE_NOTHING = "Your reply was empty. Continue with the task."
+NUDGE_SAME = ("Those files are exactly as they are now, so nothing changed. Find what has to change, then reply "
+              "with the corrected complete file.")
+DO_IT = ("Now do the task: reply with the complete new content of each file you change, each under its path on a "
+         "line of its own. Do not write out the files you do not change.")
+BEFORE_LINES = 25  # of the check's output before any change, the last lines
 SAME_FILE_RATIO = 0.6  # how alike an unnamed non-Python block and a shown file must be to be taken as it
 
 
@@ -86,20 +92,33 @@ class Assist:
     nudged: bool = False
     edited: bool = False
     repeated: bool = False  # the last answer wrote back files unchanged while the check fails
+    unchanged: bool = False  # the last answer wrote back files unchanged before any edit
     done: str | None = None  # set when the turn should end: the result to state ("" for none)
 
-    def start_turn(self, prompt: str) -> str | None:
-        """Reset for a new prompt; the message showing the task's files, if any (`attach_files`)."""
+    def start_turn(self, prompt: str) -> None:
+        """Reset for a new prompt."""
         command = check_command(prompt) if self.profile.run_checks else None
         self.check = CheckRounds(command) if command else None
-        self.nudged, self.edited, self.repeated, self.done, self.shown = False, False, False, None, {}
-        if not self.profile.attach_files:
+        self.nudged, self.edited, self.repeated, self.unchanged = False, False, False, False
+        self.done, self.shown = None, {}
+
+    def opening(self, prompt: str, check_before: tuple[int, str] | None) -> str | None:
+        """The message after the prompt: the task's files (`attach_files`), what the check says before any
+        change (`check_before`: its exit code and output), and what to do; None when there is nothing."""
+        parts: list[str] = []
+        found = attachment(prompt, self.cwd, budget_bytes=self.budget_bytes) if self.profile.attach_files else None
+        if found is not None:
+            message, self.shown = found
+            parts.append(message)
+        if check_before is not None and self.check is not None:
+            exit_code, output = check_before
+            state = "it passes" if exit_code == 0 else f"it fails (exit code {exit_code})"
+            parts.append(f"`{self.check.command}` before any change: {state}.\n{tail(output, BEFORE_LINES)}")
+        if not parts:
             return None
-        found = attachment(prompt, self.cwd, budget_bytes=self.budget_bytes)
-        if found is None:
-            return None
-        message, self.shown = found
-        return message
+        if self.profile.edit_format == "whole":
+            parts.append(DO_IT)
+        return "\n\n".join(parts)
 
     def file_writes(self, text: str) -> tuple[str, list[FileWrite]]:
         """The whole files in `text` (the `whole` format), and the text without their blocks."""
@@ -121,6 +140,8 @@ class Assist:
                 self.done = ""
             else:
                 self.repeated = True
+        if not writes and not self.edited:
+            self.unchanged = True  # the files written back as they are: the nudge says so
         return (_without_blocks(text) if writes or self.edited else text), writes
 
     def _as_now(self, path: str, content: str) -> bool:
@@ -144,7 +165,9 @@ class Assist:
             return None
         if not text.strip() or (self.profile.edit_format == "whole" and ("```" in text or self.check)):
             self.nudged = True  # code that changed nothing, or "done" with a check to pass and no change made
-            return NUDGE_NOTHING if not text.strip() else NUDGE_CODE
+            if not text.strip():
+                return NUDGE_NOTHING
+            return NUDGE_SAME if self.unchanged else NUDGE_CODE
         return None
 
     def after_check(self, exit_code: int, output: str) -> str:

@@ -197,9 +197,9 @@ class Agent:
                        {"type": "text", "text": prompt}]
         self.add_message({"role": "user", "content": content})
         self._prompts.append(self.messages[-1])
-        if self.assist is not None and (shown := self.assist.start_turn(prompt)) is not None:
-            self.add_message({"role": "user", "content": shown})
         try:
+            if self.assist is not None:
+                self._assisted_opening(prompt)
             final = self._loop()
         except KeyboardInterrupt:
             self.emit(TurnFailed(self.interrupt_reason))
@@ -337,18 +337,32 @@ class Agent:
         if stuck is not None:
             raise stuck
 
+    def _assisted_opening(self, prompt: str) -> None:
+        """A small model's turn opens with the task's files and what its check says (`Assist.opening`)."""
+        assert self.assist is not None
+        self.assist.start_turn(prompt)
+        before = self._run_check() if self.assist.check is not None else None
+        opening = self.assist.opening(prompt, before)
+        if opening is not None:
+            self.add_message({"role": "user", "content": opening})
+
+    def _run_check(self) -> tuple[int, str] | None:
+        """The named check through the shell tool, as a command item: its exit code and output."""
+        if self.assist is None or self.assist.check is None or "shell" not in self.tools.names():
+            return None
+        result = self.tools.call("shell", json.dumps({"command": ["bash", "-c", self.assist.check.command]}),
+                                 self.ctx)
+        match = _EXIT_CODE.search(result.output)
+        return (int(match.group(1)) if match else (0 if result.success else 1)), result.output
+
     def _check_after_edit(self) -> str | None:
         """Run the check the prompt named, after an edit (`ocodex.agent.checks`); what the model reads."""
         assist = self.assist
         if assist is None:
             return None
         assist.edited = True
-        if assist.check is None or "shell" not in self.tools.names():
-            return None
-        result = self.tools.call("shell", json.dumps({"command": ["bash", "-c", assist.check.command]}), self.ctx)
-        match = _EXIT_CODE.search(result.output)
-        exit_code = int(match.group(1)) if match else (0 if result.success else 1)
-        return assist.after_check(exit_code, result.output)
+        ran = self._run_check()
+        return assist.after_check(*ran) if ran is not None else None
 
     def _call_tool(self, call: PendingCall) -> ToolResult:
         if call.problem is not None:

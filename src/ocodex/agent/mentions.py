@@ -29,8 +29,6 @@ MAX_LISTED = 40
 MAX_WALK = 2_000
 SKIP_DIRS = {"node_modules", "__pycache__", "venv", "target", "dist", "build", "vendor", "site-packages"}
 
-DO_IT = ("Now do the task: reply with the complete new content of each file you change, each under its path "
-         "on a line of its own.")
 _PATH_TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*\.[A-Za-z0-9]+")
 _QUOTED_NAME = re.compile(r"`(?:[A-Za-z_][A-Za-z0-9_]*\.)?([A-Za-z_][A-Za-z0-9_]{2,})(?:\(\))?`")
 
@@ -148,5 +146,4 @@ def attachment(prompt: str, cwd: Path, *, budget_bytes: int) -> tuple[str, dict[
     if others:
         more = len(files) - len(shown) - len(others)
         parts.append("Other files in the workspace: " + ", ".join(others) + (f" and {more} more" if more > 0 else ""))
-    parts.append(DO_IT)
     return "\n\n".join(parts), shown
