@@ -147,11 +147,12 @@ def environment_context(cwd: Path, *, sandbox_mode: str, network_access: bool,
     return "\n".join(lines)
 
 
-def initial_messages(*, system: str, agents_md: ProjectDocs | None, environment: str) -> list[dict[str, Any]]:
+def initial_messages(*, system: str, agents_md: ProjectDocs | None, environment: str | None) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
     if agents_md is not None:
         messages.append({"role": "user", "content": agents_md.text})
-    messages.append({"role": "user", "content": environment})
+    if environment is not None:
+        messages.append({"role": "user", "content": environment})
     return messages
 
 
@@ -181,4 +182,8 @@ def opening_messages(*, cwd: Path, home: Path, policy: SandboxPolicy, tools: Seq
     writable = policy.writable() if policy.mode == "workspace-write" else []
     environment = environment_context(cwd, sandbox_mode=policy.mode, network_access=policy.network_enabled,
                                       writable_roots=writable)
+    if profile is not None and profile.small and profile.edit_format == "whole":
+        # A small model writing whole files reads the context as text to repeat (it echoed it into its
+        # answers); it is shown the files it needs instead, and the sandbox is in its system prompt.
+        return initial_messages(system=system, agents_md=agents_md, environment=None), agents_md
     return initial_messages(system=system, agents_md=agents_md, environment=environment), agents_md
