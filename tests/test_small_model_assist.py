@@ -200,3 +200,18 @@ def test_the_same_failing_file_again_is_told_the_check_still_fails(work: Path, h
     result, model, _face = run(work, home, wrong, wrong, Step.say(f"slug.py\n```python\n{GOOD}```"))
     assert "still fails with it" in model.requests[2].messages[-1]["content"]
     assert result.ok and "`python3 check.py` passed." in result.final_message
+
+
+def test_a_test_the_task_is_checked_with_is_not_rewritten_unless_the_prompt_names_it(work: Path, home: Path) -> None:
+    (work / "test_slug.py").write_text("from slug import slugify\n\n\ndef test_it():\n"
+                                       "    assert slugify('A b') == 'a-b'\n")
+    prompt = "Implement `slugify` in slug.py. Check with `python3 -m pytest -q`."
+    cheat = "from slug import slugify\n\n\ndef test_it():\n    assert True\n"
+    result, model, _face = run(work, home, Step.say(f"test_slug.py\n```python\n{cheat}```"),
+                               Step.say(f"slug.py\n```python\n{GOOD}```"), prompt=prompt)
+    told = model.requests[1].messages[-1]["content"]
+    assert "test_slug.py not written: the tests are how the task is checked" in told
+    assert "'a-b'" in (work / "test_slug.py").read_text() and result.ok
+    named = "Implement `slugify` in slug.py and add a test to test_slug.py. Check with `python3 -m pytest -q`."
+    run(work, home, Step.say(f"test_slug.py\n```python\n{cheat}```\n\nslug.py\n```python\n{GOOD}```"), prompt=named)
+    assert "assert True" in (work / "test_slug.py").read_text()

@@ -7,7 +7,8 @@ Qwen2.5-Coder 0.5B/1.5B from never editing a file into solving tasks (README, "S
   no path is given to the shown file it most resembles only when it is plainly that file (it keeps the
   file's top-level definitions), never to a file the model was not shown. A file written back as it is
   (but for its blank lines and trailing spaces) is left alone, and once the turn changed something,
-  answering with the files as they now are ends it.
+  answering with the files as they now are ends it. A test the task is checked with, which the prompt
+  does not name, is not rewritten: a small model that cannot pass a test edits the test instead.
 - After an edit, the check the prompt names runs (`ocodex.agent.checks`), and its result goes back with
   the edit's. A check that passes ends the turn; one that keeps failing ends it after `MAX_CHECK_ROUNDS`.
 - An answer that changed nothing although it holds code, or says nothing at all, gets one nudge back.
@@ -20,12 +21,13 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ocodex.agent.checks import CheckRounds, check_command, tail
 from ocodex.agent.fileblocks import LANGUAGES, parse_files
-from ocodex.agent.mentions import attachment, file_text
+from ocodex.agent.mentions import attachment, file_text, named_files, workspace_files
 from ocodex.profile import ModelProfile
 
 NUDGE_CODE = ("No file was changed. To change a file, write its path on a line of its own, then the complete "
@@ -93,6 +95,8 @@ class Assist:
     edited: bool = False
     repeated: bool = False  # the last answer wrote back files unchanged while the check fails
     unchanged: bool = False  # the last answer wrote back files unchanged before any edit
+    refused: list[str] = field(default_factory=list)  # tests the last answer rewrote, not written
+    named: list[str] = field(default_factory=list)  # the workspace files the prompt names
     done: str | None = None  # set when the turn should end: the result to state ("" for none)
 
     def start_turn(self, prompt: str) -> None:
@@ -100,7 +104,8 @@ class Assist:
         command = check_command(prompt) if self.profile.run_checks else None
         self.check = CheckRounds(command) if command else None
         self.nudged, self.edited, self.repeated, self.unchanged = False, False, False, False
-        self.done, self.shown = None, {}
+        self.done, self.shown, self.refused = None, {}, []
+        self.named = named_files(prompt, workspace_files(self.cwd)) if self.profile.attach_files else []
 
     def opening(self, prompt: str, check_before: tuple[int, str] | None) -> str | None:
         """The message after the prompt: the task's files (`attach_files`), what the check says before any
@@ -134,6 +139,11 @@ class Assist:
         if not files:
             return text, []
         writes = [FileWrite(path, content) for path, content in files.items() if not self._as_now(path, content)]
+        kept = [write for write in writes if not self._guarded_test(write.path)]
+        self.refused = [write.path for write in writes if write not in kept]
+        writes = kept
+        if not writes and self.refused:
+            return text, []  # the nudge says why
         if not writes and self.edited:
             # the files it changed, written again as they now are: done, unless the check still fails
             if self.check is None or self.check.passed:
@@ -143,6 +153,12 @@ class Assist:
         if not writes and not self.edited:
             self.unchanged = True  # the files written back as they are: the nudge says so
         return (_without_blocks(text) if writes or self.edited else text), writes
+
+    def _guarded_test(self, path: str) -> bool:
+        """Is `path` an existing test the task checks with, which the prompt does not name? A small model
+        that cannot make a test pass rewrites the test; its check would then pass and prove nothing."""
+        return (self.check is not None and is_test_path(path) and path not in self.named
+                and file_text(self.cwd, path) is not None)
 
     def _as_now(self, path: str, content: str) -> bool:
         """Is `content` the file at `path` as it is now, but for its layout (see `_layout_free`)?"""
@@ -161,6 +177,10 @@ class Assist:
                 return None
             return (f"That is the file as it is now, and `{self.check.command}` still fails with it. Find the "
                     "mistake, then reply with the corrected complete file.")
+        if self.refused:
+            refused, self.refused = self.refused, []
+            return (f"{', '.join(refused)} not written: the tests are how the task is checked, so they stay as "
+                    "they are. Change the code so that it passes them: reply with its complete new file.")
         if self.nudged or self.edited:
             return None
         if not text.strip() or (self.profile.edit_format == "whole" and ("```" in text or self.check)):
@@ -174,6 +194,10 @@ class Assist:
         """Account for the check run after an edit; the note the model reads with the edit's result."""
         assert self.check is not None
         command = self.check.command
+        if self.refused:
+            refused, self.refused = self.refused, []
+            return (f"{', '.join(refused)} not written: the tests stay as they are.\n"
+                    + self.after_check(exit_code, output))
         if exit_code == 0:
             self.check.passed = True
             self.done = f"`{command}` passed."
@@ -185,6 +209,16 @@ class Assist:
             self.done = (f"`{command}` still fails after {self.check.failures} attempts:\n"
                          f"{tail(output, 5)}")
         return note
+
+
+_TEST_NAME = re.compile(r"(?:^test_.*|.*_test\.\w+|.*\.(?:test|spec)\.\w+|^conftest\.py)$")
+_TEST_DIRS = {"test", "tests", "__tests__", "spec"}
+
+
+def is_test_path(path: str) -> bool:
+    """Is `path` a test file by the usual conventions (test_x.py, x_test.go, x.test.ts, tests/...)?"""
+    parts = PurePosixPath(path).parts
+    return bool(parts) and (bool(_TEST_NAME.match(parts[-1])) or any(part in _TEST_DIRS for part in parts[:-1]))
 
 
 def _layout_free(text: str) -> list[str]:
