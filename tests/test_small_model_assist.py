@@ -215,3 +215,17 @@ def test_a_test_the_task_is_checked_with_is_not_rewritten_unless_the_prompt_name
     named = "Implement `slugify` in slug.py and add a test to test_slug.py. Check with `python3 -m pytest -q`."
     run(work, home, Step.say(f"test_slug.py\n```python\n{cheat}```\n\nslug.py\n```python\n{GOOD}```"), prompt=named)
     assert "assert True" in (work / "test_slug.py").read_text()
+
+
+def test_two_failing_checks_start_a_fresh_attempt_from_the_original_files(work: Path, home: Path) -> None:
+    wrong = [Step.say(f"slug.py\n```python\ndef slugify(text):\n    return {n!r}\n```") for n in ("x", "y")]
+    result, model, face = run(work, home, *wrong, Step.say(f"slug.py\n```python\n{GOOD}```"))
+    assert len(model.requests) == 3 and result.ok
+    fresh = model.requests[2].messages
+    assert fresh[-2]["content"] == PROMPT  # the conversation is back at the task
+    opening = fresh[-1]["content"]
+    assert STUB.strip() in opening and "return 'y'" not in opening  # shown the original file, not its attempt
+    assert "An earlier attempt at this task failed; `python3 check.py` said:" in opening
+    writes = [change.path for item in face.items(FileChange) for change in item.changes]
+    assert writes == [str(work / "slug.py")] * 4  # x, y, the original put back, the answer
+    assert (work / "slug.py").read_text() == GOOD

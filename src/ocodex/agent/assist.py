@@ -10,7 +10,8 @@ Qwen2.5-Coder 0.5B/1.5B from never editing a file into solving tasks (README, "S
   answering with the files as they now are ends it. A test the task is checked with, which the prompt
   does not name, is not rewritten: a small model that cannot pass a test edits the test instead.
 - After an edit, the check the prompt names runs (`ocodex.agent.checks`), and its result goes back with
-  the edit's. A check that passes ends the turn; one that keeps failing ends it after `MAX_CHECK_ROUNDS`.
+  the edit's. A check that passes ends the turn; after `FRESH_AFTER` failures the model starts afresh
+  (`restart`); one that keeps failing ends it after `MAX_CHECK_ROUNDS`.
 - An answer that changed nothing although it holds code, or says nothing at all, gets one nudge back.
 
 `Assist` holds one turn's state; the loop asks it at fixed points and owns everything else.
@@ -25,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ocodex.agent.checks import CheckRounds, check_command, tail
+from ocodex.agent.checks import FRESH_AFTER, CheckRounds, check_command, tail
 from ocodex.agent.fileblocks import LANGUAGES, parse_files
 from ocodex.agent.mentions import attachment, file_text, named_files, workspace_files
 from ocodex.profile import ModelProfile
@@ -38,6 +39,7 @@ NUDGE_SAME = ("Those files are exactly as they are now, so nothing changed. Find
 DO_IT = ("Now do the task: reply with the complete new content of each file you change, each under its path on a "
          "line of its own. Do not write out the files you do not change.")
 BEFORE_LINES = 25  # of the check's output before any change, the last lines
+HINT_LINES = 12  # of the failure that ended an attempt, the last lines a fresh attempt is given
 SAME_FILE_RATIO = 0.6  # how alike an unnamed non-Python block and a shown file must be to be taken as it
 
 
@@ -97,6 +99,8 @@ class Assist:
     unchanged: bool = False  # the last answer wrote back files unchanged before any edit
     refused: list[str] = field(default_factory=list)  # tests the last answer rewrote, not written
     named: list[str] = field(default_factory=list)  # the workspace files the prompt names
+    originals: dict[str, str | None] = field(default_factory=dict)  # written this attempt: their text before
+    fresh: str | None = None  # set when the model should start afresh: the failure to avoid
     done: str | None = None  # set when the turn should end: the result to state ("" for none)
 
     def start_turn(self, prompt: str) -> None:
@@ -104,10 +108,19 @@ class Assist:
         command = check_command(prompt) if self.profile.run_checks else None
         self.check = CheckRounds(command) if command else None
         self.nudged, self.edited, self.repeated, self.unchanged = False, False, False, False
-        self.done, self.shown, self.refused = None, {}, []
+        self.done, self.shown, self.refused, self.originals, self.fresh = None, {}, [], {}, None
         self.named = named_files(prompt, workspace_files(self.cwd)) if self.profile.attach_files else []
 
-    def opening(self, prompt: str, check_before: tuple[int, str] | None) -> str | None:
+    def restart(self) -> tuple[str, list[tuple[str, str]]]:
+        """Start a fresh attempt: the hint for it, and the files to restore (path, text before the attempt)."""
+        assert self.fresh is not None and self.check is not None
+        hint, self.fresh = self.fresh, None
+        restore = [(path, text) for path, text in self.originals.items() if text is not None]
+        self.originals, self.edited, self.nudged, self.repeated, self.unchanged = {}, False, False, False, False
+        self.check.in_attempt = 0
+        return hint, restore
+
+    def opening(self, prompt: str, check_before: tuple[int, str] | None, hint: str | None = None) -> str | None:
         """The message after the prompt: the task's files (`attach_files`), what the check says before any
         change (`check_before`: its exit code and output), and what to do; None when there is nothing."""
         parts: list[str] = []
@@ -119,6 +132,9 @@ class Assist:
             exit_code, output = check_before
             state = "it passes" if exit_code == 0 else f"it fails (exit code {exit_code})"
             parts.append(f"`{self.check.command}` before any change: {state}.\n{tail(output, BEFORE_LINES)}")
+        if hint is not None and self.check is not None:
+            parts.append(f"An earlier attempt at this task failed; `{self.check.command}` said:\n{hint}\n"
+                         "Avoid that mistake: write a different, correct solution.")
         if not parts:
             return None
         if self.profile.edit_format == "whole":
@@ -139,6 +155,8 @@ class Assist:
         if not files:
             return text, []
         writes = [FileWrite(path, content) for path, content in files.items() if not self._as_now(path, content)]
+        for write in writes:
+            self.originals.setdefault(write.path, file_text(self.cwd, write.path))
         kept = [write for write in writes if not self._guarded_test(write.path)]
         self.refused = [write.path for write in writes if write not in kept]
         writes = kept
@@ -203,6 +221,9 @@ class Assist:
             self.done = f"`{command}` passed."
             return f"ocodex ran `{command}` after your edit: it passed."
         self.check.failures += 1
+        self.check.in_attempt += 1
+        if not self.check.exhausted and self.check.in_attempt >= FRESH_AFTER:
+            self.fresh = tail(output, HINT_LINES)
         note = (f"ocodex ran `{command}` after your edit: it failed (exit code {exit_code}).\n{tail(output)}\n"
                 "Fix the code so that it passes: reply with the complete new content of each file you change.")
         if self.check.exhausted:

@@ -7,7 +7,9 @@ test command preferred over any other. For models whose profile says so (`ocodex
 it through the shell tool (sandboxed, approved, shown as a command item like any other) after each edit
 that changed a file, and hands its result back with the edit's (verify-on-edit): a small model sees at
 once whether its change worked, and the turn ends when it does. `CheckRounds` bounds how often a failing
-check is fed back.
+check is fed back: `FRESH_AFTER` failures in one attempt start a fresh one (the files restored, the
+conversation back to the task, the last failure given as a hint: a small model shown its own wrong code
+mostly repeats it), and `MAX_CHECK_ROUNDS` in all end the turn.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ RUNNERS = {"python", "python3", "pytest", "py.test", "npm", "npx", "yarn", "pnpm
            "cargo", "go", "make", "gradle", "mvn", "ruby", "rake", "bundle", "rspec", "php", "phpunit",
            "dotnet", "swift", "tox", "nox", "uv", "poetry", "hatch", "sh", "bash", "ctest", "mix", "zig"}
 MAX_CHECK_ROUNDS = 4  # failing checks fed back to the model in one turn, after which the turn ends
+FRESH_AFTER = 2  # failing checks in one attempt, after which the model starts afresh from the original files
 MAX_OUTPUT_LINES = 40  # of a failing check's output, the last lines (where test runners say what failed)
 
 _BACKTICKS = re.compile(r"(?<!`)`([^`\n]{2,200})`(?!`)")
@@ -61,6 +64,7 @@ class CheckRounds:
 
     command: str
     failures: int = 0
+    in_attempt: int = 0  # failures since the last fresh start
     passed: bool = False
 
     @property

@@ -115,6 +115,8 @@ class Agent:
         self._prompts: list[dict[str, Any]] = []  # the user's prompts: survive compaction verbatim
         self._raw_text = ""  # the last answer as the model wrote it, tool-call blocks included
         self.last_prompt_tokens: int | None = None  # what the server counted for the last request
+        self._turn_start = 0  # where this turn's messages begin (after its prompt)
+        self._opening_args: tuple[str, tuple[int, str] | None] = ("", None)  # a small model's opening
         self.interrupt_reason = "interrupted by the user"  # what a turn stopped by Ctrl-C (or a signal) says
         profile = options.profile
         helps = profile is not None and (profile.attach_files or profile.run_checks
@@ -197,6 +199,7 @@ class Agent:
                        {"type": "text", "text": prompt}]
         self.add_message({"role": "user", "content": content})
         self._prompts.append(self.messages[-1])
+        self._turn_start = len(self.messages)
         try:
             if self.assist is not None:
                 self._assisted_opening(prompt)
@@ -257,6 +260,9 @@ class Agent:
             guard.end_request()
             if self.assist is not None and self.assist.done is not None:
                 return self._finish_assisted(response.text, self.assist.done)
+            if self.assist is not None and self.assist.fresh is not None:
+                self._start_afresh()
+                guard = LoopGuard()
         raise OcodexError(f"the model made {self.options.max_requests_per_turn} requests in one turn "
                           "without finishing; stopping")
 
@@ -342,9 +348,25 @@ class Agent:
         assert self.assist is not None
         self.assist.start_turn(prompt)
         before = self._run_check() if self.assist.check is not None else None
+        self._opening_args = (prompt, before)
         opening = self.assist.opening(prompt, before)
         if opening is not None:
             self.add_message({"role": "user", "content": opening})
+
+    def _start_afresh(self) -> None:
+        """A small model's fresh attempt (`Assist.restart`): the files it wrote put back as they were, the
+        conversation back to the prompt, the opening again with the last failure as a hint. The session
+        file gets the rewritten history as after a compaction."""
+        assert self.assist is not None
+        hint, restore = self.assist.restart()
+        for path, text in restore:
+            self.tools.call("write_file", json.dumps({"path": path, "content": text}), self.ctx)
+        del self.messages[self._turn_start:]
+        opening = self.assist.opening(*self._opening_args, hint=hint)
+        if opening is not None:
+            self.messages.append({"role": "user", "content": opening})
+        if self.on_compact is not None:
+            self.on_compact(list(self.messages))
 
     def _run_check(self) -> tuple[int, str] | None:
         """The named check through the shell tool, as a command item: its exit code and output."""
