@@ -74,8 +74,10 @@ def test_a_whole_file_in_the_answer_is_written_and_the_passing_check_ends_the_tu
     shown = request.messages[-1]["content"]
     assert shown.startswith("The files this task is about") and STUB.strip() in shown
     assert "check.py\n```python\n" in shown  # named by the check command
-    assert "Other files in the workspace: README.md\n\n`python3 check.py` before any change: it fails (exit code 1)." \
-        in shown and "NotImplementedError" in shown and shown.endswith("Do not write out the files you do not change.")
+    # a workspace this small is shown whole
+    readme = "README.md\n```markdown\nA slug library.\n```\n\n"
+    assert readme + "`python3 check.py` before any change: it fails (exit code 1)." in shown
+    assert "NotImplementedError" in shown and shown.endswith("Do not write out the files you do not change.")
 
 
 def test_a_failing_check_goes_back_to_the_model_with_its_output(work: Path, home: Path) -> None:

@@ -7,7 +7,9 @@ turn's first request carries, after the prompt, the text of:
 1. the files the prompt names (`slug.py`, `docs/slug.md`, `File "app.py", line 3`), in the order named;
 2. the files that use a name the prompt quotes (`calc_total`, `Cart.add()`): a rename's callers;
 
-and the names of the other files of the workspace, so the model knows the tests are there.
+and the names of the other files of the workspace, so the model knows the tests are there. A workspace
+of at most `MAX_FILES` text files that fit the budget is shown whole (as the benchmark's no-agent
+baseline shows a model every file: a small model given the tests writes code that passes them).
 
 Only regular text files inside the workspace are read (a link is followed only when it stays inside), at
 most `MAX_FILE_BYTES` each, `MAX_FILES` in all, within a byte budget the caller sizes to the context window.
@@ -125,6 +127,10 @@ def attachment(prompt: str, cwd: Path, *, budget_bytes: int) -> tuple[str, dict[
     files = workspace_files(cwd)
     named = named_files(prompt, files)
     chosen = [*named, *files_using(quoted_names(prompt), cwd, files, named)]
+    texts = {rel: file_text(cwd, rel) for rel in files} if len(files) <= MAX_FILES else {}
+    if texts and all(text is not None for text in texts.values()) \
+            and sum(len(text.encode()) for text in texts.values() if text is not None) <= budget_bytes:
+        chosen += [rel for rel in files if rel not in chosen]  # a workspace this small is shown whole
     blocks: list[str] = []
     shown: dict[str, str] = {}
     left = budget_bytes
