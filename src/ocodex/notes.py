@@ -29,7 +29,7 @@ class ContextSized(NamedTuple):
                                    "larger variant, or set OLLAMA_CONTEXT_LENGTH on the server")
 
     window: int | None
-    how: Literal["loaded", "num_ctx", "own_num_ctx", "created", "reused", "unknown"]
+    how: Literal["loaded", "num_ctx", "own_num_ctx", "created", "reused", "configured", "embedded", "unknown"]
     trained: int | None = None
     base_model: str = ""
     variant: str | None = None  # the derived model ocodex created or reuses (`model_context_window`)
@@ -43,6 +43,10 @@ class ContextSized(NamedTuple):
         if self.how == "created":
             return (f"context: {self.window} tokens{capped}; created {self.variant} from {self.base_model} "
                     f"with num_ctx {self.window}")
+        if self.how in ("configured", "embedded"):  # the embedded provider: llama.cpp allocates what it is told
+            source = "model_context_window" if self.how == "configured" else "the embedded default"
+            trained = f"; trained for {self.trained}" if self.trained else ""
+            return f"context: {self.window} tokens ({source}{trained}){capped}"
         if self.how == "reused":
             return f"context: {self.window} tokens{capped}; using {self.variant} (num_ctx {self.window})"
         if self.how == "unknown" or self.window is None:
@@ -78,6 +82,8 @@ class SessionConfigured(NamedTuple):
         if self.provider == "oss":
             lines = [f"provider: oss at {self.server} ({self.server_source}); "
                      f"Ollama {self.server_version or 'version unknown'}"]
+        elif self.provider == "embedded":
+            lines = [f"provider: embedded: {self.server_version or 'llama.cpp'} in this process, at {self.server}"]
         else:
             lines = [f"provider: {self.provider} at {self.server}"]
         lines.append(f"model: {self.model} ({self.model_reason})")
@@ -206,6 +212,46 @@ class PullEnded(NamedTuple):
 
     model: str
     ok: bool
+
+
+class EmbeddedAssembling(NamedTuple):
+    """The bundled model is not in the cache yet: its installed parts are joined and checked, once."""
+
+    level = "info"
+    model: str
+    title: str
+    size: int
+    folder: str
+
+    def text(self) -> str:
+        return (f"Assembling {self.model} ({self.title}, {self.size / 2**30:.2f} GiB) from its installed packages "
+                f"into {self.folder}; this happens once, and the file is sha256-checked before first use")
+
+
+class AssemblyProgress(NamedTuple):
+    """Bytes of a bundled model written (and hashed) so far, of `total`."""
+
+    model: str
+    done: int
+    total: int
+
+
+class AssemblyEnded(NamedTuple):
+    """Assembling a bundled model ended: `ok` (verified), or stopped by a failure or Ctrl-C."""
+
+    model: str
+    ok: bool
+
+
+class EmbeddedLoading(NamedTuple):
+    """llama.cpp is loading the bundled model in this process (a few seconds)."""
+
+    level = "info"
+    model: str
+    window: int
+
+    def text(self) -> str:
+        return f"Loading {self.model} into llama.cpp in this process ({self.window:,}-token context)..."
 
 
 class TextToolMode(NamedTuple):
@@ -398,7 +444,8 @@ class McpToolsCost(NamedTuple):
 
 
 Note = (ContextSized | SessionConfigured | ConfigWarning | NoSessionToResume | PlainHttp | TlsUnverified
-        | WrongEndpoint | Failover | ServerBusy | OldServer | PullStarted | TextToolMode | EffortIgnored
+        | WrongEndpoint | Failover | ServerBusy | OldServer | PullStarted | EmbeddedAssembling | EmbeddedLoading
+        | TextToolMode | EffortIgnored
         | ProjectDocTruncated | SessionRepaired | SessionResumed | SessionNotSaved | EscalationUnavailable
         | Escalating | UsageByModel | Compacted | PatchFailed | McpServerFailed | McpUnknownTools | McpToolsCost)
 """The ocodex events that a face says in a line (`text()`, `level`)."""

@@ -16,8 +16,11 @@ def settings_flags(args: argparse.Namespace) -> dict[str, Any]:
     flags: dict[str, Any] = {}
     if args.model is not None:  # `-m ""` is refused by the settings check, not taken as "no -m"
         flags["model"] = args.model
-    if args.oss:
+    local = getattr(args, "local_provider", None)
+    if args.oss or local:  # `--local-provider X` alone means `--oss --local-provider X`
         flags["model_provider"] = "oss"
+    if local:
+        flags["oss_provider"] = local
     if getattr(args, "escalate", False):
         flags["escalate"] = True
     if args.full_auto:

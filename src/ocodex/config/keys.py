@@ -28,6 +28,7 @@ from ocodex.config.schema import (
 from ocodex.config.settings import (
     APPROVAL_POLICIES,
     EDIT_FORMATS,
+    OSS_PROVIDERS,
     REASONING_EFFORTS,
     REASONING_SUMMARIES,
     SANDBOX_MODES,
@@ -109,7 +110,7 @@ MCP_SERVER = Table({
 # Keys Codex accepts that ocodex keeps in `Settings.extra` without checking them.
 EXTRA_KEYS = (
     "web_search", "features", "notify", "history", "tools", "shell_environment_policy",
-    "projects", "openai_base_url", "oss_provider", "model_verbosity", "instructions",
+    "projects", "openai_base_url", "model_verbosity", "instructions",
     "developer_instructions", "include_environment_context", "check_for_update_on_startup", "escalate",
     "model_instructions_file", "compact_prompt", "experimental_compact_prompt_file", "model_catalog_json",
     "default_permissions", "permissions", "include_permissions_instructions", "skills", "otel", "log_dir",
@@ -120,6 +121,7 @@ EXTRA_KEYS = (
 SETTINGS_KEYS: dict[str, Spec] = {
     "model": model_name,
     "model_provider": string,
+    "oss_provider": enum(*OSS_PROVIDERS),
     "approval_policy": enum(*APPROVAL_POLICIES),
     "sandbox_mode": enum(*SANDBOX_MODES),
     "model_reasoning_effort": enum(*REASONING_EFFORTS),

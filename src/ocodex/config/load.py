@@ -13,6 +13,7 @@ from ocodex.config.layers import Layer, dotted, file_layer, flags_layer, merge_l
 from ocodex.config.schema import Extra
 from ocodex.config.settings import (
     BUILTIN_PROVIDER_IDS,
+    EMBEDDED_PROVIDER_ID,
     PROVIDER_ALIASES,
     KeyPath,
     OssConfig,
@@ -65,7 +66,7 @@ def _build(merged: dict[str, Any], origins: dict[KeyPath, Layer], env: Mapping[s
            profile: str | None, warnings: list[str], sources: list[Path]) -> Settings:
     plain = {key: merged[key] for key in _PLAIN_KEYS if key in merged}
     providers = _build_providers(merged.get("model_providers", {}), merged.get("openai_base_url"), env)
-    plain["model_provider"] = _select_provider(plain.get("model_provider", "oss"), providers,
+    plain["model_provider"] = _select_provider(_local_provider(plain, origins), providers,
                                                origins.get(("model_provider",)))
     return Settings(
         **plain,
@@ -115,6 +116,18 @@ def _build_mcp_servers(tables: Mapping[str, dict[str, Any]], origins: dict[KeyPa
             layer = origins.get(path) or (inside[-1] if inside else Layer("settings", ""))
             raise layer.error(path, problem.message) from None
     return servers
+
+
+def _local_provider(plain: Mapping[str, Any], origins: dict[KeyPath, Layer]) -> str:
+    """The provider id asked for: `model_provider`, except that `oss` chosen by `--oss` (or by default) means
+    the local provider `oss_provider` names (Codex's convention), so `oss_provider = "embedded"` with `--oss`
+    runs the embedded model. A config file's explicit `model_provider = "oss"` stays Ollama."""
+    pid = plain.get("model_provider", "oss")
+    origin = origins.get(("model_provider",))
+    if pid in ("oss", "ollama") and (origin is None or origin.label == "command line") \
+            and plain.get("oss_provider") == EMBEDDED_PROVIDER_ID:
+        return EMBEDDED_PROVIDER_ID
+    return str(pid)
 
 
 def _select_provider(pid: str, providers: Mapping[str, ProviderConfig], origin: Layer | None) -> str:

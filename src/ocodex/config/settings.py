@@ -24,7 +24,11 @@ REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 REASONING_SUMMARIES = ("auto", "concise", "detailed", "none")
 WIRE_APIS = ("chat", "responses")
 EDIT_FORMATS = ("apply_patch", "replace", "whole")  # how the model edits files (ocodex.profile)
-BUILTIN_PROVIDER_IDS = ("oss", "openai")
+BUILTIN_PROVIDER_IDS = ("oss", "openai", "embedded")
+# `--oss --local-provider X` / `oss_provider = "X"` (Codex's convention): which local provider --oss means.
+# `ollama` is the built-in `oss` provider; `embedded` is llama.cpp in this process with a bundled model.
+OSS_PROVIDERS = ("ollama", "embedded")
+EMBEDDED_PROVIDER_ID = "embedded"
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Codex's id for its built-in Ollama provider; read as `oss` unless the user defines a provider by that name.
 PROVIDER_ALIASES = {"ollama": "oss"}
@@ -116,7 +120,7 @@ SDK_KEY_VAR = "CODEX_API_KEY"  # the Codex TypeScript SDK's apiKey, for the open
 def builtin_providers(env: Mapping[str, str] = os.environ, openai_base_url: str | None = None
                       ) -> dict[str, ProviderConfig]:
     """The providers that always exist. `oss` has no base_url: the caller derives it from
-    `CODEX_OSS_BASE_URL` / `CODEX_OSS_PORT`. `openai` reads its key from `OPENAI_API_KEY`, or from
+    `CODEX_OSS_BASE_URL` / `CODEX_OSS_PORT`; `embedded` gets its loopback URL when its server starts. `openai` reads its key from `OPENAI_API_KEY`, or from
     `CODEX_API_KEY` (what the Codex TypeScript SDK passes) when only that one is set."""
     openai_url = openai_base_url or env.get("OPENAI_BASE_URL", "").strip() or OPENAI_DEFAULT_BASE_URL
     openai_key = "OPENAI_API_KEY"
@@ -124,6 +128,8 @@ def builtin_providers(env: Mapping[str, str] = os.environ, openai_base_url: str 
         openai_key = SDK_KEY_VAR
     return {
         "oss": ProviderConfig(id="oss", name="Ollama", wire_api="chat"),
+        EMBEDDED_PROVIDER_ID: ProviderConfig(id=EMBEDDED_PROVIDER_ID, name="embedded llama.cpp", wire_api="chat",
+                                             warn_plain_http=False),
         "openai": ProviderConfig(id="openai", name="OpenAI", base_url=openai_url, env_key=openai_key,
                                  wire_api="responses", requires_openai_auth=True),
     }
@@ -137,6 +143,7 @@ class Settings:
 
     model: str | None = None
     model_provider: str = "oss"
+    oss_provider: str | None = None  # which local provider `--oss` means: "ollama" (None) or "embedded"
     profile: str | None = None
     approval_policy: str = "never"
     sandbox_mode: str = "read-only"

@@ -33,6 +33,11 @@ def _xllamacpp(extra: str) -> Any:
     return xllamacpp
 
 
+def require_xllamacpp(extra: str = "local") -> None:
+    """Raise `EmbeddedServerError` naming the extra to install when llama.cpp's server cannot be imported."""
+    _xllamacpp(extra)
+
+
 class LlamaServer:
     """One GGUF served on 127.0.0.1 until `stop()` (or the end of a `with` block).
 

@@ -31,6 +31,8 @@ from ocodex.events import (
     Note,
     PullEnded,
     PullProgress,
+    AssemblyEnded,
+    AssemblyProgress,
     Reasoning,
     Reconnecting,
     StreamErrorEvent,
@@ -129,7 +131,7 @@ class HumanRenderer:
             self.line(terminal_safe(self._pending_message))
             self._pending_message = None
         match event:
-            case PullProgress() | PullEnded():
+            case PullProgress() | PullEnded() | AssemblyProgress() | AssemblyEnded():
                 self._pull(event)
             case ThreadStarted(thread_id=thread_id):
                 self.line(self.style(f"session id: {thread_id}", "dim"))

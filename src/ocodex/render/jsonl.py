@@ -12,7 +12,7 @@ from typing import TextIO
 from ocodex import jsontext
 from ocodex.approval import ApprovalRequest, Decision
 from ocodex.errors import output_failed
-from ocodex.events import Event, Note, PullEnded, PullProgress, is_codex_event
+from ocodex.events import AssemblyEnded, AssemblyProgress, Event, Note, PullEnded, PullProgress, is_codex_event
 from ocodex.redact import scrub, scrub_value
 from ocodex.render.progress import PullDrawing
 from ocodex.render.safe import terminal_safe
@@ -32,7 +32,7 @@ class JsonlRenderer:
         self.on_event(event)
 
     def on_event(self, event: Event) -> None:
-        if isinstance(event, PullProgress | PullEnded):
+        if isinstance(event, PullProgress | PullEnded | AssemblyProgress | AssemblyEnded):
             self._pull(event)
             return
         if not is_codex_event(event):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from ocodex.events import PullEnded, PullProgress
+    from ocodex.events import AssemblyEnded, AssemblyProgress, PullEnded, PullProgress
     from ocodex.ollama.pull import PullDisplay
     from ocodex.ollama.records import PullUpdate
 
@@ -38,9 +38,13 @@ def format_bytes(count: float) -> str:
     raise AssertionError("unreachable")
 
 
+ASSEMBLING = "assembling"
+"""The status of a bundled model's assembly (`AssemblyProgress`), drawn like one layer of a pull."""
+
+
 def is_layer_status(status: str) -> bool:
     """Per-layer statuses look like `pulling e7b273f96360`; the others are steps worth a line."""
-    return status.startswith("pulling ") and status != "pulling manifest"
+    return (status.startswith("pulling ") and status != "pulling manifest") or status == ASSEMBLING
 
 
 class PullTracker:
@@ -97,10 +101,10 @@ class PullTracker:
 class PlainPullDisplay:
     """Sparse, append-only lines for pipes and logs (at most one every 2 s or 10%, plus steps)."""
 
-    def __init__(self, stream: TextIO, *, model: str | None = None,
+    def __init__(self, stream: TextIO, *, model: str | None = None, verb: str = "pulling",
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._stream = stream
-        self._label = f"pulling {model}" if model else "pulling"
+        self._label = f"{verb} {model}" if model else verb
         self._clock = clock
         self._tracker = PullTracker(clock)
         self._last_status = ""
@@ -173,9 +177,10 @@ class RichPullDisplay:
     """A live rich bar: status, bar, downloaded/total bytes, speed and ETA, summed over layers."""
 
     def __init__(self, stream: TextIO, *, model: str | None = None, force_terminal: bool | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 verb: str = "pulling", clock: Callable[[], float] = time.monotonic) -> None:
         self._stream = stream
         self._model = model
+        self._verb = verb
         self._force_terminal = force_terminal
         self._tracker = PullTracker(clock)
         self._progress: Any = None
@@ -225,7 +230,7 @@ class RichPullDisplay:
         from ocodex.render.safe import markup_safe
 
         if not status or is_layer_status(status):
-            return markup_safe(f"pulling {self._model}" if self._model else "pulling")
+            return markup_safe(f"{self._verb} {self._model}" if self._model else self._verb)
         return markup_safe(status)
 
     def update(self, update: PullUpdate) -> None:
@@ -260,31 +265,40 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-def make_pull_display(stream: TextIO, *, tty: bool | None = None, model: str | None = None) -> PullDisplay:
+def make_pull_display(stream: TextIO, *, tty: bool | None = None, model: str | None = None,
+                      verb: str = "pulling") -> PullDisplay:
     """A rich bar when `stream` is a terminal (or `tty=True`), else sparse plain lines."""
     if tty is None:
         tty = _isatty(stream)
     if tty:
-        return RichPullDisplay(stream, model=model, force_terminal=True)
-    return PlainPullDisplay(stream, model=model)
+        return RichPullDisplay(stream, model=model, force_terminal=True, verb=verb)
+    return PlainPullDisplay(stream, model=model, verb=verb)
 
 
 class PullDrawing:
     """Draws the pulls a run's events describe: one display per pull, opened by its first
-    `PullProgress` and closed by its `PullEnded`. `tty=False` forces plain lines (the --json face)."""
+    `PullProgress` and closed by its `PullEnded`; a bundled model's assembly (`AssemblyProgress`,
+    `AssemblyEnded`) the same way, as one layer. `tty=False` forces plain lines (the --json face)."""
 
     def __init__(self, stream: TextIO, *, tty: bool | None = None) -> None:
         self._stream = stream
         self._tty = tty
         self._display: PullDisplay | None = None
 
-    def __call__(self, event: PullProgress | PullEnded) -> None:
-        from ocodex.events import PullEnded
+    def __call__(self, event: PullProgress | PullEnded | AssemblyProgress | AssemblyEnded) -> None:
+        from ocodex.events import AssemblyEnded, AssemblyProgress, PullEnded
 
-        if isinstance(event, PullEnded):
+        if isinstance(event, PullEnded | AssemblyEnded):
             display, self._display = self._display, None
             if display is not None:
                 display.finish() if event.ok else display.abort()
+            return
+        if isinstance(event, AssemblyProgress):
+            if self._display is None:
+                self._display = make_pull_display(self._stream, tty=self._tty, model=event.model, verb=ASSEMBLING)
+            from ocodex.ollama.records import PullUpdate
+
+            self._display.update(PullUpdate(ASSEMBLING, "gguf", event.total, event.done))
             return
         if self._display is None:
             self._display = make_pull_display(self._stream, tty=self._tty, model=event.model)

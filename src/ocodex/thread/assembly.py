@@ -10,8 +10,9 @@ Hooks:
   and what was chosen. The default, `HttpServers`, connects over HTTP and looks up `SERVERS`, which
   maps a provider id to how its model is made ready (`oss`: Ollama's sequence; anything else: the
   configured model as is); a new local provider (e.g. an in-process llama.cpp server) is one entry
-  there, and the wire adapter is `ocodex.providers.select.make_provider`. `ocodex.testing.scripted`
-  is another `ModelServer`, with no HTTP at all.
+  there, and the wire adapter is `ocodex.providers.select.make_provider`. The embedded provider
+  (`ocodex.thread.embedded`) is its own `ModelServer`: it starts llama.cpp in this process first
+  (`default_server` picks it). `ocodex.testing.scripted` is another `ModelServer`, with no HTTP at all.
 - the tools come from `ocodex.tools.select.select_tools` (per model and approval policy), with the
   thread's extra tools added: those given to `Thread.open(extra_tools=...)`, and its MCP servers' tools
   (`ocodex.mcp.toolset`), offered once the model's context window is known (their schema budget is a
@@ -31,6 +32,7 @@ from ocodex.agent.loop import Agent, AgentOptions
 from ocodex.agent.prompt import opening_messages, system_message
 from ocodex.approval import ApprovalGate
 from ocodex.config import ProviderConfig, Settings
+from ocodex.config.settings import EMBEDDED_PROVIDER_ID
 from ocodex.config.endpoints import base_url_for
 from ocodex.errors import ConfigError
 from ocodex.events import (
@@ -215,6 +217,15 @@ class HttpServers:
         return Connected(provider, choice, connection.base_url, source, transport.close)
 
 
+def default_server(settings: Settings) -> ModelServer:
+    """How `settings`' provider is reached: the embedded provider in this process, any other over HTTP."""
+    if settings.model_provider == EMBEDDED_PROVIDER_ID:
+        from ocodex.thread.embedded import EmbeddedServer
+
+        return EmbeddedServer()
+    return HttpServers()
+
+
 def start_mcp(settings: Settings) -> McpServers | None:
     """Start the configured MCP servers in the background (None, and no SDK import, when none is enabled)."""
     if not any(server.enabled for server in settings.mcp_servers.values()):
@@ -235,7 +246,7 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
     policy = sandbox_policy(settings, cwd)
     check_available(policy)
 
-    connected = (server or HttpServers()).connect(settings, emit)
+    connected = (server or default_server(settings)).connect(settings, emit)
     choice = connected.choice
     try:
         offer = None
