@@ -293,7 +293,8 @@ experimental_bearer_token = "t"
 """)
     s = load(home)
     assert s.warnings == []
-    assert s.extra == {"web_search": "disabled", "notify": ["notify-send"], "oss_provider": "ollama",
+    assert s.oss_provider == "ollama"  # read: it chooses the local provider (--oss --local-provider)
+    assert s.extra == {"web_search": "disabled", "notify": ["notify-send"],
                        "features": {"foo": True}, "shell_environment_policy": {"inherit": "core"}}
     assert s.model_providers["x"].extra == {"experimental_bearer_token": "t"}
 
@@ -324,7 +325,7 @@ experimental_bearer_token = "t"
     ("model_providers.x.base_url=localhost:11434", "expected an http:// or https:// URL"),
     ("model_providers.x.http_headers={a=1}", "expected a table of strings, but 'a' is 1"),
     ("model_provider=nope",
-     "-c model_provider=nope: unknown model provider 'nope'; known providers: oss, openai"),
+     "-c model_provider=nope: unknown model provider 'nope'; known providers: oss, embedded, openai"),
 ])
 def test_bad_values_are_config_errors(home: Path, override: str, message: str) -> None:
     assert message in error_of(home, override)
@@ -376,7 +377,7 @@ stream_max_retries = 0
     assert (oss.name, oss.wire_api, oss.base_url) == ("Ollama", "chat", "https://ollama.example/v1")
     assert oss.http_headers == {"X-Api": "k", "X-Other": "o"}
     assert (oss.ca_cert, oss.stream_max_retries, oss.request_max_retries) == ("/etc/ca.pem", 0, 4)
-    assert set(s.model_providers) == {"oss", "openai"}
+    assert set(s.model_providers) == {"oss", "openai", "embedded"}
 
 
 def test_resolved_headers() -> None:

@@ -120,7 +120,8 @@ SDK_KEY_VAR = "CODEX_API_KEY"  # the Codex TypeScript SDK's apiKey, for the open
 def builtin_providers(env: Mapping[str, str] = os.environ, openai_base_url: str | None = None
                       ) -> dict[str, ProviderConfig]:
     """The providers that always exist. `oss` has no base_url: the caller derives it from
-    `CODEX_OSS_BASE_URL` / `CODEX_OSS_PORT`; `embedded` gets its loopback URL when its server starts. `openai` reads its key from `OPENAI_API_KEY`, or from
+    `CODEX_OSS_BASE_URL` / `CODEX_OSS_PORT`; `embedded` gets its loopback URL when its server starts.
+    `openai` reads its key from `OPENAI_API_KEY`, or from
     `CODEX_API_KEY` (what the Codex TypeScript SDK passes) when only that one is set."""
     openai_url = openai_base_url or env.get("OPENAI_BASE_URL", "").strip() or OPENAI_DEFAULT_BASE_URL
     openai_key = "OPENAI_API_KEY"

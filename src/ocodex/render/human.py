@@ -20,6 +20,8 @@ from ocodex.approval import ApprovalRequest, Decision
 from ocodex.errors import output_failed
 from ocodex.events import (
     AgentMessage,
+    AssemblyEnded,
+    AssemblyProgress,
     CommandExecution,
     ErrorItem,
     Event,
@@ -31,8 +33,6 @@ from ocodex.events import (
     Note,
     PullEnded,
     PullProgress,
-    AssemblyEnded,
-    AssemblyProgress,
     Reasoning,
     Reconnecting,
     StreamErrorEvent,

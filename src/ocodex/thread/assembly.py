@@ -32,8 +32,8 @@ from ocodex.agent.loop import Agent, AgentOptions
 from ocodex.agent.prompt import opening_messages, system_message
 from ocodex.approval import ApprovalGate
 from ocodex.config import ProviderConfig, Settings
-from ocodex.config.settings import EMBEDDED_PROVIDER_ID
 from ocodex.config.endpoints import base_url_for
+from ocodex.config.settings import EMBEDDED_PROVIDER_ID
 from ocodex.errors import ConfigError
 from ocodex.events import (
     ContextSized,
