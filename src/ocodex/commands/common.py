@@ -49,6 +49,9 @@ def load_command_settings(args: argparse.Namespace) -> Settings:
     flags: dict[str, Any] = {}
     if getattr(args, "model", None):
         flags["model"] = args.model
+    if getattr(args, "local_provider", None):
+        flags["model_provider"] = "oss"
+        flags["oss_provider"] = args.local_provider
     return load_settings(home=ocodex_home(), overrides=getattr(args, "config", None) or [],
                          profile=getattr(args, "profile", None), flags=flags)
 
@@ -64,7 +67,7 @@ def server_url(settings: Settings) -> tuple[ProviderConfig, str, str]:
     from ocodex.config.endpoints import base_url_for
 
     chosen = settings.provider()
-    provider = chosen if chosen.id not in ("oss", "openai") else settings.model_providers["oss"]
+    provider = chosen if chosen.id not in ("oss", "openai", "embedded") else settings.model_providers["oss"]
     base_url, source = base_url_for(provider, os.environ)
     return provider, base_url, source
 
@@ -82,8 +85,9 @@ def open_target(args: argparse.Namespace, settings: Settings | None = None) -> T
     return Target(settings, provider, connection.base_url, source, connection.transport, client)
 
 
-def add_server_options(parser: argparse.ArgumentParser, *, model: bool = False) -> None:
-    """`-c`/`-p` (and `-m` when `model`): the settings a management command reads, as `exec` reads them."""
+def add_server_options(parser: argparse.ArgumentParser, *, model: bool = False, local: bool = False) -> None:
+    """`-c`/`-p` (and `-m` when `model`, `--local-provider` when `local`): the settings a management command
+    reads, as `exec` reads them."""
     parser.add_argument("-c", "--config", dest="config", action="append", default=None, metavar="key=value",
                         help="override a config value (dotted key; value parsed as TOML); repeatable")
     parser.add_argument("-p", "--profile", dest="profile", default=None, metavar="NAME",
@@ -91,6 +95,10 @@ def add_server_options(parser: argparse.ArgumentParser, *, model: bool = False) 
     if model:
         parser.add_argument("-m", "--model", dest="model", default=None, metavar="MODEL",
                             help="the model (default: what `exec --oss` would use here)")
+    if local:
+        parser.add_argument("--local-provider", dest="local_provider", choices=("ollama", "embedded"),
+                            default=None, help="`embedded`: the bundled models run inside ocodex (default: "
+                                               "oss_provider in config, else ollama)")
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:

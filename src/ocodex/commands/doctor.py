@@ -66,6 +66,7 @@ class Doctor:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.checks: list[Check] = []
+        self.command = "ocodex exec --oss"  # what the verdict names
 
     def add(self, name: str, status: Status, detail: str, fix: str | None = None) -> None:
         self.checks.append(Check(name, status, detail, fix))
@@ -88,6 +89,14 @@ class Doctor:
             self.check_ripgrep()
             return
         self.check_config(settings)
+        if settings.model_provider == "embedded":  # no server to reach: the bundled model's own checks
+            from ocodex.commands.embedded import doctor_checks
+
+            self.command = "ocodex exec --oss --local-provider embedded"
+            doctor_checks(settings, self.add)
+            self.check_sandbox(settings.sandbox_mode, settings.sandbox_limits)
+            self.check_ripgrep()
+            return
         try:
             target = open_target(self.args, settings)
         except ConfigError as exc:
@@ -170,6 +179,8 @@ class Doctor:
                 fix = (f"OLLAMA_HOST is set here: if `ollama serve` was started with it, point ocodex at "
                        f"it with `export CODEX_OSS_BASE_URL={other}` (ocodex, like Codex, does not read "
                        f"OLLAMA_HOST). {fix or ''}").strip()
+            if exc.also:  # the embedded provider, which needs no Ollama
+                fix = f"{(fix or '').rstrip('.')}; {exc.also}".lstrip("; ")
             self.add("reachable", "fail", exc.message, fix)
             return False
         except ProviderError as exc:
@@ -408,7 +419,7 @@ _MARKS = {"ok": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.description = ("Check config, server, TLS and auth, latency, version, default model, context window, "
                           "RAM, sandbox and model storage. Exit code 1 when something blocks a run.")
-    add_server_options(parser, model=True)
+    add_server_options(parser, model=True, local=True)
     add_json_option(parser)
     parser.set_defaults(run=run_doctor)
 
@@ -456,7 +467,7 @@ def _run(args: argparse.Namespace) -> int:
     print_checks(out, doctor.checks)
     failures = [check.name for check in doctor.checks if check.status == "fail"]
     if failures:
-        out.print(f"[bold red]{len(failures)} problem(s) block `ocodex exec --oss`: {', '.join(failures)}[/]")
+        out.print(f"[bold red]{len(failures)} problem(s) block `{doctor.command}`: {', '.join(failures)}[/]")
         return 1
-    out.print("[green]ready: `ocodex exec --oss` can run here[/]")
+    out.print(f"[green]ready: `{doctor.command}` can run here[/]")
     return 0

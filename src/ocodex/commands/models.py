@@ -102,7 +102,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         return
     parser.description = ("The server's models with size, parameters, quantisation, context length and "
                           "capabilities, and which model `exec --oss` would pick on this host and why.")
-    add_server_options(parser, model=True)
+    add_server_options(parser, model=True, local=True)
     add_json_option(parser)
     parser.set_defaults(run=run_models)
 
@@ -112,7 +112,14 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    target = open_target(args)
+    from ocodex.commands.common import load_command_settings
+
+    settings = load_command_settings(args)
+    if settings.model_provider == "embedded":
+        from ocodex.commands.embedded import print_models
+
+        return print_models(settings, args.json)
+    target = open_target(args, settings)
     try:
         rows = list_models(target)
         choice = default_choice(target, [row["name"] for row in rows])
