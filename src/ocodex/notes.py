@@ -255,6 +255,17 @@ class EmbeddedLoading(NamedTuple):
         return f"Loading {self.model} into llama.cpp in this process ({self.window:,}-token context)..."
 
 
+class ProbesStale(NamedTuple):
+    """A warm run's cached probes disagreed with the server: dropped, so the next run probes again."""
+
+    level = "warning"
+    model: str
+    reason: str
+
+    def text(self) -> str:
+        return f"the cached probes of {self.model} were out of date ({self.reason}); the next run probes again"
+
+
 class TextToolMode(NamedTuple):
     """The model's tools are described in the prompt and its calls read from its text."""
 
@@ -446,6 +457,7 @@ class McpToolsCost(NamedTuple):
 
 Note = (ContextSized | SessionConfigured | ConfigWarning | NoSessionToResume | PlainHttp | TlsUnverified
         | WrongEndpoint | Failover | ServerBusy | OldServer | PullStarted | EmbeddedAssembling | EmbeddedLoading
+        | ProbesStale
         | TextToolMode | EffortIgnored
         | ProjectDocTruncated | SessionRepaired | SessionResumed | SessionNotSaved | EscalationUnavailable
         | Escalating | UsageByModel | Compacted | PatchFailed | McpServerFailed | McpUnknownTools | McpToolsCost)

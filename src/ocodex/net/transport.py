@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ from ocodex.errors import ConfigError
 from ocodex.events import Event, Failover
 from ocodex.net.errors import reason
 from ocodex.redact import register_headers, register_secret, scrub
+
+_CLIENT_LOCK = threading.Lock()
 
 USER_AGENT = f"ocodex/{__version__}"
 _FAILOVER_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -161,6 +164,10 @@ class Transport:
         return ssl_context(self.verify if isinstance(self.verify, str) else None)
 
     def client(self) -> httpx.Client:
+        with _CLIENT_LOCK:  # the readiness probes run concurrently: build one client, not one per thread
+            return self._make_client()
+
+    def _make_client(self) -> httpx.Client:
         if self._client is None or self._client.is_closed:
             register_headers(self.headers)
             headers = {"user-agent": USER_AGENT, **self.headers}

@@ -2,13 +2,15 @@
 
 Owns the readiness sequence: probe (`/v1/models`), version, tags and model lookup, an optional
 pull (its progress sent as `PullProgress` events for a face to draw), then `show` for the model's
-capabilities and context. It decides nothing about chat; it only reports what it found in an
-`OssReady`.
+capabilities and context. The three independent probes (probe, version, tags) run concurrently, so a remote
+server costs one round trip for them, not three; the probe's failure is the one reported. It decides nothing
+about chat; it only reports what it found in an `OssReady`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ocodex.errors import OcodexError, PullError
@@ -29,10 +31,11 @@ class OssReady:
     version: str | None  # None when the server has no /api/version
     details: ModelDetails | None  # None when /api/show failed
     pulled: bool  # whether this run pulled the model
+    digest: str | None = None  # the model's digest in /api/tags (None: just pulled, or not listed)
+    loaded: int | bool | None = False  # `window_for`'s answer (asked with show); False: not asked
 
 
-def _check_version(client: OllamaClient, emit: Callable[[Event], None]) -> str | None:
-    version = client.version()
+def _check_version(version: str | None, emit: Callable[[Event], None]) -> str | None:
     if version is not None and not version_at_least(version, USAGE_VERSION):
         emit(OldServer(version, USAGE_VERSION))
     return version
@@ -45,11 +48,11 @@ def _show(client: OllamaClient, model: str) -> ModelDetails | None:
         return None
 
 
-def prepare_oss(*, client: OllamaClient, model: str, auto_pull: bool, emit: Callable[[Event], None]) -> OssReady:
-    """Probe the server, check the version, find (or pull) `model`, then read its details."""
-    client.probe()
-    version = _check_version(client, emit)
-    found = find_model(model, (entry.name for entry in client.tags()))
+def prepare_oss(*, client: OllamaClient, model: str, auto_pull: bool, emit: Callable[[Event], None],
+                window_for: Callable[[str], int | None] | None = None) -> OssReady:
+    """Probe the server, check the version, find (or pull) `model`, then read its details (and, with
+    `window_for`, the window the server allocates for it, asked at the same time)."""
+    found, version, digest = probe_concurrently(client, model, emit)
     pulled = False
     if found is None:
         if not auto_pull:
@@ -64,4 +67,30 @@ def prepare_oss(*, client: OllamaClient, model: str, auto_pull: bool, emit: Call
                             f"network; `ocodex pull {model}` retries and resumes the download")
             raise
         found, pulled = display_name(model), True
-    return OssReady(model=found, version=version, details=_show(client, found), pulled=pulled)
+    if window_for is None:
+        return OssReady(model=found, version=version, details=_show(client, found), pulled=pulled, digest=digest)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="window")
+    try:
+        window = pool.submit(window_for, found)
+        details = _show(client, found)
+        loaded = window.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return OssReady(model=found, version=version, details=details, pulled=pulled, digest=digest, loaded=loaded)
+
+
+def probe_concurrently(client: OllamaClient, model: str, emit: Callable[[Event], None]
+                       ) -> tuple[str | None, str | None, str | None]:
+    """Probe, version and tags at once: (the server's spelling of `model` or None, the version, its digest).
+    A failed probe is the error raised (the server is not there), whatever the other two met."""
+    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="probe")
+    try:
+        probe, version, tags = pool.submit(client.probe), pool.submit(client.version), pool.submit(client.tags)
+        probe.result()
+        entries = tags.result()
+        found_version = _check_version(version.result(), emit)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C or a failure: closing the client ends the rest
+    found = find_model(model, (entry.name for entry in entries))
+    digest = next((entry.digest for entry in entries if entry.name == found), None)
+    return found, found_version, digest

@@ -59,9 +59,18 @@ def _effective(client: OllamaClient, model: str) -> int | None:
     return found
 
 
+def loaded_window(client: OllamaClient, model: str) -> int | None:
+    """The window the server allocates for `model` (loading it first when it is not loaded); None if unknown."""
+    try:
+        return _effective(client, model)
+    except OcodexError:
+        return None
+
+
 def size_context(client: OllamaClient, model: str, details: ModelDetails | None,
-                 requested: int | None) -> ContextPlan:
-    """Learn (and with `requested`, set) the context window for this session's model."""
+                 requested: int | None, *, loaded: int | bool | None = False) -> ContextPlan:
+    """Learn (and with `requested`, set) the context window for this session's model. `loaded`: what
+    `loaded_window` found, when the caller asked it already (concurrently with `show`); False: ask now."""
     trained = details.context_length if details else None
     if requested is not None:
         target, _ = effective_window(configured=requested, trained=trained)
@@ -84,10 +93,8 @@ def size_context(client: OllamaClient, model: str, details: ModelDetails | None,
         how = "created" if existing is None else "reused"
         return ContextPlan(name, target, trained, ContextSized(target, how, trained, model, name, capped))
 
-    try:
-        loaded = _effective(client, model)
-    except OcodexError:
-        loaded = None
+    if isinstance(loaded, bool):
+        loaded = loaded_window(client, model)
     window, source = effective_window(loaded=loaded, num_ctx=details.num_ctx if details else None,
                                       trained=trained)
     if window is None:

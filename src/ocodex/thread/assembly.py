@@ -54,6 +54,7 @@ from ocodex.tools.select import select_tools
 
 if TYPE_CHECKING:
     from ocodex.mcp.toolset import McpServers
+    from ocodex.ollama.ready import Validation
 
 # Sampling defaults when neither config nor the model's Modelfile says: Ollama's /v1 would otherwise
 # force 1.0 for both. gpt-oss is trained for 1.0; others get Ollama's own built-in defaults.
@@ -76,6 +77,7 @@ class ModelChoice:
     server_version: str | None = None
     family: str | None = None  # from /api/show (`qwen2`, `gptoss`); None when unknown
     parameter_size: str | None = None  # from /api/show (`1.5B`); None when unknown
+    validation: Validation | None = None  # a warm run's check of the cached probes (ocodex.ollama.ready)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,21 +157,26 @@ def _connect(settings: Settings, provider: ProviderConfig, emit: Emit) -> tuple[
 
 
 def _ready_oss(settings: Settings, connection: Connection, emit: Emit) -> ModelChoice:
-    """Ollama's readiness sequence: probe, version, the model (pulled if missing), its details and window."""
-    from ocodex.ollama.bootstrap import prepare_oss
+    """Ollama's readiness: probe, version, the model (pulled if missing), its details and window; on a warm run
+    what the probes found last time, checked by one request in the background (`ocodex.ollama.ready`)."""
+    from ocodex.config import ocodex_home
     from ocodex.ollama.client import OllamaClient
     from ocodex.ollama.memory import oss_model
+    from ocodex.ollama.ready import get_ready
     from ocodex.ollama.urls import endpoint_hint, server_root
-    from ocodex.ollama.window import size_context
 
     base_url = connection.base_url
-    if endpoint_hint(base_url):
+    wrong_endpoint = endpoint_hint(base_url)
+    if wrong_endpoint:
         emit(WrongEndpoint(base_url))
     pick = oss_model(settings)
     reason = pick.reason if pick.configured else f"default for --oss: {pick.reason}; choose another with -m"
     # The client shares the transport's connection pool with the model requests; the assembly closes it.
     client = OllamaClient(server_root(base_url), connection.transport, base_url=base_url)
-    ready = prepare_oss(client=client, model=pick.model, auto_pull=settings.oss.auto_pull, emit=emit)
+    readiness = get_ready(client=client, home=ocodex_home(os.environ), model=pick.model,
+                          requested=settings.model_context_window, auto_pull=settings.oss.auto_pull, emit=emit,
+                          use_cache=not wrong_endpoint)
+    ready, plan = readiness.ready, readiness.plan
     details = ready.details
     gpt_oss = "gpt-oss" in ready.model.lower()
     if details is not None:
@@ -179,10 +186,9 @@ def _ready_oss(settings: Settings, connection: Connection, emit: Emit) -> ModelC
         capabilities: tuple[str, ...] | None = tuple(details.capabilities)
     else:
         sampling, capabilities = (GPT_OSS_SAMPLING if gpt_oss else OLLAMA_SAMPLING), None
-    plan = size_context(client, ready.model, details, settings.model_context_window)
     return ModelChoice(plan.model, reason, capabilities, sampling, plan.window, plan.sized, ready.version,
                        details.family if details is not None else None,
-                       details.parameter_size if details is not None else None)
+                       details.parameter_size if details is not None else None, validation=readiness.validation)
 
 
 def _ready_configured(settings: Settings, connection: Connection, emit: Emit) -> ModelChoice:

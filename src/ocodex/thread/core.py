@@ -36,6 +36,7 @@ from ocodex.events import (
     Escalating,
     Event,
     ItemIds,
+    ProbesStale,
     StreamErrorEvent,
     ThreadStarted,
     Usage,
@@ -315,6 +316,7 @@ class Thread:
         with stop_signals.held():  # a SIGTERM now waits until all of it is closed
             try:
                 if self._assembly is not None:
+                    self._check_probes(self._assembly)
                     self._assembly.close()
                     self._assembly = None
             finally:
@@ -324,6 +326,15 @@ class Thread:
                         self.mcp = None
                 finally:
                     self.recorder.close()
+
+    def _check_probes(self, assembly: Assembly) -> None:
+        """A warm run's cached probes, checked: a disagreement drops them (the next run probes again) and says so."""
+        validation = assembly.choice.validation
+        if validation is None:
+            return
+        reason = validation.outcome(assembly.agent.last_prompt_tokens, assembly.choice.context_window)
+        if reason is not None:
+            self._emit(ProbesStale(assembly.model, reason))
 
     def __enter__(self) -> Thread:
         return self
