@@ -1,9 +1,15 @@
-"""Remote-server benchmark: what TLS, auth, failover and the Responses wire cost one `exec --oss` run.
+"""Remote-server benchmark: what TLS, auth, failover, the Responses wire and WAN latency cost one `exec --oss` run.
 
-Run: `.venv/bin/python benchmarks/remote.py [--runs N]` (needs trustme, a test dependency). Everything is
-on 127.0.0.1: the fake Ollama server, and in front of it a TLS reverse proxy with Basic auth made from
-a throwaway CA. Prints the median wall time of each variant and its cost over the direct plain-HTTP
-run measured in the same session.
+Run: `.venv/bin/python benchmarks/remote.py [--runs N] [--case variants|latency|all]` (needs trustme, a test
+dependency). Everything is on 127.0.0.1: the fake Ollama server, and in front of it a TLS reverse proxy with
+Basic auth made from a throwaway CA. `variants` prints the median wall time of each variant and its cost over
+the direct plain-HTTP run measured in the same session.
+
+`latency` (benchmarks/latency.py) puts a loopback proxy adding 50 ms each way in front of the same server and
+runs ocodex and Codex CLI 0.169 (`codex exec --oss --local-provider ollama`, installed by the benchmark into
+.cache/npm with npm, never committed) against it, cold (a fresh home every run) and warm, printing time to
+first token and total time, the requests each run makes, and the one-shot `exec --json` wall time with no
+added latency against Codex's.
 """
 
 from __future__ import annotations
@@ -32,7 +38,15 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=11)
-    runs = parser.parse_args().runs
+    parser.add_argument("--case", choices=("variants", "latency", "all"), default="all")
+    args = parser.parse_args()
+    if args.case in ("latency", "all"):
+        from latency import run_latency
+
+        run_latency(runs=min(args.runs, 5) if args.case == "all" else args.runs)
+    if args.case == "latency":
+        return
+    runs = args.runs
     ca = trustme.CA()
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ca.issue_cert("127.0.0.1").configure_cert(server_ctx)

@@ -31,7 +31,8 @@ def test_effective_window_comes_from_ps_after_loading(server: FakeOllama, client
     assert (plan.model, plan.window, plan.trained) == ("gpt-oss:20b", 8192, 131072)
     loads = [r.json for r in server.requests if r.path == "/api/generate"]
     assert loads == [{"model": "gpt-oss:20b", "stream": False}]  # no options: /v1 will not reload it
-    assert "small for an agent" in plan.line
+    assert plan.sized.suggested == 32768  # below the rule: said when a turn comes close (ContextTight)
+    assert plan.line == "context: 8192 tokens (as loaded by the server; trained for 131072)"
 
 
 def test_already_loaded_model_is_not_loaded_again(server: FakeOllama, client: OllamaClient) -> None:

@@ -44,7 +44,18 @@ def test_context_line_reports_the_servers_window(ocodex, fake) -> None:
     run = ocodex("exec", "--oss", "hi")
     assert run.returncode == 0, run.stderr
     assert "context: 4096 tokens (as loaded by the server; trained for 131072)" in run.stderr
-    assert "model_context_window=32768" in run.stderr  # how to raise it
+    assert "model_context_window=32768" not in run.stderr  # a small turn: the window does not matter yet
+
+
+def test_the_context_rule_is_said_once_a_turn_comes_close_to_a_small_window(ocodex, fake) -> None:
+    from ocodex.context_window import rule_text
+
+    fake.loaded_context = 4096
+    run = ocodex("exec", "--oss", "summarise this:\n" + "lorem ipsum dolor sit amet " * 300)
+    assert run.returncode == 0, run.stderr
+    [line] = [line for line in run.stderr.splitlines() if rule_text() in line]
+    assert line.startswith("warning: this turn used ") and "of the 4,096-token context window" in line
+    assert "-c model_context_window=32768 makes ocodex use a larger variant" in line
 
 
 def test_model_context_window_creates_a_variant_once(ocodex, fake) -> None:

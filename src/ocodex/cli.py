@@ -96,8 +96,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                              help="if the model fails the task (loop, tool errors, context), retry once "
                                   "with [oss] large_model; the first attempt uses -m or [oss] small_model")
     exec_parser.add_argument("prompt", nargs="*", metavar="PROMPT",
-                             help="the task; `-` or nothing reads it from stdin. `resume [SESSION_ID] "
-                                  "[PROMPT]` continues a saved session (words after `--` are always prompt)")
+                             help="the task; `-` or nothing reads it from stdin. A first word `json` before "
+                                  "the prompt (`exec -- json \"PROMPT\"`, the seed guide's form) means --json "
+                                  "output. `resume [SESSION_ID] [PROMPT]` continues a saved session; after `--`, "
+                                  "`resume` is prompt text")
 
     resume_parser = commands.add_parser(
         "resume", help="continue a saved session in the interactive terminal",

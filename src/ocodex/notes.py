@@ -26,8 +26,6 @@ class ContextSized(NamedTuple):
     """How the model's context window was learned or set for this session."""
 
     level = "info"
-    SMALL_ADVICE = ("; small for an agent: -c model_context_window={suggested} makes ocodex use a "
-                                   "larger variant, or set OLLAMA_CONTEXT_LENGTH on the server")
 
     window: int | None
     how: Literal["loaded", "num_ctx", "own_num_ctx", "created", "reused", "configured", "embedded", "unknown"]
@@ -35,7 +33,7 @@ class ContextSized(NamedTuple):
     base_model: str = ""
     variant: str | None = None  # the derived model ocodex created or reuses (`model_context_window`)
     capped: bool = False  # the requested window was more than the model was trained for
-    suggested: int | None = None  # set when the window is small for an agent: the one to use instead
+    suggested: int | None = None  # set when the window is below the rule (`ContextTight` says it if it matters)
 
     def text(self) -> str:
         capped = " (capped at the trained context)" if self.capped else ""
@@ -55,8 +53,23 @@ class ContextSized(NamedTuple):
                     "size and respect it")
         source = "as loaded by the server" if self.how == "loaded" else "the model's num_ctx"
         trained = f"; trained for {self.trained}" if self.trained else ""
-        advice = self.SMALL_ADVICE.format(suggested=self.suggested) if self.suggested else ""
-        return f"context: {self.window} tokens ({source}{trained}){advice}"
+        return f"context: {self.window} tokens ({source}{trained})"
+
+
+class ContextTight(NamedTuple):
+    """A turn used more than half of a window that is below the context rule: now the rule matters."""
+
+    level = "warning"
+    window: int
+    used: int  # the prompt tokens the server counted for the turn's last request
+    suggested: int
+
+    def text(self) -> str:
+        from ocodex.context_window import rule_text
+
+        return (f"this turn used {self.used:,} of the {self.window:,}-token context window; {rule_text()}: "
+                f"-c model_context_window={self.suggested} makes ocodex use a larger variant, or set "
+                "OLLAMA_CONTEXT_LENGTH on the server")
 
 
 class SessionConfigured(NamedTuple):
@@ -455,7 +468,7 @@ class McpToolsCost(NamedTuple):
         return f"mcp: {parts}: ~{self.tokens:,} tokens of tool schema in every request{limit}"
 
 
-Note = (ContextSized | SessionConfigured | ConfigWarning | NoSessionToResume | PlainHttp | TlsUnverified
+Note = (ContextSized | ContextTight | SessionConfigured | ConfigWarning | NoSessionToResume | PlainHttp | TlsUnverified
         | WrongEndpoint | Failover | ServerBusy | OldServer | PullStarted | EmbeddedAssembling | EmbeddedLoading
         | ProbesStale
         | TextToolMode | EffortIgnored

@@ -30,7 +30,7 @@ from ocodex.commands.common import (
     print_json,
     run_guarded,
 )
-from ocodex.context_window import SMALL_WINDOW, SUGGESTED_WINDOW, effective_window
+from ocodex.context_window import SMALL_WINDOW, SUGGESTED_WINDOW, effective_window, rule_text
 from ocodex.errors import ConfigError, OcodexError, ProviderError, ServerUnavailable
 
 if TYPE_CHECKING:
@@ -297,11 +297,10 @@ class Doctor:
                f"a variant once), or `OLLAMA_CONTEXT_LENGTH={RECOMMENDED_CONTEXT} ollama serve` on the server")
         trained_text = f"trained {trained:,}" if trained else "trained context unknown"
         if window is None:
-            self.add("context", "warn", f"{how}; {trained_text}; ocodex needs >= {MIN_CONTEXT:,} "
-                     f"(ocodex suggests {RECOMMENDED_CONTEXT:,})", fix)
+            self.add("context", "warn", f"{how}; {trained_text}; {rule_text()}", fix)
         elif window < MIN_CONTEXT:
-            self.add("context", "warn", f"{window:,} tokens ({how}); {trained_text}; below the {MIN_CONTEXT:,} "
-                     "ocodex needs: Ollama silently drops the start of long conversations", fix)
+            self.add("context", "warn", f"{window:,} tokens ({how}); {trained_text}; {rule_text()}; below it, "
+                     "long conversations lose their start", fix)
         else:
             self.add("context", "ok", f"{window:,} tokens ({how}); {trained_text}")
 

@@ -114,6 +114,8 @@ def _restore(entry: dict[str, Any]) -> tuple[OssReady, ContextPlan] | None:
         details = ModelDetails(**entry["details"])
         plan = entry["plan"]
         sized = ContextSized(**plan["sized"])
+        if sized.how == "created":  # the variant this entry's run created exists now
+            sized = sized._replace(how="reused")
         ready = OssReady(model=str(entry["model"]), version=entry["version"], details=details, pulled=False,
                          digest=entry.get("digest"))
         window = plan["window"]

@@ -54,6 +54,7 @@ from ocodex.tools.select import select_tools
 
 if TYPE_CHECKING:
     from ocodex.mcp.toolset import McpServers
+    from ocodex.ollama.client import OllamaClient
     from ocodex.ollama.ready import Validation
 
 # Sampling defaults when neither config nor the model's Modelfile says: Ollama's /v1 would otherwise
@@ -173,6 +174,9 @@ def _ready_oss(settings: Settings, connection: Connection, emit: Emit) -> ModelC
     reason = pick.reason if pick.configured else f"default for --oss: {pick.reason}; choose another with -m"
     # The client shares the transport's connection pool with the model requests; the assembly closes it.
     client = OllamaClient(server_root(base_url), connection.transport, base_url=base_url)
+    if wrong_endpoint and _answers_404(client):  # nothing is pulled for model requests that would 404
+        raise ConfigError(f"the base URL {base_url} has no model API: GET {base_url.rstrip('/')}/models answered "
+                          "404, so every model request would fail; nothing was pulled", hint=wrong_endpoint)
     readiness = get_ready(client=client, home=ocodex_home(os.environ), model=pick.model,
                           requested=settings.model_context_window, auto_pull=settings.oss.auto_pull, emit=emit,
                           use_cache=not wrong_endpoint)
@@ -189,6 +193,16 @@ def _ready_oss(settings: Settings, connection: Connection, emit: Emit) -> ModelC
     return ModelChoice(plan.model, reason, capabilities, sampling, plan.window, plan.sized, ready.version,
                        details.family if details is not None else None,
                        details.parameter_size if details is not None else None, validation=readiness.validation)
+
+
+def _answers_404(client: OllamaClient) -> bool:
+    """Whether the base URL's `/models` is missing (an unreachable server is the probe's to report)."""
+    from ocodex.errors import OcodexError
+
+    try:
+        return client.base_url_status() == 404
+    except OcodexError:
+        return False
 
 
 def _ready_configured(settings: Settings, connection: Connection, emit: Emit) -> ModelChoice:

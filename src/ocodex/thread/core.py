@@ -33,6 +33,7 @@ from ocodex.config import Settings
 from ocodex.errors import TurnInterrupted, UsageError
 from ocodex.events import (
     ConfigWarning,
+    ContextTight,
     Escalating,
     Event,
     ItemIds,
@@ -106,6 +107,7 @@ class Thread:
         self.mcp: McpServers | None = None  # the configured MCP servers, for the thread's whole life
         self._assembly: Assembly | None = None
         self._running = False
+        self._window_said = False  # ContextTight is said once per thread
 
     # ---- building ----------------------------------------------------------------------------
 
@@ -213,6 +215,7 @@ class Thread:
         result = self._run(prompt, images)
         if should_escalate(self.escalation, result):
             result = self._escalate(prompt, images, before, opening, prompts, result)
+        self._check_window()
         if result.final_message is not None and self.output_schema is not None:
             try:
                 self.output_schema.check(result.final_message)
@@ -326,6 +329,16 @@ class Thread:
                         self.mcp = None
                 finally:
                     self.recorder.close()
+
+    def _check_window(self) -> None:
+        """Say the context rule once, when it matters: a turn used over half of a window below the rule."""
+        assembly = self.assembly
+        sized, used = assembly.choice.context, assembly.agent.last_prompt_tokens
+        if self._window_said or sized is None or not sized.suggested or sized.window is None or used is None:
+            return
+        if used * 2 > sized.window:
+            self._window_said = True
+            self._emit(ContextTight(sized.window, used, sized.suggested))
 
     def _check_probes(self, assembly: Assembly) -> None:
         """A warm run's cached probes, checked: a disagreement drops them (the next run probes again) and says so."""
