@@ -59,8 +59,9 @@ def test_management_commands_say_when_the_server_is_down(ocodex) -> None:
         run = ocodex(*args, env={"CODEX_OSS_BASE_URL": down})
         assert run.returncode == 1, (args, run.stderr)
         lines = run.stderr.strip().splitlines()
-        assert lines[-2].startswith("error: ") and "127.0.0.1" in lines[-2], (args, run.stderr)
-        assert lines[-1].startswith("hint: ") and "ollama serve" in lines[-1], (args, run.stderr)
+        assert lines[-3].startswith("error: ") and "127.0.0.1" in lines[-3], (args, run.stderr)
+        assert lines[-2].startswith("hint: ") and "ollama serve" in lines[-2], (args, run.stderr)
+        assert lines[-1].startswith("hint: or run without Ollama: "), (args, run.stderr)  # the embedded line
         assert "Traceback" not in run.stderr
 
 

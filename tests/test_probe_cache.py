@@ -87,10 +87,14 @@ def test_a_corrupt_cache_is_a_cold_run_that_rewrites_it(ocodex, fake: FakeOllama
 
 def test_the_wrong_endpoint_is_never_served_from_the_cache(ocodex, fake: FakeOllama) -> None:
     root = {"CODEX_OSS_BASE_URL": fake.root}  # no /v1: the "Wrong endpoint used" hint
-    ocodex(*SAY_HI, env=root)
-    before = len(fake.requests)
-    ocodex(*SAY_HI, env=root)  # fails (there is no /chat/completions at the root), but probes every time
-    assert "GET /v1/models" in [f"{r.method} {r.path}" for r in fake.requests[before:]]
+    fake.models.clear()
+    for _ in range(2):
+        before = len(fake.requests)
+        run = ocodex(*SAY_HI, env=root)
+        assert run.returncode == 1
+        assert "has no model API: GET " in run.stderr and "nothing was pulled" in run.stderr
+        assert "Wrong endpoint used" in run.stderr
+        assert [f"{r.method} {r.path}" for r in fake.requests[before:]] == ["GET /models"]  # no probe, no pull
 
 
 @pytest.mark.fast
@@ -116,3 +120,50 @@ def test_any_odd_cache_reads_as_empty(tmp_path: Path, content: str) -> None:
     (tmp_path / "cache").mkdir()
     cache_file(tmp_path).write_text(content, errors="surrogateescape")
     assert ProbeCache(tmp_path).get(ProbeKey("k", "", None)) is None
+
+
+def test_a_warm_run_with_the_server_gone_says_so_as_a_cold_run_does(ocodex, fake: FakeOllama, home: Path,
+                                                                     repo: Path) -> None:
+    import subprocess
+    import sys
+
+    from conftest import base_env
+
+    env = base_env(home, fake.base_url)
+    ocodex(*SAY_HI)
+    fake.stop()
+    gone = subprocess.run([sys.executable, "-m", "ocodex", *SAY_HI], cwd=repo, env=env, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert gone.returncode == 1
+    assert "error: No running Ollama server detected at " in gone.stderr
+    assert "--local-provider embedded" in gone.stderr and "Reconnecting" not in gone.stderr  # not retried
+    assert json.loads(cache_file(home).read_text())["entries"] == {}  # the next run probes
+    fake.start()  # for the fixture's own stop
+
+
+@pytest.mark.fast
+def test_a_process_serves_one_readiness_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a process's first readiness is served from the cache: `/new`, a model switch or an escalation
+    probe again, as the server may have changed while the session sat."""
+    import threading
+
+    from ocodex.net.transport import Transport
+    from ocodex.ollama import ready
+    from ocodex.ollama.client import OllamaClient
+
+    monkeypatch.setattr(ready, "_used", threading.Lock())
+    with FakeOllama(models=["gpt-oss:20b"]) as server:
+        transport = Transport()
+        client = OllamaClient(server.root, transport, base_url=server.base_url)
+        try:
+            def get() -> ready.Readiness:
+                return ready.get_ready(client=client, home=tmp_path, model="gpt-oss:20b", requested=None,
+                                       auto_pull=False, emit=lambda event: None)
+
+            assert get().validation is None  # cold: probed, then cached
+            monkeypatch.setattr(ready, "_used", threading.Lock())  # another process
+            warm = get()
+            assert warm.validation is not None and warm.validation.outcome() is None
+            assert get().validation is None  # the second readiness of this process probes again
+        finally:
+            transport.close()

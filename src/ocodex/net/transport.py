@@ -63,6 +63,7 @@ class FailoverClient(httpx.Client):
         self.endpoints = endpoints
         self.notify = notify
         self.active = 0
+        self._said: set[tuple[str, str]] = set()  # failovers told once (concurrent probes meet the same one)
 
     def _match(self, url: str) -> int | None:
         for index, endpoint in enumerate(self.endpoints):
@@ -101,7 +102,11 @@ class FailoverClient(httpx.Client):
                 failures.append((endpoint.root, exc))
                 if position + 1 < count and self.notify is not None:
                     following = self.endpoints[order[position + 1]].root
-                    self.notify(Failover(scrub(endpoint.root), reason(exc), scrub(following)))
+                    with _CLIENT_LOCK:
+                        first = (endpoint.root, following) not in self._said
+                        self._said.add((endpoint.root, following))
+                    if first:
+                        self.notify(Failover(scrub(endpoint.root), reason(exc), scrub(following)))
                 continue
             self.active = index
             return response

@@ -135,8 +135,10 @@ class OllamaClient:
             return ServerUnavailable(f"Ollama at {self.root} did not answer {method} {path} in time",
                                      hint="The server accepted the connection but sent nothing back; "
                                           "is it overloaded or is a proxy in the way?")
-        return ServerUnavailable(f"Cannot reach Ollama at {self.root} ({_reason(exc)})",
-                                 hint=self._start_hint(url))
+        unreachable = ServerUnavailable(f"Cannot reach Ollama at {self.root} ({_reason(exc)})",
+                                        hint=self._start_hint(url))
+        unreachable.also = EMBEDDED_ALTERNATIVE
+        return unreachable
 
     def _transport_error(self, method: str, path: str, exc: Exception) -> OcodexError:
         if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):

@@ -13,21 +13,30 @@ check, or a server counting more prompt tokens than the cached window holds. A b
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ocodex.errors import OcodexError
+from ocodex.errors import OcodexError, ServerUnavailable
 from ocodex.events import ContextSized, Event
 from ocodex.ollama.bootstrap import OssReady, prepare_oss
 from ocodex.ollama.client import ModelDetails, OllamaClient
 from ocodex.ollama.names import find_model
 from ocodex.ollama.probe_cache import ProbeCache, ProbeKey
 from ocodex.ollama.window import ContextPlan, loaded_window, size_context
+from ocodex.protocol import ModelEvent, ModelRequest, Provider
 
 VALIDATION_WAIT_S = 2.0
 """How long the end of a run waits for a validation still in flight (then it is ignored, not trusted)."""
+
+_used = threading.Lock()
+"""Taken by a process's first readiness, the only one the cache may serve: later ones (`/new`, a model switch,
+an escalation) probe, as the server may have changed while the session sat."""
+
+
+class ServerGone(OcodexError):
+    """A warm run's server is not there: the probe's own message (not retried as a flaky request would be)."""
 
 
 class Validation:
@@ -36,6 +45,7 @@ class Validation:
     def __init__(self, client: OllamaClient, cache: ProbeCache, key: ProbeKey, entry: dict[str, Any]) -> None:
         self._client, self._cache, self._key, self._entry = client, cache, key, entry
         self.reason: str | None = None
+        self.gone: OcodexError | None = None  # the server is unreachable: what the probe says about it
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="oss-validation", daemon=True)
         self._thread.start()
@@ -44,6 +54,12 @@ class Validation:
         model, digest = self._entry["model"], self._entry.get("digest")
         try:
             entries = self._client.tags()
+        except ServerUnavailable as exc:
+            self.reason = f"the check of the cached probes failed: {exc.message}"
+            try:
+                self._client.probe()  # the seed guide's words for a server that is not there
+            except OcodexError as probed:
+                self.gone = probed
         except OcodexError as exc:
             self.reason = f"the check of the cached probes failed: {exc.message}"
         except Exception as exc:  # a closed client at shutdown, anything: never trust an unchecked cache
@@ -73,6 +89,31 @@ class Validation:
         return reason
 
 
+    def guard(self, provider: Provider) -> Provider:
+        """`provider`, whose connection failures say "No running Ollama server detected" when the check found
+        the server gone (the cold path's words), instead of being retried as a flaky request."""
+        return _Guarded(provider, self)
+
+
+class _Guarded:
+    def __init__(self, inner: Provider, validation: Validation) -> None:
+        self.inner, self.validation = inner, validation
+
+    def stream(self, request: ModelRequest) -> Iterator[ModelEvent]:
+        try:
+            yield from self.inner.stream(request)
+        except ServerUnavailable:
+            self.validation._done.wait(VALIDATION_WAIT_S)
+            gone = self.validation.gone
+            if gone is not None:
+                hint = "; ".join(part for part in (gone.hint, gone.also) if part) or None
+                raise ServerGone(gone.message, hint) from None
+            raise
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 @dataclass(frozen=True, slots=True)
 class Readiness:
     """What a run knows about its model: found now (`validation` None) or remembered (`validation` running)."""
@@ -88,7 +129,8 @@ def get_ready(*, client: OllamaClient, home: Path, model: str, requested: int | 
     by the readiness sequence, whose result is then cached."""
     cache = ProbeCache(home)
     key = ProbeKey(client.root, model, requested)
-    entry = cache.get(key) if use_cache else None
+    first = _used.acquire(blocking=False)
+    entry = cache.get(key) if use_cache and first else None
     restored = _restore(entry) if entry is not None else None
     if restored is not None and entry is not None:
         ready, plan = restored

@@ -231,6 +231,8 @@ class HttpServers:
             from ocodex.providers.select import make_provider
 
             provider = make_provider(provider_config, connection.base_url, transport)
+            if choice.validation is not None:  # a warm run: a server gone is said as the probe says it
+                provider = choice.validation.guard(provider)
         except BaseException:
             transport.close()
             raise
