@@ -90,3 +90,16 @@ def test_the_no_server_message_matches_the_readme(ocodex) -> None:
     assert lines[1].startswith("hint: Start it with `ollama serve`") and shown[1].startswith(lines[1][:40])
     assert f"docker compose -f {ROOT / 'deploy' / 'docker-compose.yml'} up -d" in lines[1]
     assert lines[2] == shown[2]  # the one extra line, word for word
+
+
+def test_a_missing_default_names_the_installed_tool_model_and_still_pulls(ocodex, fake) -> None:
+    fake.models[:] = ["qwen3:8b", "gemma3:1b"]
+    fake.version = "0.30.0"  # /api/tags lists capabilities
+    fake.capabilities = {"gemma3:1b": ["completion"], "qwen3:8b": ["completion", "tools"]}
+    run = ocodex("exec", "--oss", "say hi")
+    assert run.returncode == 0, run.stderr
+    assert ("warning: gpt-oss:20b (the default for --oss) is not on the server, but qwen3:8b is and calls tools: "
+            "`-m qwen3:8b` runs it without a download") in run.stderr
+    assert "Pulling model gpt-oss:20b" in run.stderr  # in a script, pulled as the seed guide says
+    named = ocodex("exec", "--oss", "-m", "llama3.1:8b", "say hi")  # the user's own choice: no advice
+    assert "is not on the server, but" not in named.stderr

@@ -211,6 +211,18 @@ class PullStarted(NamedTuple):
         return f"Pulling model {self.model}..."
 
 
+class DefaultMissing(NamedTuple):
+    """The RAM rule's default model is not on the server, but another one that calls tools is."""
+
+    level = "warning"
+    model: str
+    installed: str
+
+    def text(self) -> str:
+        return (f"{self.model} (the default for --oss) is not on the server, but {self.installed} is and calls "
+                f"tools: `-m {self.installed}` runs it without a download")
+
+
 class PullProgress(NamedTuple):
     """One progress line of a pull (Ollama's per-layer `status`, `digest`, `total`, `completed`)."""
 
@@ -469,7 +481,8 @@ class McpToolsCost(NamedTuple):
 
 
 Note = (ContextSized | ContextTight | SessionConfigured | ConfigWarning | NoSessionToResume | PlainHttp | TlsUnverified
-        | WrongEndpoint | Failover | ServerBusy | OldServer | PullStarted | EmbeddedAssembling | EmbeddedLoading
+        | WrongEndpoint | Failover | ServerBusy | OldServer | PullStarted | DefaultMissing | EmbeddedAssembling
+        | EmbeddedLoading
         | ProbesStale
         | TextToolMode | EffortIgnored
         | ProjectDocTruncated | SessionRepaired | SessionResumed | SessionNotSaved | EscalationUnavailable

@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ocodex.errors import OcodexError, PullError
-from ocodex.events import Event, OldServer, PullStarted
-from ocodex.ollama.client import ModelDetails, OllamaClient, version_at_least
+from ocodex.events import DefaultMissing, Event, OldServer, PullStarted
+from ocodex.ollama.client import ModelDetails, ModelEntry, OllamaClient, version_at_least
 from ocodex.ollama.names import display_name, find_model
 from ocodex.ollama.pull import pull_with_events
 
@@ -49,11 +49,16 @@ def _show(client: OllamaClient, model: str) -> ModelDetails | None:
 
 
 def prepare_oss(*, client: OllamaClient, model: str, auto_pull: bool, emit: Callable[[Event], None],
-                window_for: Callable[[str], int | None] | None = None) -> OssReady:
+                window_for: Callable[[str], int | None] | None = None, default: bool = False) -> OssReady:
     """Probe the server, check the version, find (or pull) `model`, then read its details (and, with
-    `window_for`, the window the server allocates for it, asked at the same time)."""
-    found, version, digest = probe_concurrently(client, model, emit)
+    `window_for`, the window the server allocates for it, asked at the same time). `default`: `model` is
+    the RAM rule's choice, not the user's: when it is missing, an installed model that calls tools is named."""
+    found, version, digest, entries = probe_concurrently(client, model, emit)
     pulled = False
+    if found is None and default:
+        others = [entry.name for entry in entries if "tools" in entry.capabilities]
+        if others:
+            emit(DefaultMissing(model, others[0]))
     if found is None:
         if not auto_pull:
             raise OcodexError(f"Model '{model}' is not available on the Ollama server at {client.root}",
@@ -80,8 +85,9 @@ def prepare_oss(*, client: OllamaClient, model: str, auto_pull: bool, emit: Call
 
 
 def probe_concurrently(client: OllamaClient, model: str, emit: Callable[[Event], None]
-                       ) -> tuple[str | None, str | None, str | None]:
-    """Probe, version and tags at once: (the server's spelling of `model` or None, the version, its digest).
+                       ) -> tuple[str | None, str | None, str | None, list[ModelEntry]]:
+    """Probe, version and tags at once: (the server's spelling of `model` or None, the version, its digest,
+    the models listed).
     A failed probe is the error raised (the server is not there), whatever the other two met."""
     pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="probe")
     try:
@@ -93,4 +99,4 @@ def probe_concurrently(client: OllamaClient, model: str, emit: Callable[[Event],
         pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C or a failure: closing the client ends the rest
     found = find_model(model, (entry.name for entry in entries))
     digest = next((entry.digest for entry in entries if entry.name == found), None)
-    return found, found_version, digest
+    return found, found_version, digest, entries

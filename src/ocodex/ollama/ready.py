@@ -124,7 +124,7 @@ class Readiness:
 
 
 def get_ready(*, client: OllamaClient, home: Path, model: str, requested: int | None, auto_pull: bool,
-              emit: Callable[[Event], None], use_cache: bool = True) -> Readiness:
+              emit: Callable[[Event], None], use_cache: bool = True, default: bool = False) -> Readiness:
     """The model made ready: from the cache when it has this server, model and window (`use_cache`), else
     by the readiness sequence, whose result is then cached."""
     cache = ProbeCache(home)
@@ -136,7 +136,8 @@ def get_ready(*, client: OllamaClient, home: Path, model: str, requested: int | 
         ready, plan = restored
         return Readiness(ready, plan, Validation(client, cache, key, entry))
     window_for = (lambda found: loaded_window(client, found)) if requested is None else None
-    ready = prepare_oss(client=client, model=model, auto_pull=auto_pull, emit=emit, window_for=window_for)
+    ready = prepare_oss(client=client, model=model, auto_pull=auto_pull, emit=emit, window_for=window_for,
+                        default=default)
     plan = size_context(client, ready.model, ready.details, requested, loaded=ready.loaded)
     if ready.details is not None and plan.window is not None:  # only what a later run can rely on
         cache.put(key, _entry(ready, plan))

@@ -179,7 +179,7 @@ def _ready_oss(settings: Settings, connection: Connection, emit: Emit) -> ModelC
                           "404, so every model request would fail; nothing was pulled", hint=wrong_endpoint)
     readiness = get_ready(client=client, home=ocodex_home(os.environ), model=pick.model,
                           requested=settings.model_context_window, auto_pull=settings.oss.auto_pull, emit=emit,
-                          use_cache=not wrong_endpoint)
+                          use_cache=not wrong_endpoint, default=not pick.configured)
     ready, plan = readiness.ready, readiness.plan
     details = ready.details
     gpt_oss = "gpt-oss" in ready.model.lower()
