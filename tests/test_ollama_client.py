@@ -39,6 +39,7 @@ class Reply:
     content_type: str | None = None
     hang: float = 0.0  # seconds to wait before answering
     drop: bool = False  # close the connection without answering
+    gate: threading.Barrier | None = None  # answer only once every request sharing the gate has arrived
 
 
 @dataclass
@@ -66,6 +67,11 @@ def _handler(state: Server) -> type[BaseHTTPRequestHandler]:
             reply = state.routes.get((method, self.path), Reply(404, "404 page not found"))
             if reply.hang:
                 time.sleep(reply.hang)
+            if reply.gate is not None:
+                try:
+                    reply.gate.wait()
+                except threading.BrokenBarrierError:  # they came one after another: fail the request
+                    reply = Reply(500, "not concurrent")
             if reply.drop:
                 self.close_connection = True
                 return
@@ -501,6 +507,16 @@ def test_prepare_oss_model_present(server: Server) -> None:
     paths = server.paths()  # the three independent probes go out at once, in any order
     assert sorted(paths[:3]) == ["GET /api/tags", "GET /api/version", "GET /v1/models"]
     assert paths[3:] == ["POST /api/show"]
+
+
+def test_prepare_oss_sends_the_three_first_probes_at_once(server: Server) -> None:
+    ready_server(server)
+    gate = threading.Barrier(3, timeout=20)  # a safety net: sent one after another, the first never answers
+    for method, path in (("GET", "/v1/models"), ("GET", "/api/version"), ("GET", "/api/tags")):
+        route = server.routes[(method, path)]
+        server.route(method, path, Reply(route.status, route.body, route.content_type, gate=gate))
+    ready = prepare_oss(client=client_for(server), model="qwen3:8b", auto_pull=False, emit=Events())
+    assert ready.model == "Qwen3:8B" and not gate.broken
 
 
 def test_prepare_oss_pulls_missing_model(server: Server) -> None:
