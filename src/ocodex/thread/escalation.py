@@ -41,6 +41,9 @@ def escalation_enabled(settings: Settings) -> bool:
     return value
 
 
+EMBEDDED_SMALL, EMBEDDED_LARGE = "qwen2.5-coder:0.5b", "qwen2.5-coder:1.5b"
+
+
 def plan_escalation(settings: Settings) -> tuple[EscalationPlan | None, Settings, EscalationUnavailable | None]:
     """The plan when escalation is on, the settings for the first attempt (the small model made the
     run's choice when none was given), and the warning to show when there is nothing to escalate to."""
@@ -48,6 +51,9 @@ def plan_escalation(settings: Settings) -> tuple[EscalationPlan | None, Settings
         return None, settings, None
     small = settings.model or settings.oss.small_model
     large = settings.oss.large_model
+    if settings.model_provider == "embedded":  # the bundled models: the 0.5B first, then the 1.5B
+        small = settings.model or EMBEDDED_SMALL
+        large = EMBEDDED_LARGE
     if small == large:
         return None, settings, EscalationUnavailable(large)
     if not settings.model:
