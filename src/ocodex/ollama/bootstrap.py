@@ -10,7 +10,6 @@ about chat; it only reports what it found in an `OssReady`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ocodex.errors import OcodexError, PullError
@@ -74,6 +73,8 @@ def prepare_oss(*, client: OllamaClient, model: str, auto_pull: bool, emit: Call
         found, pulled = display_name(model), True
     if window_for is None:
         return OssReady(model=found, version=version, details=_show(client, found), pulled=pulled, digest=digest)
+    from concurrent.futures import ThreadPoolExecutor  # a cold run only: a warm one never gets here
+
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="window")
     try:
         window = pool.submit(window_for, found)
@@ -89,6 +90,8 @@ def probe_concurrently(client: OllamaClient, model: str, emit: Callable[[Event],
     """Probe, version and tags at once: (the server's spelling of `model` or None, the version, its digest,
     the models listed).
     A failed probe is the error raised (the server is not there), whatever the other two met."""
+    from concurrent.futures import ThreadPoolExecutor  # a cold run only: a warm one never gets here
+
     pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="probe")
     try:
         probe, version, tags = pool.submit(client.probe), pool.submit(client.version), pool.submit(client.tags)
