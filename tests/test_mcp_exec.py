@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -228,6 +229,9 @@ def test_images_reach_a_vision_model_and_are_summarised_for_others(ocodex, fake,
     assert messages[-1]["role"] == "user" and images[1]["image_url"]["url"].startswith("data:image/png;base64,iVBOR")
 
     fake.capabilities = {"gpt-oss:20b": ["completion", "tools"]}
+    # Another model under the same name: a warm run would use the cached probes once (its check drops them,
+    # tests/test_probe_cache.py), so this run starts cold, as the run after that would.
+    shutil.rmtree(home / "cache")
     fake.script(Turn.tool_call("mcp__probe__image", {}), Turn.text("No eyes."))
     assert ocodex("exec", "--oss", "look").returncode == 0
     assert tool_messages(fake.chat_requests[-1]) == [

@@ -787,7 +787,9 @@ class FakeOllama:
         return _ModelInfo(
             name=name, family=fam, parameters=params, capabilities=caps,
             size=int(params * 1e9 * fam.bytes_per_parameter) + _SMALL_LAYER,
-            digest=_sha256(name.qualified), modified=modified,
+            # The digest names the manifest, as Ollama's does: changed capabilities or num_ctx, a new digest.
+            digest=_sha256(name.qualified if self._capabilities_for(name) is None and num_ctx is None
+                           else f"{name.qualified}|{sorted(caps)}|{num_ctx}"), modified=modified,
             num_ctx=int(num_ctx) if num_ctx is not None else None, extra_parameters=extra,
         )
 
