@@ -6,8 +6,8 @@
 (progress as `AssemblyProgress` events, drawn by the face; sha256-checked), starts the server on 127.0.0.1 and
 connects to it over loopback HTTP with the chat wire format, as any other provider. Closing the connection stops
 the server. The context window follows `ocodex.context_window` (the one rule): `model_context_window` if set,
-else `EMBEDDED_WINDOW`, never more than the model was trained for. The edit format is chosen by
-`ocodex.tools.select` from the model name, as for Ollama's models (the assembly does that).
+else `EMBEDDED_WINDOW`, never more than the model was trained for. The edit format and tools come from the
+model's profile (`ocodex.profile`, from the family and parameter size given here), as for Ollama's models.
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ class EmbeddedServer:
         sized = ContextSized(window, "configured" if how == "configured" else "embedded", TRAINED_WINDOW,
                              weights.name, capped=capped)
         choice = ModelChoice(weights.name, reason, capabilities=("completion", "tools"), context_window=window,
-                             context=sized, server_version=f"llama.cpp ({weights.title})")
+                             context=sized, server_version=f"llama.cpp ({weights.title})", family="qwen2",
+                             parameter_size=weights.name.rsplit(":", 1)[1].upper())  # the profile: a small model
         return Connected(provider, choice, connection.base_url, "embedded (in this process)", close)
 
 
