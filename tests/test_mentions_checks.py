@@ -73,7 +73,8 @@ def test_at_most_max_files_are_shown(tmp_path: Path) -> None:
     ("Rename `calc_total` in `billing.py`.", None),
     ("Explain `ls -la` output.", None),
     ("Use `./run.sh` to see it.", "./run.sh"),
-    ("For example `python3 convert.py 100\n--precision 3` must print `37.778`.", "python3 convert.py 100 --precision 3"),
+    ("For example `python3 convert.py 100\n--precision 3` must print `37.778`.",
+     "python3 convert.py 100 --precision 3"),
 ])
 def test_check_command(prompt: str, command: str | None) -> None:
     assert check_command(prompt) == command
