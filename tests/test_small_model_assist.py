@@ -240,3 +240,10 @@ def test_files_written_back_unchanged_while_the_check_fails_start_a_fresh_attemp
     assert result.ok and (work / "slug.py").read_text() == GOOD
     assert "The files were written back unchanged" in model.requests[1].messages[-1]["content"]
     assert (model.requests[0].temperature, model.requests[1].temperature) == (None, 0.6)
+
+
+def test_a_small_model_gets_the_sandbox_in_one_sentence(work: Path, home: Path) -> None:
+    _result, model, _face = run(work, home, Step.say("ok"), sandbox_mode="read-only", prompt="hi")
+    system = model.requests[0].messages[0]["content"]
+    assert system.endswith("Files cannot be changed here (a read-only sandbox): say which change you would make.")
+    assert "writable_roots" not in system and len(system.encode()) < 700
