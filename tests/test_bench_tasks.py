@@ -314,7 +314,7 @@ def test_ocodexs_first_request_is_captured_for_priming(tmp_path: Path) -> None:
 
     task = next(t for t in load_tasks() if t.id == "fix_mean")
     template = agent_template(task, model="qwen2.5-coder:1.5b", workdir=tmp_path / "job", n_ctx=8192)
-    assert template is not None, "ocodex's first request no longer ends with the prompt as a user message"
+    assert template is not None, "ocodex's first request no longer holds the prompt as a user message"
     assert template["model"] == "qwen2.5-coder:1.5b" and template["temperature"] == 0
     # a small model's tools are in its system prompt (text-tool mode), none go as specs
     assert template["messages"][0]["role"] == "system" and not template.get("tools")

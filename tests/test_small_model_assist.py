@@ -231,3 +231,19 @@ def test_two_failing_checks_start_a_fresh_attempt_from_the_original_files(work: 
     writes = [change.path for item in face.items(FileChange) for change in item.changes]
     assert writes == [str(work / "slug.py")] * 4  # x, y, the original put back, the answer
     assert (work / "slug.py").read_text() == GOOD
+
+
+def test_files_written_back_unchanged_while_the_check_fails_start_a_fresh_attempt_with_sampling(
+        work: Path, home: Path) -> None:
+    same = Step.say(f"slug.py\n```python\n{STUB}```")
+    result, model, _face = run(work, home, same, Step.say(f"slug.py\n```python\n{GOOD}```"))
+    assert result.ok and (work / "slug.py").read_text() == GOOD
+    assert "The files were written back unchanged" in model.requests[1].messages[-1]["content"]
+    assert (model.requests[0].temperature, model.requests[1].temperature) == (None, 0.6)
+
+
+def test_a_small_model_gets_the_sandbox_in_one_sentence(work: Path, home: Path) -> None:
+    _result, model, _face = run(work, home, Step.say("ok"), sandbox_mode="read-only", prompt="hi")
+    system = model.requests[0].messages[0]["content"]
+    assert system.endswith("Files cannot be changed here (a read-only sandbox): say which change you would make.")
+    assert "writable_roots" not in system and len(system.encode()) < 700

@@ -39,8 +39,9 @@ def capture_first_request(argv: list[str], *, cwd: Path, env: dict[str, str], wr
                           home: Path, prompt: str) -> dict[str, Any] | None:
     """ocodex's first chat request for `argv` (which ends with `prompt`), answered by a stand-in server.
 
-    `write_config(home, base_url)` points ocodex at the stand-in. Returns None when the request does not end with
-    the prompt as a user message (then priming cannot know the common prefix).
+    `write_config(home, base_url)` points ocodex at the stand-in. The body is cut after the prompt's user message
+    (what follows it, e.g. a small model's shown files, is the task's own); None when the request holds no such
+    message (then priming cannot know the common prefix).
     """
     from taskbench.standin import StandIn
 
@@ -51,6 +52,7 @@ def capture_first_request(argv: list[str], *, cwd: Path, env: dict[str, str], wr
         return None
     body = server.bodies[0]
     messages = body.get("messages")
-    if not isinstance(messages, list) or not messages or messages[-1] != {"role": "user", "content": prompt}:
+    wanted = {"role": "user", "content": prompt}
+    if not isinstance(messages, list) or wanted not in messages:
         return None
-    return body
+    return {**body, "messages": messages[:messages.index(wanted) + 1]}

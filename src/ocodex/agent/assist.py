@@ -39,6 +39,7 @@ NUDGE_SAME = ("Those files are exactly as they are now, so nothing changed. Find
 DO_IT = ("Now do the task: reply with the complete new content of each file you change, each under its path on a "
          "line of its own. Do not write out the files you do not change.")
 BEFORE_LINES = 25  # of the check's output before any change, the last lines
+RETRY_TEMPERATURE = 0.6  # for a fresh attempt
 HINT_LINES = 12  # of the failure that ended an attempt, the last lines a fresh attempt is given
 SAME_FILE_RATIO = 0.6  # how alike an unnamed non-Python block and a shown file must be to be taken as it
 
@@ -101,6 +102,8 @@ class Assist:
     named: list[str] = field(default_factory=list)  # the workspace files the prompt names
     originals: dict[str, str | None] = field(default_factory=dict)  # written this attempt: their text before
     fresh: str | None = None  # set when the model should start afresh: the failure to avoid
+    failing_before: bool = False  # the check failed before any change
+    attempts: int = 1  # this turn's attempts (fresh starts + 1)
     done: str | None = None  # set when the turn should end: the result to state ("" for none)
 
     def start_turn(self, prompt: str) -> None:
@@ -109,6 +112,7 @@ class Assist:
         self.check = CheckRounds(command) if command else None
         self.nudged, self.edited, self.repeated, self.unchanged = False, False, False, False
         self.done, self.shown, self.refused, self.originals, self.fresh = None, {}, [], {}, None
+        self.failing_before, self.attempts = False, 1
         self.named = named_files(prompt, workspace_files(self.cwd)) if self.profile.attach_files else []
 
     def restart(self) -> tuple[str, list[tuple[str, str]]]:
@@ -118,7 +122,14 @@ class Assist:
         restore = [(path, text) for path, text in self.originals.items() if text is not None]
         self.originals, self.edited, self.nudged, self.repeated, self.unchanged = {}, False, False, False, False
         self.check.in_attempt = 0
+        self.attempts += 1
         return hint, restore
+
+    @property
+    def temperature(self) -> float | None:
+        """The sampling temperature for this attempt: the model's own for the first, then `RETRY_TEMPERATURE`
+        (a greedy small model asked again mostly says the same)."""
+        return RETRY_TEMPERATURE if self.attempts > 1 else None
 
     def opening(self, prompt: str, check_before: tuple[int, str] | None, hint: str | None = None) -> str | None:
         """The message after the prompt: the task's files (`attach_files`), what the check says before any
@@ -130,6 +141,7 @@ class Assist:
             parts.append(message)
         if check_before is not None and self.check is not None:
             exit_code, output = check_before
+            self.failing_before = exit_code != 0
             state = "it passes" if exit_code == 0 else f"it fails (exit code {exit_code})"
             parts.append(f"`{self.check.command}` before any change: {state}.\n{tail(output, BEFORE_LINES)}")
         if hint is not None and self.check is not None:
@@ -170,6 +182,10 @@ class Assist:
                 self.repeated = True
         if not writes and not self.edited:
             self.unchanged = True  # the files written back as they are: the nudge says so
+            if self.check is not None and self.failing_before and not self.check.exhausted:
+                # nothing changed while the check fails: an attempt that failed, so a fresh one
+                self.check.failures += 1
+                self.fresh = "The files were written back unchanged, so the check still fails as shown above."
         return (_without_blocks(text) if writes or self.edited else text), writes
 
     def _guarded_test(self, path: str) -> bool:

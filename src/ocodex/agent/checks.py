@@ -25,7 +25,7 @@ MAX_CHECK_ROUNDS = 4  # failing checks fed back to the model in one turn, after 
 FRESH_AFTER = 2  # failing checks in one attempt, after which the model starts afresh from the original files
 MAX_OUTPUT_LINES = 40  # of a failing check's output, the last lines (where test runners say what failed)
 
-_BACKTICKS = re.compile(r"(?<!`)`([^`\n]{2,200})`(?!`)")
+_BACKTICKS = re.compile(r"(?<!`)`([^`]{2,200})`(?!`)")  # a span may wrap onto the next line
 _DOLLAR = re.compile(r"^\s*\$ (.{2,200})$", re.MULTILINE)
 _TESTY = re.compile(r"\b(?:test|tests|pytest|check|spec|unittest|rspec|phpunit|ctest)\b")
 
@@ -43,7 +43,7 @@ def _runs_code(command: str) -> bool:
 
 def check_command(prompt: str) -> str | None:
     """The command `prompt` names to check the work (see the module docstring), or None."""
-    found = [m.group(1).strip() for m in (*_BACKTICKS.finditer(prompt), *_DOLLAR.finditer(prompt))]
+    found = [" ".join(m.group(1).split()) for m in (*_BACKTICKS.finditer(prompt), *_DOLLAR.finditer(prompt))]
     commands = [command for command in found if _runs_code(command)]
     if not commands:
         return None

@@ -8,14 +8,13 @@ executed yet: a response is collected whole before any of its tool calls run.
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ocodex.agent.assist import NUDGE_NOTHING, Assist
+from ocodex.agent.assisted import AssistedTurn
 from ocodex.agent.calls import ModelResponse, PendingCall, collect, pending_calls
 from ocodex.agent.context import TokenBudget, compacted, split_for_compaction, summary_request
 from ocodex.agent.guard import LoopGuard, Stuck, TaskFailure
@@ -48,7 +47,6 @@ from ocodex.tools.base import ToolContext, ToolResult
 from ocodex.tools.file_edit import EDIT_TOOLS, UNCHANGED
 from ocodex.tools.registry import ToolRegistry
 
-_EXIT_CODE = re.compile(r"^Exit code: (-?\d+)$", re.MULTILINE)  # the shell tool's report
 MAX_RETRY_AFTER_S = 60.0  # longest Retry-After honoured; a longer ask is waited out this long, then retried
 
 
@@ -94,7 +92,7 @@ class TurnResult:
         return self.error is None
 
 
-class Agent:
+class Agent(AssistedTurn):
     def __init__(self, *, provider: Provider, tools: ToolRegistry, ctx: ToolContext,
                  options: AgentOptions, messages: list[dict[str, Any]],
                  emit: Callable[[Event], None]) -> None:
@@ -133,7 +131,7 @@ class Agent:
         specs = self.tools.specs() if tools and opts.speaks_native_tools() else []
         request = ModelRequest(model=opts.model, messages=self.messages if messages is None else messages,
                                tools=specs,
-                               temperature=opts.temperature, top_p=opts.top_p,
+                               temperature=self._temperature(), top_p=opts.top_p,
                                reasoning_effort=opts.reasoning_effort, purpose=purpose)
         attempt = 0
         while True:
@@ -150,6 +148,10 @@ class Agent:
                 self.sleep(backoff_delay(attempt, base=opts.retry_base_delay_s,
                                          retry_after=getattr(exc, "retry_after", None),
                                          retry_after_cap=MAX_RETRY_AFTER_S))
+
+    def _temperature(self) -> float | None:
+        retry = self.assist.temperature if self.assist is not None else None
+        return retry if retry is not None else self.options.temperature
 
     def _record_usage(self, usage: TokenUsage | None) -> None:
         if usage is None:
@@ -244,6 +246,10 @@ class Agent:
                 self.emit(ItemCompleted(Reasoning(self.ctx.ids.next(), response.reasoning)))
             calls = self._pending_calls(response)
             if not calls:
+                if self.assist is not None and self.assist.fresh is not None:
+                    self._start_afresh()  # the files written back unchanged while the check fails
+                    guard = LoopGuard()
+                    continue
                 nudge = self.assist.nudge(response.text) if self.assist is not None else None
                 if self.assist is not None and self.assist.done is not None:
                     return self._finish_assisted(response.text, self.assist.done)
@@ -278,13 +284,6 @@ class Agent:
                 "context limit")))
         self.emit(ItemCompleted(AgentMessage(self.ctx.ids.next(), response.text)))
         return response.text
-
-    def _finish_assisted(self, said: str, result: str) -> str:
-        """End a turn ocodex ended (the named check passed, or kept failing): the model's words and the result."""
-        text = "\n\n".join(part for part in (said, result) if part) or "Done."
-        self.add_message({"role": "assistant", "content": text})
-        self.emit(ItemCompleted(AgentMessage(self.ctx.ids.next(), text)))
-        return text
 
     # ---- tool calls: native, or written as text ------------------------------------------------
 
@@ -342,49 +341,6 @@ class Agent:
                 {"type": "text", "text": "The images the tool results above refer to:"}, *images]})
         if stuck is not None:
             raise stuck
-
-    def _assisted_opening(self, prompt: str) -> None:
-        """A small model's turn opens with the task's files and what its check says (`Assist.opening`)."""
-        assert self.assist is not None
-        self.assist.start_turn(prompt)
-        before = self._run_check() if self.assist.check is not None else None
-        self._opening_args = (prompt, before)
-        opening = self.assist.opening(prompt, before)
-        if opening is not None:
-            self.add_message({"role": "user", "content": opening})
-
-    def _start_afresh(self) -> None:
-        """A small model's fresh attempt (`Assist.restart`): the files it wrote put back as they were, the
-        conversation back to the prompt, the opening again with the last failure as a hint. The session
-        file gets the rewritten history as after a compaction."""
-        assert self.assist is not None
-        hint, restore = self.assist.restart()
-        for path, text in restore:
-            self.tools.call("write_file", json.dumps({"path": path, "content": text}), self.ctx)
-        del self.messages[self._turn_start:]
-        opening = self.assist.opening(*self._opening_args, hint=hint)
-        if opening is not None:
-            self.messages.append({"role": "user", "content": opening})
-        if self.on_compact is not None:
-            self.on_compact(list(self.messages))
-
-    def _run_check(self) -> tuple[int, str] | None:
-        """The named check through the shell tool, as a command item: its exit code and output."""
-        if self.assist is None or self.assist.check is None or "shell" not in self.tools.names():
-            return None
-        result = self.tools.call("shell", json.dumps({"command": ["bash", "-c", self.assist.check.command]}),
-                                 self.ctx)
-        match = _EXIT_CODE.search(result.output)
-        return (int(match.group(1)) if match else (0 if result.success else 1)), result.output
-
-    def _check_after_edit(self) -> str | None:
-        """Run the check the prompt named, after an edit (`ocodex.agent.checks`); what the model reads."""
-        assist = self.assist
-        if assist is None:
-            return None
-        assist.edited = True
-        ran = self._run_check()
-        return assist.after_check(*ran) if ran is not None else None
 
     def _call_tool(self, call: PendingCall) -> ToolResult:
         if call.problem is not None:

@@ -37,12 +37,11 @@ def system_prompt(permissions: str, *, edit_format: str = "apply_patch", plan: b
     """The system prompt: Codex's shape (`system.md`, with the tools of `edit_format` and the plan tool), or
     the short one for a small model that writes whole files as text (`small.md`). Neither holds an example
     path, name or line a model could paste as real: every <...> says what stands there."""
-    if small:
-        base = _prompt("small.md").strip()
-    else:
-        tools = _prompt("tool_shell.md") + _prompt(f"tool_{edit_format}.md")
-        base = _prompt("system.md").replace("{tools}", tools)
-        base = base.replace("{plan}", _prompt("tool_plan.md") if plan else "").strip()
+    if small:  # `permissions` is then the policy's one sentence (`SandboxPolicy.brief`)
+        return f"{_prompt('small.md').strip()}\n\n{permissions}"
+    tools = _prompt("tool_shell.md") + _prompt(f"tool_{edit_format}.md")
+    base = _prompt("system.md").replace("{tools}", tools)
+    base = base.replace("{plan}", _prompt("tool_plan.md") if plan else "").strip()
     return f"{base}\n\n# Sandbox\n{permissions}"
 
 
@@ -162,7 +161,7 @@ def system_message(policy: SandboxPolicy, tools: Sequence[ToolSpec], *, text_too
     when the model has no native tool calling (a small model writing whole files has its own prompt)."""
     edit_format = profile.edit_format if profile is not None else "apply_patch"
     small = text_tools and edit_format == "whole"
-    system = system_prompt(policy.describe(), edit_format=edit_format, small=small,
+    system = system_prompt(policy.brief() if small else policy.describe(), edit_format=edit_format, small=small,
                            plan=any(spec.name == "update_plan" for spec in tools))
     if text_tools and not small:
         from ocodex.agent.textcalls import text_protocol_prompt

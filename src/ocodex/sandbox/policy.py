@@ -88,6 +88,16 @@ class SandboxPolicy:
                 f"read-only. {network}\n The writable roots are {roots}.")
 
 
+    def brief(self) -> str:
+        """The permissions in one sentence, for a small model's system prompt (it copies long paragraphs)."""
+        if self.mode == "read-only":
+            return "Files cannot be changed here (a read-only sandbox): say which change you would make."
+        if self.mode == "workspace-write":
+            return "You may change the files of the workspace; there is no network access." \
+                if not self.network_enabled else "You may change the files of the workspace."
+        return "You may change any file."
+
+
 def unique_resolved(paths: Iterable[Path]) -> list[Path]:
     seen: list[Path] = []
     for path in paths:
