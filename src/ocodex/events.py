@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ocodex.notes import (  # re-exported: faces import every event from here
+    CommandOutput,
     Compacted,
     ConfigWarning,
     ContextSized,
@@ -45,23 +46,26 @@ from ocodex.notes import (  # re-exported: faces import every event from here
     SessionNotSaved,
     SessionRepaired,
     SessionResumed,
+    Streamed,
     TextToolMode,
     TlsUnverified,
+    TurnUndone,
     UsageByModel,
     WrongEndpoint,
 )
 from ocodex.protocol import Usage  # re-exported: TurnCompleted carries it
 
 __all__ = [
-    "AgentMessage", "ChangeKind", "ChangeStatus", "CodexEvent", "CommandExecution", "CommandStatus", "Compacted",
+    "AgentMessage", "ChangeKind", "ChangeStatus", "CodexEvent", "CommandExecution", "CommandOutput", "CommandStatus",
+    "Compacted",
     "ConfigWarning", "ContextSized", "EffortIgnored", "ErrorItem", "Escalating", "EscalationUnavailable", "Event",
     "Failover", "FileChange", "FileUpdate", "Item", "ItemCompleted", "ItemIds", "ItemStarted", "ItemUpdated",
     "Level", "McpServerCost", "McpServerFailed", "McpStatus", "McpToolCall", "McpToolsCost", "McpUnknownTools",
     "NoSessionToResume", "Note", "OldServer", "PatchFailed", "PlainHttp", "ProjectDocTruncated", "PullEnded",
     "PullProgress", "PullStarted", "Reasoning", "Reconnecting", "ServerBusy", "SessionConfigured",
-    "SessionNotSaved", "SessionRepaired", "SessionResumed", "StreamErrorEvent", "TextToolMode", "ThreadStarted",
-    "TlsUnverified", "TodoEntry", "TodoList", "TurnCompleted", "TurnFailed", "TurnStarted", "Usage", "UsageByModel",
-    "WrongEndpoint", "is_codex_event",
+    "SessionNotSaved", "SessionRepaired", "SessionResumed", "StreamErrorEvent", "Streamed", "TextToolMode",
+    "ThreadStarted", "TlsUnverified", "TodoEntry", "TodoList", "TurnCompleted", "TurnFailed", "TurnStarted",
+    "TurnUndone", "Usage", "UsageByModel", "WrongEndpoint", "is_codex_event",
 ]
 
 CommandStatus = Literal["in_progress", "completed", "failed", "declined"]
@@ -126,11 +130,13 @@ class FileUpdate:
 
 @dataclass(frozen=True, slots=True)
 class FileChange:
-    """The files one patch changed."""
+    """The files one patch changed. `diff` is the change as a unified diff (paths relative to the workspace),
+    for people; Codex's JSON has no such field, so `to_dict()` leaves it out."""
 
     id: str
     changes: tuple[FileUpdate, ...]
     status: ChangeStatus = "in_progress"
+    diff: str = ""
     type: str = field(default="file_change", init=False)
 
     def __post_init__(self) -> None:
@@ -304,7 +310,7 @@ class Reconnecting:
 
 CodexEvent = (ThreadStarted | TurnStarted | TurnCompleted | TurnFailed | ItemStarted | ItemUpdated
               | ItemCompleted | StreamErrorEvent | Reconnecting)
-Event = CodexEvent | Note | PullProgress | PullEnded
+Event = CodexEvent | Note | PullProgress | PullEnded | Streamed | CommandOutput
 
 
 def is_codex_event(event: object) -> bool:
