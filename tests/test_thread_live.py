@@ -263,3 +263,23 @@ def test_undo_leaves_a_file_whose_folder_became_a_dangling_link(work: Path, home
         done = thread.undo()
     assert done.skipped and done.skipped[0][0] == "src/a.py"
     assert not Path("/nonexistent").exists()
+
+
+def test_a_reason_given_to_interrupt_is_not_what_a_later_ctrl_c_says(work: Path, home: Path) -> None:
+    import signal
+    import threading
+
+    from ocodex.errors import TurnInterrupted
+
+    def ctrl_c() -> None:
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    model = ScriptedModel(Step.stall(), Step.stall())
+    face = Face()
+    with open_thread(model, work, home, face) as thread:
+        for action in (lambda: thread.interrupt("interrupted by the user (Esc)"), ctrl_c):
+            model.on_request = lambda request, act=action: threading.Timer(0.2, act).start()
+            with pytest.raises(TurnInterrupted):
+                thread.run_turn("slow")
+    failed = [e.message for e in face.events if type(e).__name__ == "TurnFailed"]
+    assert failed == ["interrupted by the user (Esc)", "interrupted by the user"]

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from ocodex.mcp.toolset import McpServers
 
 UNDO_DEPTH = 20  # turns `undo()` can go back
+INTERRUPTED = "interrupted by the user"
 
 
 class Face(Protocol):
@@ -233,6 +234,7 @@ class Thread:
     def _run(self, prompt: str, images: Sequence[str]) -> TurnResult:
         agent = self.agent
         agent.ctx.snapshot = self._snapshots[-1] if self._snapshots else None
+        agent.interrupt_reason = INTERRUPTED  # what a Ctrl-C says, unless `interrupt(reason)` says otherwise
         self._running = True
         try:
             return agent.run_turn(prompt, images)
@@ -277,7 +279,7 @@ class Thread:
         """True while a turn runs (what `interrupt` would stop)."""
         return self._running
 
-    def interrupt(self, reason: str = "interrupted by the user") -> None:
+    def interrupt(self, reason: str = INTERRUPTED) -> None:
         """Stop the running turn as Ctrl-C does; `reason` is what its `turn.failed` says. Call it from a
         signal handler (SIGTERM, SIGHUP) or from another thread (a UI's key binding); does nothing
         between turns. The turn ends with `TurnInterrupted` in the thread that runs it."""
