@@ -152,7 +152,7 @@ def build_prompt(*, history: Path | None, commands: dict[str, str], cwd: Path, c
         completer=SessionCompleter(), complete_while_typing=typing_a_command, complete_in_thread=False,
         prompt_continuation=lambda width, line, wrap: " " * width, enable_history_search=False,
         style=Style.from_dict({} if color else {"completion-menu": "noreverse"}), include_default_pygments_style=False,
-        color_depth=None if color else _monochrome(), reserve_space_for_menu=4)
+        color_depth=None if color else _monochrome(), reserve_space_for_menu=0)
     return session
 
 
