@@ -79,10 +79,10 @@ def wrap(line: str, width: int) -> list[str]:
         if cut == len(line):
             pieces.append(line)
             break
-        if space > 0:
+        if line[cut] != " " and space > 0:  # break after the last space that fits
             cut = space + 1
         pieces.append(line[:max(cut, 1)].rstrip(" "))
-        line = line[max(cut, 1):]
+        line = line[max(cut, 1):].lstrip(" ")
     return pieces or [""]
 
 

@@ -124,6 +124,7 @@ def _pasted_image_paths(prompt: str) -> list[str]:
         words = prompt.split()
     found = []
     for word in words:
+        word = word.rstrip(".,;:!?)\"'")  # "what is in /tmp/shot.png?"
         if word.startswith(("/", "~/", "file://")) and word.lower().endswith(IMAGE_SUFFIXES):
             path = word.removeprefix("file://")
             if Path(path).expanduser().is_file():

@@ -4,8 +4,8 @@ Between prompts the line editor owns the terminal; during a turn `TurnKeys` does
 in cbreak mode (keys arrive one by one and are not echoed; Ctrl-C still sends SIGINT, which stops the
 turn as it always does) and reads on a daemon thread:
 
-- a lone Esc calls `on_escape` (the session interrupts the thread); an escape sequence (an arrow key, a
-  paste) is not an Esc and is dropped;
+- a lone Esc calls `on_escape` (the session interrupts the thread); an escape sequence (an arrow key,
+  Alt-x, a paste's brackets) is not an Esc and is dropped, the keys around it are kept;
 - while `ask()` waits (an approval question), the next key is its answer; a key typed before the
   question was shown never answers it;
 - printable keys typed meanwhile are kept (`typeahead`), for the next prompt to start with.
@@ -35,8 +35,8 @@ class TurnKeys:
 
     def __init__(self, on_escape: Callable[[], None], fd: int | None = None) -> None:
         self.on_escape = on_escape
-        self.fd = sys.stdin.fileno() if fd is None else fd
-        self.tty = _isatty(self.fd)
+        self.fd = _stdin_fd() if fd is None else fd
+        self.tty = self.fd >= 0 and _isatty(self.fd)
         self.typeahead = ""
         self._answers: queue.Queue[str] = queue.Queue()
         self._asking = threading.Event()
@@ -112,16 +112,27 @@ class TurnKeys:
             if not data:
                 return
             text = data.decode("utf-8", "replace")
-            if text == ESC and not self._readable(SEQUENCE_WAIT_S):
+            if text.endswith(ESC) and self._readable(SEQUENCE_WAIT_S):  # a sequence cut by the read
+                with contextlib.suppress(OSError):
+                    text += os.read(self.fd, 1024).decode("utf-8", "replace")
+            self._feed(text)
+
+    def _feed(self, text: str) -> None:
+        """Keys in `text`: a lone Esc interrupts; an escape sequence (an arrow key, Alt-x, a paste's
+        brackets) is dropped whole; every other key goes to `_key`."""
+        index = 0
+        while index < len(text):
+            char = text[index]
+            if char != ESC:
+                self._key(char)
+                index += 1
+                continue
+            end = _sequence_end(text, index)
+            if end is None:  # nothing follows the Esc
                 self.on_escape()
-                continue
-            if text.startswith(ESC):
-                while self._readable(SEQUENCE_WAIT_S):  # the rest of the sequence (or of a paste)
-                    if not os.read(self.fd, 4096):
-                        return
-                continue
-            for key in text:
-                self._key(key)
+                index += 1
+            else:
+                index = end
 
     def _key(self, key: str) -> None:
         if key in "\r\n" and time.monotonic() - self._answered_at < ENTER_GRACE_S:
@@ -137,6 +148,31 @@ class TurnKeys:
         except (OSError, ValueError):
             return False
         return bool(ready)
+
+
+def _sequence_end(text: str, start: int) -> int | None:
+    """Where the escape sequence starting at `text[start]` (an Esc) ends, or None for a lone Esc.
+    CSI (`Esc [ ... final`), SS3 (`Esc O x`) and Alt-key (`Esc x`) sequences are recognised."""
+    if start + 1 >= len(text):
+        return None
+    kind = text[start + 1]
+    if kind == "[":
+        index = start + 2
+        while index < len(text) and not "\x40" <= text[index] <= "\x7e":
+            index += 1
+        return min(index + 1, len(text))
+    if kind == "O":
+        return min(start + 3, len(text))
+    if kind == ESC:  # Esc Esc: the first is a key of its own
+        return None
+    return start + 2
+
+
+def _stdin_fd() -> int:
+    try:
+        return sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by something that is no file
+        return -1
 
 
 def _isatty(fd: int) -> bool:
