@@ -214,6 +214,6 @@ def test_the_terminal_face_asks_until_it_gets_an_answer_and_shows_the_request_sa
     assert face.approve(MCP) == "yes"
     shown = capsys.readouterr().err
     assert "run this command outside the sandbox?" in shown and "$ rm '␛[2Jx'" in shown
-    assert "why: because␇" in shown and "call the docs tool search?" in shown
+    assert "why: because␇" in shown and "call MCP tool? docs.search" in shown
     assert "apply this patch?" in shown and "denied (the model is told)" in shown
     assert "\x1b" not in shown and "\x07" not in shown
