@@ -26,7 +26,12 @@ from fakes.fake_ollama import FakeOllama, Turn
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
-FOOTER = "approval on-request"  # the end of the footer printed after each turn (and at start-up)
+FOOTER = re.compile(r" · approval (?:untrusted|on-request|on-failure|never) *$", re.M)  # the footer's end: it
+# is printed after each turn (and at start-up)
+
+
+def footers(screen_text: str) -> int:
+    return len(FOOTER.findall(screen_text))
 COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-7]|9[0-7]|38;5;\d+)m")
 
 
@@ -73,13 +78,13 @@ class Screen:
         lines = [line for line in self.text().splitlines() if line.strip()]
         return bool(lines) and lines[-1].rstrip() == "›"
 
-    def ready(self, footers: int = 1) -> str:
-        """Wait until the prompt waits for input, after `footers` footers (start-up counts one)."""
-        return self.until(lambda s: s.count(FOOTER) >= footers and self.idle(), f"the prompt after {footers} footers")
+    def ready(self, count: int = 1) -> str:
+        """Wait until the prompt waits for input, after `count` footers (start-up counts one)."""
+        return self.until(lambda s: footers(s) >= count and self.idle(), f"the prompt after {count} footers")
 
     def turn(self, text: str, *, paste: bool = False) -> str:
         """Send a prompt and wait for the turn to end (its footer, then the prompt)."""
-        before = self.text().count(FOOTER)
+        before = footers(self.text())
         if paste:
             self.paste(text)
         else:
@@ -102,10 +107,14 @@ def terminal(home: Path, cwd: Path, fake: FakeOllama | None, *args: str, size: t
     keys = ("OCODEX_HOME", "CODEX_OSS_BASE_URL", "OCODEX_HOST_MEMORY_GIB", "NO_COLOR", "PATH", "HOME")
     env_args = [arg for key in keys if key in env for arg in ("-e", f"{key}={env[key]}")]
     unset = "" if not color else "unset NO_COLOR; "
-    command = (f"{unset}cd {shlex.quote(str(cwd))} && {sys.executable} -m {program} {shlex.join(args)}; "
-               "echo OCODEX-EXITED=$?; sleep 60")
+    # The program starts once the pane is set up: tmux 3.3's scroll-on-clear would move the screen into the
+    # scrollback whenever the prompt clears it from the top, which no terminal emulator does on that erase.
+    command = (f"tmux wait-for {name}-go; {unset}cd {shlex.quote(str(cwd))} && {sys.executable} -m {program} "
+               f"{shlex.join(args)}; echo OCODEX-EXITED=$?; sleep 60")
     subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(size[0]), "-y", str(size[1]), *env_args,
                     command], check=True)
+    subprocess.run(["tmux", "set-option", "-w", "-t", name, "scroll-on-clear", "off"], capture_output=True)
+    subprocess.run(["tmux", "wait-for", "-S", f"{name}-go"], check=True)
     try:
         yield Screen(name)
     finally:
@@ -166,7 +175,7 @@ def test_a_whole_session(size: tuple[int, int], color: bool, home: Path, repo: P
         screen.ready()
 
         # A slow reply: the indicator counts the seconds, then shows tokens/s; the answer ends the turn.
-        before = screen.text().count(FOOTER)
+        before = footers(screen.text())
         screen.type("count slowly")
         screen.send("Enter")
         screen.until(ticking(), "two different elapsed seconds")
@@ -632,3 +641,68 @@ def test_prompts_piped_in_run_one_turn_each(fake: FakeOllama, ocodex) -> None:
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == ["One.", "Two."]
     assert "tokens    in" in run.stderr
+
+
+def test_approvals_init_review_and_compact(screen: Screen, fake: FakeOllama, repo: Path) -> None:
+    from ocodex.ui.commands import INIT_PROMPT, REVIEW_PROMPT
+
+    (repo / "app.py").write_text("print('hi')\n")
+    commit_all(repo)
+    screen.ready()
+
+    # /approvals shows the policy; /approvals untrusted asks before a command that is not known read-only.
+    screen.type("/approvals")
+    screen.send("Enter")
+    shown = screen.wait_for("change it with /approvals POLICY")
+    assert re.search(r"\* on-request +ask when the model wants to run outside the sandbox", shown)
+    screen.type("/approvals untrusted")
+    screen.send("Enter")
+    screen.wait_for("approval policy: untrusted (")
+    fake.script(Turn.tool_call("shell", {"command": ["touch", "made.txt"]}), Turn.text("Not made."))
+    screen.type("make a file")
+    screen.send("Enter")
+    screen.wait_for("run this command?")
+    assert "$ touch made.txt" in screen.text()
+    screen.send("n")
+    screen.wait_for("Not made.")
+    assert not (repo / "made.txt").exists()
+    screen.wait_for("workspace-write · approval untrusted")  # the footer says so
+    screen.until(lambda s: screen.idle(), "the prompt")
+
+    # /init asks the model to survey the repository and write AGENTS.md.
+    screen.type("/approvals never")
+    screen.send("Enter")
+    screen.wait_for("approval policy: never (never ask)")
+    screen.until(lambda s: screen.idle(), "the prompt")
+    agents = "*** Begin Patch\n*** Add File: AGENTS.md\n+# Agents\n+Run `python app.py`.\n*** End Patch\n"
+    fake.script(Turn.tool_call("apply_patch", {"input": agents}), Turn.text("Wrote AGENTS.md."))
+    screen.turn("/init")
+    assert user_messages(fake)[-1] == INIT_PROMPT
+    assert (repo / "AGENTS.md").read_text() == "# Agents\nRun `python app.py`.\n"
+
+    # /review sends the working tree's changes (the untracked AGENTS.md too), and nothing in the diff is
+    # taken for an @mention.
+    (repo / "app.py").write_text("print('hi')\n@decorated\n")
+    fake.script(Turn.text("Looks fine."))
+    shown = screen.turn("/review")
+    sent = user_messages(fake)[-1]
+    assert sent.startswith(REVIEW_PROMPT) and "+++ b/AGENTS.md" in sent and "+@decorated" in sent
+    assert "Looks fine." in shown and "@decorated: no such file" not in shown
+
+    # /compact summarises the conversation so far; the next request carries the summary instead.
+    fake.script(Turn.text(" ".join(f"detail{n}" for n in range(400))), Turn.text("Short."))
+    screen.turn("tell me everything")  # the recent turns are kept; the older tool calls are summarised
+    screen.turn("and briefly?")
+    fake.script(Turn.text("SUMMARY: the user asked for details."), Turn.text("Compacted and ready."))
+    requests = len(fake.chat_requests)
+    screen.type("/compact")
+    screen.send("Enter")
+    screen.wait_for("context: summarised")
+    assert len(fake.chat_requests) == requests + 1 and not fake.chat_requests[-1].get("tools")
+    screen.turn("go on")
+    last = json.dumps(fake.chat_requests[-1]["messages"])
+    assert "SUMMARY: the user asked for details." in last and "Short." in last
+    assert "denied: the user did not approve" not in last and "Success. Updated the following files" not in last
+    screen.type("/quit")
+    screen.send("Enter")
+    screen.wait_for("OCODEX-EXITED=0")

@@ -220,7 +220,7 @@ def _init(session: Session, argument: str) -> None:
         session.face.note("the sandbox is read-only, so the model cannot write AGENTS.md "
                           "(start ocodex with -s workspace-write)")
         return
-    session.turn(INIT_PROMPT, shown="/init")
+    session.turn(INIT_PROMPT, mentions=False)
 
 
 def _review(session: Session, argument: str) -> None:
@@ -241,7 +241,7 @@ def _review(session: Session, argument: str) -> None:
         prompt += (f"\n\nThe diff is {len(text):,} bytes; its first {budget:,} follow. Run `git diff HEAD` "
                    "and `git status` to read the rest.")
         text = text[:budget]
-    session.turn(f"{prompt}\n\n```diff\n{text}\n```", shown="/review")
+    session.turn(f"{prompt}\n\n```diff\n{text}\n```", mentions=False)
 
 
 _HANDLERS = {"/help": _help, "/status": _status, "/model": _models, "/diff": _diff, "/undo": _undo,

@@ -145,14 +145,16 @@ class Session:
 
     # ---- a turn ------------------------------------------------------------------------------
 
-    def turn(self, text: str, shown: str | None = None) -> str:
-        """Run one turn with `text` (mentions attached); returns what was typed during it (type-ahead)."""
-        from ocodex.ui.attach import prepare
+    def turn(self, text: str, *, mentions: bool = True) -> str:
+        """Run one turn with `text` (with `mentions`, what it mentions is attached: a typed prompt, never
+        a prompt ocodex wrote, such as /review's diff); returns what was typed during it (type-ahead)."""
+        from ocodex.ui.attach import Prepared, prepare
         from ocodex.ui.keys import TurnKeys
 
         thread = self.thread
         capabilities = thread.status.capabilities
-        prepared = prepare(text, self.cwd, vision=None if capabilities is None else "vision" in capabilities)
+        vision = None if capabilities is None else "vision" in capabilities
+        prepared = prepare(text, self.cwd, vision=vision) if mentions else Prepared(text)
         for note in prepared.notes:
             self.face.note(note)
         if prepared.attached:
