@@ -383,13 +383,22 @@ def test_tab_completes_commands_and_mentions_and_a_mention_attaches_the_file(scr
 
 
 def test_unknown_commands_are_explained_and_a_path_is_a_prompt(screen: Screen, fake: FakeOllama) -> None:
-    fake.script(Turn.text("That path is fine."))
+    fake.script(Turn.text("That path is fine."), Turn.text("Three lines."))
     screen.ready()
     screen.type("/bogus")
     screen.send("Enter")
     screen.wait_for("unknown command /bogus")
     screen.turn("/usr/bin/env is missing?")
     assert user_messages(fake)[-1] == "/usr/bin/env is missing?"
+    # Ctrl-J and Alt-Enter start a new line; Enter sends the three lines as one prompt.
+    screen.type("one")
+    screen.send("C-j")
+    screen.type("two")
+    screen.send("Escape", "Enter")
+    screen.type("three")
+    screen.until(lambda s: s.rstrip().endswith("three") and "three" not in user_messages(fake)[-1], "three lines")
+    screen.turn("")
+    assert user_messages(fake)[-1] == "one\ntwo\nthree"
     screen.send("C-d")
     screen.wait_for("OCODEX-EXITED=0")
 
