@@ -14,10 +14,12 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,12 +37,25 @@ def footers(screen_text: str) -> int:
 COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-7]|9[0-7]|38;5;\d+)m")
 
 
+def tmux(name: str, *args: str, **options: Any) -> subprocess.CompletedProcess:
+    """`tmux ARGS` on the tmux server of the terminal `name`: each terminal has a server of its own, so no
+    other run's tmux (other tests, other checkouts on this machine) can stop it or be stopped by it."""
+    return subprocess.run(["tmux", "-S", str(_socket(name)), "-f", "/dev/null", *args], **options)
+
+
+def _socket(name: str) -> Path:
+    return Path(tempfile.gettempdir(), f"{name}.tmux")
+
+
 class Screen:
     def __init__(self, name: str) -> None:
-        self.name = name
+        self.name = name  # the session's and its server's name
+
+    def tmux(self, *args: str, **options: Any) -> subprocess.CompletedProcess:
+        return tmux(self.name, *args, **options)
 
     def send(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        self.tmux("send-keys", "-t", self.name, *keys, check=True)
 
     def type(self, text: str) -> None:
         self.send("-l", text)
@@ -48,18 +63,17 @@ class Screen:
     def paste(self, text: str) -> None:
         """A bracketed paste, as a terminal sends one when text is pasted into it."""
         buffer = f"b{uuid.uuid4().hex[:6]}"
-        subprocess.run(["tmux", "load-buffer", "-b", buffer, "-"], input=text.encode(), check=True)
-        subprocess.run(["tmux", "paste-buffer", "-p", "-d", "-b", buffer, "-t", self.name], check=True)
+        self.tmux("load-buffer", "-b", buffer, "-", input=text.encode(), check=True)
+        self.tmux("paste-buffer", "-p", "-d", "-b", buffer, "-t", self.name, check=True)
 
     def text(self) -> str:
-        proc = subprocess.run(["tmux", "capture-pane", "-p", "-J", "-S", "-3000", "-t", self.name],
-                              capture_output=True, text=True)
+        proc = self.tmux("capture-pane", "-p", "-J", "-S", "-3000", "-t", self.name, capture_output=True, text=True)
         return proc.stdout
 
     def raw(self) -> str:
         """The screen with its colours and attributes as escape sequences."""
-        proc = subprocess.run(["tmux", "capture-pane", "-p", "-e", "-J", "-S", "-3000", "-t", self.name],
-                              capture_output=True, text=True)
+        proc = self.tmux("capture-pane", "-p", "-e", "-J", "-S", "-3000", "-t", self.name, capture_output=True,
+                         text=True)
         return proc.stdout
 
     def until(self, condition: Callable[[str], bool], what: str, timeout: float = 30.0) -> str:
@@ -93,7 +107,7 @@ class Screen:
         return self.ready(before + 1)
 
     def alive(self) -> bool:
-        return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0
+        return self.tmux("has-session", "-t", self.name, capture_output=True).returncode == 0
 
 
 @contextlib.contextmanager
@@ -111,14 +125,15 @@ def terminal(home: Path, cwd: Path, fake: FakeOllama | None, *args: str, size: t
     # scrollback whenever the prompt clears it from the top, which no terminal emulator does on that erase.
     command = (f"tmux wait-for {name}-go; {unset}cd {shlex.quote(str(cwd))} && {sys.executable} -m {program} "
                f"{shlex.join(args)}; echo OCODEX-EXITED=$?; sleep 60")
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(size[0]), "-y", str(size[1]), *env_args,
-                    command], check=True)
-    subprocess.run(["tmux", "set-option", "-w", "-t", name, "scroll-on-clear", "off"], capture_output=True)
-    subprocess.run(["tmux", "wait-for", "-S", f"{name}-go"], check=True)
+    tmux(name, "new-session", "-d", "-s", name, "-x", str(size[0]), "-y", str(size[1]), *env_args, command,
+         check=True)
+    tmux(name, "set-option", "-w", "-t", name, "scroll-on-clear", "off", capture_output=True)
+    tmux(name, "wait-for", "-S", f"{name}-go", check=True)
     try:
         yield Screen(name)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        tmux(name, "kill-server", capture_output=True)
+        _socket(name).unlink(missing_ok=True)
 
 
 @pytest.fixture

@@ -110,7 +110,8 @@ def build_prompt(*, history: Path | None, commands: dict[str, str], cwd: Path, c
                  message: Callable[[], Any]) -> PromptSession[str]:
     """The session's prompt. `history`: the file, or None for memory only; `commands`: name -> help."""
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.completion import Completer, Completion
+    from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+    from prompt_toolkit.completion.base import get_common_complete_suffix
     from prompt_toolkit.filters import Condition
     from prompt_toolkit.history import InMemoryHistory
     from prompt_toolkit.key_binding import KeyBindings
@@ -129,7 +130,27 @@ def build_prompt(*, history: Path | None, commands: dict[str, str], cwd: Path, c
                 for completion, shown in mention_candidates(cwd, word[1:]):
                     yield Completion("@" + completion, start_position=-len(word), display=shown)
 
+    completer = SessionCompleter()
     bindings = KeyBindings()
+
+    @bindings.add("tab")
+    def _complete(event: Any) -> None:
+        # Completions are computed here, at once (they are local and fast): prompt_toolkit's own Tab
+        # asks its background completer, which drops the request while the completion started by the
+        # typing is still running, so a quick Tab would do nothing.
+        buffer = event.current_buffer
+        if buffer.complete_state is not None:
+            buffer.complete_next()
+            return
+        found = list(completer.get_completions(buffer.document, CompleteEvent(completion_requested=True)))
+        if len(found) == 1:
+            buffer.apply_completion(found[0])
+        elif found:
+            common = get_common_complete_suffix(buffer.document, found)
+            if common:
+                buffer.insert_text(common)
+            else:
+                buffer.start_completion(select_first=False)
 
     @bindings.add("enter")
     def _send(event: Any) -> None:
@@ -149,7 +170,7 @@ def build_prompt(*, history: Path | None, commands: dict[str, str], cwd: Path, c
     session: PromptSession[str] = PromptSession(
         message=message, multiline=True, key_bindings=bindings,
         history=_history_class()(history) if history is not None else InMemoryHistory(),
-        completer=SessionCompleter(), complete_while_typing=typing_a_command, complete_in_thread=False,
+        completer=completer, complete_while_typing=typing_a_command, complete_in_thread=False,
         prompt_continuation=lambda width, line, wrap: " " * width, enable_history_search=False,
         style=Style.from_dict({} if color else {"completion-menu": "noreverse"}), include_default_pygments_style=False,
         color_depth=None if color else _monochrome(), reserve_space_for_menu=0)
