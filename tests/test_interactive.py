@@ -97,8 +97,9 @@ class Screen:
         return self.until(lambda s: footers(s) >= count and self.idle(), f"the prompt after {count} footers")
 
     def turn(self, text: str, *, paste: bool = False) -> str:
-        """Send a prompt and wait for the turn to end (its footer, then the prompt)."""
-        before = footers(self.text())
+        """Once the prompt waits, send a prompt and wait for the turn to end (its footer, then the prompt).
+        (Keys typed before the prompt is back are kept for it, but an Enter then sends nothing.)"""
+        before = footers(self.until(lambda s: self.idle(), "the prompt"))
         if paste:
             self.paste(text)
         else:
@@ -411,8 +412,10 @@ def test_unknown_commands_are_explained_and_a_path_is_a_prompt(screen: Screen, f
     screen.type("two")
     screen.send("Escape", "Enter")
     screen.type("three")
-    screen.until(lambda s: s.rstrip().endswith("three") and "three" not in user_messages(fake)[-1], "three lines")
-    screen.turn("")
+    before = footers(screen.until(lambda s: s.rstrip().endswith("three"), "three lines"))
+    assert "three" not in user_messages(fake)[-1]  # nothing was sent yet
+    screen.send("Enter")
+    screen.ready(before + 1)
     assert user_messages(fake)[-1] == "one\ntwo\nthree"
     screen.send("C-d")
     screen.wait_for("OCODEX-EXITED=0")
