@@ -264,3 +264,18 @@ def test_esc_interrupts_a_key_answers_and_typed_text_waits_for_the_prompt() -> N
     finally:
         os.close(master)
         os.close(slave)
+
+
+# ---- start-up ------------------------------------------------------------------------------------
+
+def test_what_runs_before_the_prompt_imports_no_server_code() -> None:
+    """The prompt is drawn before the thread opens (benchmarks/startup.py measures it): the modules on
+    that path, the stop-signal handler included, leave the thread core, httpx and rich for later."""
+    import sys
+
+    code = ("import sys, ocodex.cli, ocodex.thread.signals, ocodex.ui.repl, ocodex.ui.session, ocodex.ui.face, "
+            "ocodex.ui.input, ocodex.ui.commands, ocodex.ui.keys\n"
+            "heavy = ('httpx', 'rich', 'ocodex.thread.core', 'ocodex.agent.loop')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
