@@ -167,6 +167,26 @@ def test_undo_restores_exactly_the_files_the_last_turn_changed_and_tells_the_mod
     assert not list(work.glob(".ocodex-*"))
 
 
+@pytest.mark.parametrize("edit_format", ["whole", "replace"])
+def test_the_small_models_edit_tools_show_a_diff_and_are_undone_too(edit_format: str, work: Path,
+                                                                      home: Path) -> None:
+    (work / "a.py").write_text("x = 1\n")
+    call = (Step.call("write_file", {"path": "a.py", "content": "x = 2\n"}) if edit_format == "whole"
+            else Step.call("replace", {"path": "a.py", "old": "x = 1", "new": "x = 2"}))
+    face = Face()
+    model = ScriptedModel(call, Step.call("write_file" if edit_format == "whole" else "replace",
+                                          {"path": "new.py", "content": "y = 1\n"} if edit_format == "whole"
+                                          else {"path": "a.py", "old": "x = 2", "new": "x = 3"}), Step.say("done"))
+    with open_thread(model, work, home, face, edit_format=edit_format) as thread:
+        thread.run_turn("edit")
+        diffs = [e.item.diff for e in face.of(ItemCompleted) if isinstance(e.item, FileChange)]
+        assert len(diffs) == 2 and diffs[0].startswith("--- a/a.py\n+++ b/a.py\n") and "-x = 1\n+x = 2" in diffs[0]
+        assert str(work) not in "".join(diffs)  # relative paths
+        done = thread.undo()
+    assert (work / "a.py").read_text() == "x = 1\n" and not (work / "new.py").exists()
+    assert "a.py" in done.restored
+
+
 def test_undo_goes_back_one_turn_at_a_time(work: Path, home: Path) -> None:
     (work / "a.txt").write_text("0\n")
     model = ScriptedModel(Step.call("apply_patch", patch("*** Update File: a.txt", "@@", "-0", "+1")), Step.say("1"),

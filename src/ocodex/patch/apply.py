@@ -87,10 +87,10 @@ Rewrite = Callable[[str | None], str]
 
 
 def rewrite_files(edits: Sequence[tuple[str, Rewrite]], root: Path, roots: Sequence[Path] = (), *,
-                  tool: str) -> list[AppliedChange]:
+                  tool: str, journal: Journal | None = None) -> list[AppliedChange]:
     """Give each path of `edits` the text its function returns, all or none (raising `PatchError` whose
     message starts with `{tool} failed`). Paths follow `apply_patch`'s rules; a file whose new text equals
-    its old one is not written, and is not in the changes returned."""
+    its old one is not written, and is not in the changes returned. `journal`: as for `apply_patch`."""
     workspace = _Workspace(Path(root), roots)
     changes = []
     for rel, rewrite in edits:
@@ -108,7 +108,7 @@ def rewrite_files(edits: Sequence[tuple[str, Rewrite]], root: Path, roots: Seque
         if entry.text != before or not existed:
             changes.append(AppliedChange(target.lexical, "update" if existed else "add"))
     try:
-        workspace.commit()
+        workspace.commit(journal)
     except PatchError as exc:
         raise PatchError(str(exc).replace("apply_patch failed", f"{tool} failed", 1)) from None
     return changes

@@ -60,7 +60,7 @@ def _run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
             return ToolResult(f"apply_patch rejected: {protected} is read-only in the workspace-write "
                               f"sandbox ({', '.join(PROTECTED_SUBPATHS)} stay read-only). No files were "
                               "changed.", success=False)
-        journal = _Journal(ctx)
+        journal = Journal(ctx)
         changes = apply_patch(patch, base, roots, journal)
     except PatchError as exc:
         message = str(exc)
@@ -78,8 +78,9 @@ def _run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
     return ToolResult(format_summary(changes, root))
 
 
-class _Journal:
-    """What the applier is about to write: into the turn's snapshot (for /undo), and as a diff for people."""
+class Journal:
+    """What an edit tool is about to write (`apply_patch`, `write_file`, `replace`): into the turn's snapshot
+    (for /undo), and as a diff for people."""
 
     def __init__(self, ctx: ToolContext) -> None:
         self.ctx = ctx
