@@ -31,8 +31,10 @@ class ModelResponse:
     usage: TokenUsage | None = None
 
 
-def collect(events: Any, streamed: Callable[[Streamed], None] | None = None) -> ModelResponse:
-    """One response collected whole; each text and reasoning piece also goes to `streamed` as it arrives."""
+def collect(events: Any, streamed: Callable[[Streamed], None] | None = None, *,
+            hide_reasoning: bool = False) -> ModelResponse:
+    """One response collected whole; each text and reasoning piece (unless `hide_reasoning`) also goes to
+    `streamed` as it arrives."""
     response = ModelResponse()
     text: list[str] = []
     reasoning: list[str] = []
@@ -43,7 +45,7 @@ def collect(events: Any, streamed: Callable[[Streamed], None] | None = None) -> 
                 streamed(Streamed("text", event.text))
         elif isinstance(event, ReasoningDelta):
             reasoning.append(event.text)
-            if streamed is not None and event.text:
+            if streamed is not None and event.text and not hide_reasoning:
                 streamed(Streamed("reasoning", event.text))
         elif isinstance(event, ToolCall):
             response.tool_calls.append(event)

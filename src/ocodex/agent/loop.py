@@ -31,7 +31,6 @@ from ocodex.events import (
     ItemCompleted,
     Reasoning,
     Reconnecting,
-    Streamed,
     TextToolMode,
     TurnCompleted,
     TurnFailed,
@@ -137,10 +136,10 @@ class Agent:
                                temperature=opts.temperature, top_p=opts.top_p,
                                reasoning_effort=opts.reasoning_effort, purpose=purpose)
         attempt = 0
-        streamed = self._streamed if purpose == "turn" else None  # a compaction's summary is no answer
+        streamed = self.emit if purpose == "turn" else None  # a compaction's summary is no answer
         while True:
             try:
-                return collect(self.provider.stream(request), streamed)
+                return collect(self.provider.stream(request), streamed, hide_reasoning=opts.hide_reasoning)
             except (ProviderError, ServerUnavailable) as exc:
                 in_stream = isinstance(exc, StreamError)
                 limit = opts.stream_max_retries if in_stream else opts.request_max_retries
@@ -152,11 +151,6 @@ class Agent:
                 self.sleep(backoff_delay(attempt, base=opts.retry_base_delay_s,
                                          retry_after=getattr(exc, "retry_after", None),
                                          retry_after_cap=MAX_RETRY_AFTER_S))
-
-    def _streamed(self, piece: Streamed) -> None:
-        if piece.kind == "reasoning" and self.options.hide_reasoning:
-            return
-        self.emit(piece)
 
     def _record_usage(self, usage: TokenUsage | None) -> None:
         if usage is None:
