@@ -202,18 +202,18 @@ def test_every_tool_call_passes_the_gate(tmp_path: Path) -> None:
     assert json.loads(json.dumps(_tool_replies(model)))[0].startswith("denied: the user did not approve the docs tool")
 
 
-def test_the_terminal_face_asks_until_it_gets_an_answer_and_shows_the_request_safely(monkeypatch) -> None:
+def test_the_terminal_face_asks_until_it_gets_an_answer_and_shows_the_request_safely(monkeypatch, capsys) -> None:
     import io
 
-    from ocodex.ui.repl import TerminalFace
+    from ocodex.ui.face import TerminalFace
 
-    answers = iter(["maybe", "A", "n", "yes"])
-    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
-    err = io.StringIO()
-    face = TerminalFace(io.StringIO(), err, color=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO("maybe\nA\nn\nyes\n"))  # no terminal: one answer per line
+    face = TerminalFace(color=False, tty=False)
     assert face.approve(CommandRequest(("rm", "\x1b[2Jx"), "/w", "because\x07", outside_sandbox=True)) == "always"
     assert face.approve(PATCH) == "no"
     assert face.approve(MCP) == "yes"
-    shown = err.getvalue()
-    assert "run outside the sandbox? rm" in shown and "why: because" in shown and "docs.search" in shown
+    shown = capsys.readouterr().err
+    assert "run this command outside the sandbox?" in shown and "$ rm '␛[2Jx'" in shown
+    assert "why: because␇" in shown and "call MCP tool? docs.search" in shown
+    assert "apply this patch?" in shown and "denied (the model is told)" in shown
     assert "\x1b" not in shown and "\x07" not in shown

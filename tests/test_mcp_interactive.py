@@ -21,9 +21,10 @@ def test_an_mcp_call_in_the_terminal_and_the_server_stops_with_the_session(home:
     configure(home, probe_table("probe", "--pidfile", str(pidfile)))
     fake.script(Turn.tool_call("mcp__probe__echo", {"text": "hello there"}), Turn.text("It echoed."))
     with terminal(home, repo, fake) as screen:
-        screen.wait_for("› ")
-        assert "mcp: probe (8 of 8 tools, ~" in screen.text()
+        assert "mcp: probe (8 of 8 tools, ~" in screen.ready()
         screen.send("echo something", "Enter")
+        screen.wait_for('call MCP tool? probe.echo {"text": "hello there"}')  # on-request: the default here
+        screen.send("y")
         shown = screen.wait_for("It echoed.")
         assert 'mcp probe.echo {"text": "hello there"}' in shown and "✓ echo: hello there" in shown
         assert tool_messages(fake.chat_requests[-1]) == ["echo: hello there"]
@@ -38,12 +39,13 @@ def test_on_request_a_call_is_asked_on_the_terminal_first(home: Path, repo: Path
     fake.script(Turn.tool_call("mcp__probe__add", {"a": 1, "b": 2}), Turn.tool_call("mcp__probe__echo", {"text": "ok"}),
                 Turn.text("One was declined."))
     with terminal(home, repo, fake) as screen:
-        screen.wait_for("› ")
+        screen.ready()
         screen.send("add", "Enter")
-        shown = screen.wait_for("[y]es / [n]o / [a]lways: ")
+        shown = screen.wait_for("a always this session")
         assert 'call MCP tool? probe.add {"a": 1, "b": 2}' in shown
         screen.send("n", "Enter")
         shown = screen.wait_for('call MCP tool? probe.echo {"text": "ok"}')
+        assert "✗ denied (the model is told)" in shown
         assert 'declined mcp probe.add {"a": 1, "b": 2}' in shown
         screen.send("y", "Enter")
         shown = screen.wait_for("One was declined.")

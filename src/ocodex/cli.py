@@ -34,6 +34,7 @@ MANAGEMENT_COMMANDS = {
 }
 _VALUE_OPTIONS = frozenset({"-c", "--config", "-p", "--profile", "-m", "--model", "-C", "--cd", "-s", "--sandbox",
                             "--local-provider"})
+COMMAND_NAMES = ("exec", "e", "resume", "sessions")  # the subcommands besides the management ones
 
 
 def _add_common(parser: argparse.ArgumentParser, prefix: str) -> None:
@@ -69,13 +70,15 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ocodex",
         description="A coding agent for open models served by Ollama.",
-        epilog="Run `ocodex` alone for an interactive session, or `ocodex exec --oss \"PROMPT\"` for one "
+        epilog="Run `ocodex` alone for an interactive session (`ocodex \"PROMPT\"` starts it with that prompt; "
+               "a prompt that is a command's name goes after `--`), or `ocodex exec --oss \"PROMPT\"` for one "
                "non-interactive task.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"ocodex {__version__}")
     _add_common(parser, "g_")
     parser.add_argument("--ephemeral", dest="g_ephemeral", action="store_true",
-                        help="interactive session: do not save the conversation to disk")
+                        help="interactive session: write nothing to disk (no session file, no prompt history)")
+    parser.usage = "ocodex [OPTIONS] [PROMPT]\n       ocodex [OPTIONS] COMMAND ..."
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     exec_parser = commands.add_parser(
@@ -183,9 +186,41 @@ def merge_common(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
+def split_root_prompt(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(options, prompt words) for `ocodex [OPTIONS] PROMPT`, Codex's way to start a session with a prompt:
+    when the first positional word names no command (or follows `--`), it and the positional words after it
+    are the prompt. Otherwise everything is left to the subcommand parser."""
+    words = list(argv)
+    known = {*COMMAND_NAMES, *MANAGEMENT_COMMANDS}
+    options: list[str] = []
+    prompt: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word == "--":
+            return options, prompt + words[index + 1:]
+        if word in _VALUE_OPTIONS:
+            options += words[index:index + 2]
+            index += 2
+            continue
+        if word.startswith("-") and word != "-":
+            options.append(word)
+        elif not prompt and word in known:
+            return list(argv), []
+        else:
+            prompt.append(word)
+        index += 1
+    return options, prompt
+
+
 def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
     """Parse, letting exec's prompt words follow its options (`exec resume ID --image a.png "prompt"`),
-    fold the root options in, and recognise `exec resume`."""
+    fold the root options in, and recognise `exec resume` and `ocodex PROMPT`."""
+    options, prompt = split_root_prompt(argv)
+    if prompt:
+        parsed = parser.parse_args(options)
+        parsed.prompt = prompt
+        return merge_common(parsed)
     server_command = None
     if _command_word(argv) == "mcp" and "add" in argv and "--" in argv:  # `mcp add NAME ... -- COMMAND ARGS`
         cut = argv.index("--")

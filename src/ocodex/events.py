@@ -21,6 +21,7 @@ from typing import Any, Literal
 from ocodex.notes import (  # re-exported: faces import every event from here
     AssemblyEnded,
     AssemblyProgress,
+    CommandOutput,
     Compacted,
     ConfigWarning,
     ContextSized,
@@ -52,8 +53,10 @@ from ocodex.notes import (  # re-exported: faces import every event from here
     SessionNotSaved,
     SessionRepaired,
     SessionResumed,
+    Streamed,
     TextToolMode,
     TlsUnverified,
+    TurnUndone,
     UsageByModel,
     WrongEndpoint,
 )
@@ -67,6 +70,7 @@ __all__ = [
     "ChangeStatus",
     "CodexEvent",
     "CommandExecution",
+    "CommandOutput",
     "CommandStatus",
     "Compacted",
     "ConfigWarning",
@@ -113,6 +117,7 @@ __all__ = [
     "SessionRepaired",
     "SessionResumed",
     "StreamErrorEvent",
+    "Streamed",
     "TextToolMode",
     "ThreadStarted",
     "TlsUnverified",
@@ -121,6 +126,7 @@ __all__ = [
     "TurnCompleted",
     "TurnFailed",
     "TurnStarted",
+    "TurnUndone",
     "Usage",
     "UsageByModel",
     "WrongEndpoint",
@@ -189,11 +195,13 @@ class FileUpdate:
 
 @dataclass(frozen=True, slots=True)
 class FileChange:
-    """The files one patch changed."""
+    """The files one patch changed. `diff` is the change as a unified diff (paths relative to the workspace),
+    for people; Codex's JSON has no such field, so `to_dict()` leaves it out."""
 
     id: str
     changes: tuple[FileUpdate, ...]
     status: ChangeStatus = "in_progress"
+    diff: str = ""
     type: str = field(default="file_change", init=False)
 
     def __post_init__(self) -> None:
@@ -367,7 +375,7 @@ class Reconnecting:
 
 CodexEvent = (ThreadStarted | TurnStarted | TurnCompleted | TurnFailed | ItemStarted | ItemUpdated
               | ItemCompleted | StreamErrorEvent | Reconnecting)
-Event = CodexEvent | Note | PullProgress | PullEnded | AssemblyProgress | AssemblyEnded
+Event = CodexEvent | Note | PullProgress | PullEnded | AssemblyProgress | AssemblyEnded | Streamed | CommandOutput
 
 
 def is_codex_event(event: object) -> bool:

@@ -291,6 +291,23 @@ class ProbesStale(NamedTuple):
         return f"the cached probes of {self.model} were out of date ({self.reason}); the next run probes again"
 
 
+class Streamed(NamedTuple):
+    """A piece of the model's answer (`kind` "text") or reasoning ("reasoning") as it arrives, for a face
+    that shows the reply live. The whole text follows as an item once the response is complete; a stream
+    that is retried (`Reconnecting`) starts over, so a face drops what it showed of it."""
+
+    kind: Literal["text", "reasoning"]
+    text: str
+
+
+class CommandOutput(NamedTuple):
+    """Output of the running command `item_id` as it arrives (stdout and stderr interleaved), for a face
+    that shows it live; the whole output is in the command's completed item."""
+
+    item_id: str
+    text: str
+
+
 class TextToolMode(NamedTuple):
     """The model's tools are described in the prompt and its calls read from its text."""
 
@@ -414,6 +431,28 @@ class Compacted(NamedTuple):
                 f"(~{self.before} -> ~{self.after} tokens)")
 
 
+class TurnUndone(NamedTuple):
+    """`/undo`: the files the last turn's edits changed were put back as they were before it."""
+
+    level = "info"
+    restored: tuple[str, ...]  # paths (relative to the workspace where inside it) given their old content
+    removed: tuple[str, ...]  # files the turn had added, removed again
+    skipped: tuple[tuple[str, str], ...] = ()  # (path, why) left as they are
+
+    def text(self) -> str:
+        if not self.restored and not self.removed and not self.skipped:
+            return "undo: the last turn changed no files"
+        parts = []
+        if self.restored:
+            parts.append("restored " + ", ".join(self.restored))
+        if self.removed:
+            parts.append("removed " + ", ".join(self.removed))
+        line = "undo: " + ("; ".join(parts) if parts else "nothing restored")
+        for path, why in self.skipped:
+            line += f"\nundo: left {path} as it is ({why})"
+        return line
+
+
 class PatchFailed(NamedTuple):
     """A patch that did not apply (it has no item, as in Codex): the first line of why."""
 
@@ -486,5 +525,6 @@ Note = (ContextSized | ContextTight | SessionConfigured | ConfigWarning | NoSess
         | ProbesStale
         | TextToolMode | EffortIgnored
         | ProjectDocTruncated | SessionRepaired | SessionResumed | SessionNotSaved | EscalationUnavailable
-        | Escalating | UsageByModel | Compacted | PatchFailed | McpServerFailed | McpUnknownTools | McpToolsCost)
+        | Escalating | UsageByModel | Compacted | TurnUndone | PatchFailed | McpServerFailed | McpUnknownTools
+        | McpToolsCost)
 """The ocodex events that a face says in a line (`text()`, `level`)."""

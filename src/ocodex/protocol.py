@@ -120,6 +120,17 @@ class Completed:
 ModelEvent = TextDelta | ReasoningDelta | ToolCall | Completed
 
 
+@dataclass(frozen=True, slots=True)
+class ServerModel:
+    """A model the server offers, with what a person chooses by (None: the server does not say)."""
+
+    name: str
+    size: int | None = None  # bytes on disk
+    parameter_size: str | None = None  # "20.9B"
+    context_length: int | None = None  # trained context
+    capabilities: tuple[str, ...] | None = None  # "tools", "vision", "thinking", ...
+
+
 class Provider(Protocol):
     """Anything that can stream a model response."""
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ocodex.agent.textcalls import extract_text_calls, only_calls, repair_arguments
-from ocodex.events import ItemIds
+from ocodex.events import ItemIds, Streamed
 from ocodex.protocol import Completed, ReasoningDelta, TextDelta, TokenUsage, ToolCall
 from ocodex.tools.registry import ToolRegistry
 
@@ -31,15 +31,22 @@ class ModelResponse:
     usage: TokenUsage | None = None
 
 
-def collect(events: Any) -> ModelResponse:
+def collect(events: Any, streamed: Callable[[Streamed], None] | None = None, *,
+            hide_reasoning: bool = False) -> ModelResponse:
+    """One response collected whole; each text and reasoning piece (unless `hide_reasoning`) also goes to
+    `streamed` as it arrives."""
     response = ModelResponse()
     text: list[str] = []
     reasoning: list[str] = []
     for event in events:
         if isinstance(event, TextDelta):
             text.append(event.text)
+            if streamed is not None and event.text:
+                streamed(Streamed("text", event.text))
         elif isinstance(event, ReasoningDelta):
             reasoning.append(event.text)
+            if streamed is not None and event.text and not hide_reasoning:
+                streamed(Streamed("reasoning", event.text))
         elif isinstance(event, ToolCall):
             response.tool_calls.append(event)
         elif isinstance(event, Completed):

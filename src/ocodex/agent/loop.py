@@ -134,9 +134,10 @@ class Agent(AssistedTurn):
                                temperature=self._temperature(), top_p=opts.top_p,
                                reasoning_effort=opts.reasoning_effort, purpose=purpose)
         attempt = 0
+        streamed = self.emit if purpose == "turn" else None  # a compaction's summary is no answer
         while True:
             try:
-                return collect(self.provider.stream(request))
+                return collect(self.provider.stream(request), streamed, hide_reasoning=opts.hide_reasoning)
             except (ProviderError, ServerUnavailable) as exc:
                 in_stream = isinstance(exc, StreamError)
                 limit = opts.stream_max_retries if in_stream else opts.request_max_retries

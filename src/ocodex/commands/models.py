@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ocodex.commands.common import (
     Target,
@@ -22,11 +22,7 @@ from ocodex.commands.common import (
     size_text,
     table,
 )
-from ocodex.errors import OcodexError
 from ocodex.render.safe import terminal_safe
-
-if TYPE_CHECKING:
-    from ocodex.ollama.client import ModelDetails
 
 
 @dataclass(slots=True)
@@ -46,45 +42,14 @@ def default_choice(target: Target, available: list[str]) -> DefaultChoice:
     return DefaultChoice(pick.model, pick.reason, find_model(pick.model, available))
 
 
-SHOW_WORKERS = 8
-"""Concurrent `/api/show` calls: one round trip per model is slow to a remote server."""
-
-
 def list_models(target: Target) -> list[dict[str, Any]]:
-    """Every local model with its details; `/api/show` fills what `/api/tags` leaves out (concurrently)."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Every local model with its details, as `--json` prints them (`ocodex.ollama.catalog`)."""
+    from ocodex.ollama.catalog import list_models as catalog
 
-    def show(name: str) -> ModelDetails | None:
-        try:
-            return target.client.show(name)
-        except OcodexError:
-            return None
-
-    entries = target.client.tags()
-    missing = [entry.name for entry in entries if entry.context_length is None or not entry.capabilities]
-    shown: dict[str, ModelDetails | None] = {}
-    if missing:
-        pool = ThreadPoolExecutor(max_workers=min(SHOW_WORKERS, len(missing)), thread_name_prefix="show")
-        try:
-            shown = dict(zip(missing, pool.map(show, missing), strict=True))
-        except BaseException:  # Ctrl-C: do not wait for calls in flight; closing the client ends them
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
-    rows = []
-    for entry in entries:
-        row = {"name": entry.name, "size": entry.size, "parameter_size": entry.parameter_size,
-               "quantization": entry.quantization, "context_length": entry.context_length,
-               "capabilities": list(entry.capabilities), "remote_host": entry.remote_host}
-        if entry.name in shown:
-            details = shown[entry.name]
-            if details is not None:
-                row["context_length"] = row["context_length"] or details.context_length
-                row["capabilities"] = row["capabilities"] or list(details.capabilities)
-                row["parameter_size"] = row["parameter_size"] or details.parameter_size
-                row["quantization"] = row["quantization"] or details.quantization
-        rows.append(row)
-    return rows
+    return [{"name": entry.name, "size": entry.size, "parameter_size": entry.parameter_size,
+             "quantization": entry.quantization, "context_length": entry.context_length,
+             "capabilities": list(entry.capabilities), "remote_host": entry.remote_host}
+            for entry in catalog(target.client)]
 
 
 def _capabilities(caps: list[str]) -> str:

@@ -60,10 +60,16 @@ class AppliedChange:
     move_from: Path | None = None
 
 
-def apply_patch(patch: Patch, root: Path, roots: Sequence[Path] = ()) -> list[AppliedChange]:
+Journal = Callable[[Sequence[Write]], None]
+
+
+def apply_patch(patch: Patch, root: Path, roots: Sequence[Path] = (), journal: Journal | None = None
+                ) -> list[AppliedChange]:
     """Apply every hunk of `patch` under `root`, or none of them (raising `PatchError`).
 
     Relative paths are taken from `root`; every path must land inside `roots` (default: `root` only).
+    `journal` sees every file's write (its old and new content) once the patch is verified, just before
+    anything is written: a turn's snapshot for /undo, and the diff shown to people.
     """
     workspace = _Workspace(Path(root), roots)
     changes = []
@@ -72,7 +78,7 @@ def apply_patch(patch: Patch, root: Path, roots: Sequence[Path] = ()) -> list[Ap
             changes.append(workspace.plan(hunk))
         except _Reject as exc:
             raise PatchError(f"{_VERIFY}: {describe_hunk(index, hunk)}: {exc}") from None
-    workspace.commit()
+    workspace.commit(journal)
     return changes
 
 
@@ -81,10 +87,10 @@ Rewrite = Callable[[str | None], str]
 
 
 def rewrite_files(edits: Sequence[tuple[str, Rewrite]], root: Path, roots: Sequence[Path] = (), *,
-                  tool: str) -> list[AppliedChange]:
+                  tool: str, journal: Journal | None = None) -> list[AppliedChange]:
     """Give each path of `edits` the text its function returns, all or none (raising `PatchError` whose
     message starts with `{tool} failed`). Paths follow `apply_patch`'s rules; a file whose new text equals
-    its old one is not written, and is not in the changes returned."""
+    its old one is not written, and is not in the changes returned. `journal`: as for `apply_patch`."""
     workspace = _Workspace(Path(root), roots)
     changes = []
     for rel, rewrite in edits:
@@ -102,7 +108,7 @@ def rewrite_files(edits: Sequence[tuple[str, Rewrite]], root: Path, roots: Seque
         if entry.text != before or not existed:
             changes.append(AppliedChange(target.lexical, "update" if existed else "add"))
     try:
-        workspace.commit()
+        workspace.commit(journal)
     except PatchError as exc:
         raise PatchError(str(exc).replace("apply_patch failed", f"{tool} failed", 1)) from None
     return changes
@@ -327,9 +333,11 @@ class _Workspace:
 
     # -- commit --
 
-    def commit(self) -> None:
+    def commit(self, journal: Journal | None = None) -> None:
         writes = [Write(entry.io, entry.rel, entry.new_bytes(), entry.mode, entry.original, entry.link)
                   for entry in self.files.values() if entry.changed()]
+        if journal is not None:
+            journal(writes)
         try:
             commit(writes)
         except CommitFailed as failed:

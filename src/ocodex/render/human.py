@@ -6,12 +6,16 @@ carries (model text, commands, paths, server messages, session data) passes `ter
 it is styled and printed: only this renderer's own colour codes reach the terminal. A command's
 output is previewed in a few lines, each cut to about the terminal's width. ocodex's own events are
 said with their `text()` (warnings prefixed), and a pull's progress is drawn from its `PullProgress`
-events (a rich bar on a terminal, sparse lines on a pipe). As exec's face it answers approval
-requests by policy, which for exec is never to ask: it says no.
+events (a rich bar on a terminal, sparse lines on a pipe). Every file change is shown with its paths
+relative to the workspace and the first lines of its diff (`render.diff`). On a terminal a turn also
+gets a live indicator below the output (`render.live`: seconds, tokens/s, the running command's last
+lines); a pipe gets plain lines only. As exec's face it answers approval requests by policy, which for
+exec is never to ask: it says no.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from typing import TextIO
@@ -35,6 +39,7 @@ from ocodex.events import (
     PullProgress,
     Reasoning,
     Reconnecting,
+    SessionConfigured,
     StreamErrorEvent,
     ThreadStarted,
     TodoList,
@@ -42,6 +47,8 @@ from ocodex.events import (
     TurnFailed,
 )
 from ocodex.redact import scrub
+from ocodex.render.diff import summary
+from ocodex.render.live import LiveRegion, Ticker, TurnProgress, columns
 from ocodex.render.progress import PullDrawing
 from ocodex.render.safe import terminal_safe, valid_unicode
 
@@ -49,6 +56,7 @@ _STYLES = {"bold": "1", "dim": "2", "italic": "3", "red": "31", "green": "32", "
            "blue": "34", "magenta": "35", "cyan": "36"}
 _KIND = {"add": "A", "update": "M", "delete": "D"}
 _PREVIEW_LINES = 6
+DIFF_LINES = 8  # of each file's diff shown after a change
 
 
 _ELLIPSIS = "…"
@@ -86,7 +94,8 @@ def _mcp_text(result: dict | None) -> str:
 
 class HumanRenderer:
     def __init__(self, out: TextIO, err: TextIO, *, color: bool,
-                 answer: Callable[[str], None] | None = None) -> None:
+                 answer: Callable[[str], None] | None = None, live: bool | None = None,
+                 progress: TurnProgress | None = None) -> None:
         self.out = out
         self.err = err
         self.color = color
@@ -99,6 +108,11 @@ class HumanRenderer:
         self._mcp_started: set[str] = set()  # MCP calls under way (one completed unstarted was declined)
         self.width = max(shutil.get_terminal_size((100, 24)).columns - 4, 40)  # of an output preview line
         self._pull = PullDrawing(err)
+        self.cwd: str | None = None  # the workspace, once the session is configured: paths are shown from it
+        # A terminal gets a live region below the output while a turn runs (default: when `err` is one).
+        self.live = LiveRegion(err) if (_isatty(err) if live is None else live) else None
+        self.progress = progress or TurnProgress()
+        self._ticker = Ticker(self.redraw)
 
     def style(self, text: str, *names: str) -> str:
         """`text` made terminal-safe, then coloured."""
@@ -113,8 +127,22 @@ class HumanRenderer:
         self.line(self.style(text, "dim"))
 
     def line(self, text: str = "") -> None:
-        self.err.write(scrub(text) + "\n")  # registered secrets never reach the terminal
+        text = scrub(text) + "\n"  # registered secrets never reach the terminal
+        if self.live is not None:
+            self.live.print(text)
+            return
+        self.err.write(text)
         self.err.flush()
+
+    def redraw(self) -> None:
+        """Draw the live region again (the ticker calls this a few times a second)."""
+        if self.live is None:
+            return
+        with self.live.lock:
+            if not self.progress.running:
+                return
+            self.progress.frame += 1
+            self.live.show(self.progress.lines(columns(self.live.stream), self.style))
 
     def approve(self, request: ApprovalRequest) -> Decision:
         """exec never asks (as Codex exec): its policy is `never`, so this is not reached; if it is, no."""
@@ -124,6 +152,22 @@ class HumanRenderer:
         self.on_event(event)
 
     def on_event(self, event: Event) -> None:
+        if self.live is None:
+            self._render(event)
+            return
+        with self.live.lock:
+            running = self.progress.running
+            self.progress.observe(event)
+            if not self.progress.running:
+                self._ticker.stop()
+                self.live.clear()
+            self._render(event)
+            if self.progress.running:
+                if not running:
+                    self._ticker.start()
+                self.redraw()
+
+    def _render(self, event: Event) -> None:
         ends_turn = isinstance(event, TurnCompleted) or (
             isinstance(event, ItemCompleted) and isinstance(event.item, TodoList))
         if self._pending_message is not None and not ends_turn:
@@ -135,6 +179,9 @@ class HumanRenderer:
                 self._pull(event)
             case ThreadStarted(thread_id=thread_id):
                 self.line(self.style(f"session id: {thread_id}", "dim"))
+            case SessionConfigured(cwd=cwd):
+                self.cwd = cwd
+                self.line(self.style(event.text(), "dim"))
             case ItemStarted(item=CommandExecution() as item):
                 self.line(self.style("exec ", "magenta", "bold") + self.style(item.command, "bold"))
             case ItemStarted(item=McpToolCall() as item):
@@ -185,8 +232,11 @@ class HumanRenderer:
                 self._mcp_result(call)
             case FileChange() as change:
                 self.line(self.style("apply_patch", "magenta", "bold") + f" {change.status}")
+                if change.diff:
+                    self.line("\n".join(summary(change.diff, self.style, lines_per_file=DIFF_LINES)))
+                    return
                 for update in change.changes:
-                    self.line(f"  {self.style(_KIND[update.kind], 'cyan')} {terminal_safe(update.path)}")
+                    self.line(f"  {self.style(_KIND[update.kind], 'cyan')} {self.style(self.shown(update.path))}")
             case TodoList() as plan:
                 self._plan(plan)
             case ErrorItem(message=message):
@@ -209,6 +259,13 @@ class HumanRenderer:
             self.line(self.style("  " + _cut(line, self.width), "dim"))
         if len(lines) > _PREVIEW_LINES:
             self.line(self.style("  …", "dim"))
+
+    def shown(self, path: str) -> str:
+        """`path` relative to the workspace when inside it."""
+        if self.cwd is None:
+            return path
+        relative = os.path.relpath(path, self.cwd)
+        return path if relative == ".." or relative.startswith("../") else relative
 
     def _plan(self, plan: TodoList) -> None:
         shown = [(entry.text, entry.completed) for entry in plan.items]
@@ -236,3 +293,10 @@ class HumanRenderer:
             raise
         except OSError as exc:  # e.g. `> /dev/full`
             raise output_failed(exc, run=True) from None
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

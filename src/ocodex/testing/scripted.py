@@ -24,7 +24,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ocodex.protocol import Completed, ModelEvent, ModelRequest, ReasoningDelta, TextDelta, TokenUsage, ToolCall
+from ocodex.protocol import (
+    Completed,
+    ModelEvent,
+    ModelRequest,
+    ReasoningDelta,
+    ServerModel,
+    TextDelta,
+    TokenUsage,
+    ToolCall,
+)
 
 if TYPE_CHECKING:
     from ocodex.config import Settings
@@ -75,8 +84,9 @@ class ScriptedModel:
 
     def __init__(self, *steps: Step, default: str = "done",
                  capabilities: tuple[str, ...] | None = ("completion", "tools"),
-                 context_window: int | None = None) -> None:
+                 context_window: int | None = None, offers: Sequence[str] = ()) -> None:
         self.steps: deque[Step] = deque(steps)
+        self.offers = tuple(offers)  # the models the server lists (`Thread.models()`); none: it cannot list
         self.default = default
         self.capabilities = capabilities
         self.context_window = context_window
@@ -102,7 +112,12 @@ class ScriptedModel:
         reason = "from -m" if settings.model else "scripted"
         choice = ModelChoice(model, reason, capabilities=self.capabilities,
                              context_window=settings.model_context_window or self.context_window)
-        return Connected(self, choice, server="scripted:", source="ocodex.testing.scripted")
+        catalog = None
+        if self.offers:
+            def catalog() -> list[ServerModel]:
+                return [ServerModel(name, context_length=self.context_window, capabilities=self.capabilities)
+                        for name in self.offers]
+        return Connected(self, choice, server="scripted:", source="ocodex.testing.scripted", catalog=catalog)
 
     # ---- the Provider protocol ------------------------------------------------------------------
 

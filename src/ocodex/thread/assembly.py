@@ -47,7 +47,7 @@ from ocodex.events import (
 )
 from ocodex.net.connection import Connection
 from ocodex.profile import profile_for
-from ocodex.protocol import Provider
+from ocodex.protocol import Provider, ServerModel
 from ocodex.sandbox import SandboxPolicy, check_available
 from ocodex.tools.base import Tool, ToolContext
 from ocodex.tools.select import select_tools
@@ -90,6 +90,7 @@ class Connected:
     server: str  # the base URL as shown to people (no credentials)
     source: str  # how it was chosen
     closer: Callable[[], None] | None = None  # ends the connection (the provider's own close comes first)
+    catalog: Callable[[], list[ServerModel]] | None = None  # the server's models; None: it cannot list them
 
     def close(self) -> None:
         try:
@@ -236,7 +237,24 @@ class HttpServers:
         except BaseException:
             transport.close()
             raise
-        return Connected(provider, choice, connection.base_url, source, transport.close)
+        catalog = _ollama_catalog(connection) if provider_config.id in SERVERS else None
+        return Connected(provider, choice, connection.base_url, source, transport.close, catalog)
+
+
+def _ollama_catalog(connection: Connection) -> Callable[[], list[ServerModel]]:
+    """The Ollama server's models, asked over the thread's connection when a face wants them (`/model`)."""
+
+    def catalog() -> list[ServerModel]:
+        from ocodex.ollama.catalog import list_models
+        from ocodex.ollama.client import OllamaClient
+        from ocodex.ollama.urls import server_root
+
+        client = OllamaClient(server_root(connection.base_url), connection.transport, base_url=connection.base_url)
+        return [ServerModel(entry.name, entry.size, entry.parameter_size, entry.context_length,
+                            tuple(entry.capabilities) if entry.capabilities else None)
+                for entry in list_models(client)]
+
+    return catalog
 
 
 def default_server(settings: Settings) -> ModelServer:

@@ -15,6 +15,9 @@ escalates or restores.
 running command's process group is killed, `turn.failed` is emitted) and `run_turn` raises
 `TurnInterrupted`; the history stays valid for the next turn. Under `thread.signals.StopSignals` (the
 CLI's), SIGTERM and SIGHUP interrupt an open thread's turn too, and `run_turn` then raises `Stopped`.
+
+Each turn keeps a snapshot of the files its edits replace (`ocodex.patch.undo`), taken just before
+each write; `undo()` puts the latest turn's files back and tells the model so.
 """
 
 from __future__ import annotations
@@ -40,11 +43,14 @@ from ocodex.events import (
     ProbesStale,
     StreamErrorEvent,
     ThreadStarted,
+    TurnUndone,
     Usage,
     UsageByModel,
 )
 from ocodex.ids import uuid7
 from ocodex.output_schema import OutputSchema, OutputSchemaMismatch
+from ocodex.patch.undo import TurnSnapshot, UndoFailed, shown_from
+from ocodex.protocol import ServerModel
 from ocodex.sessions import LoadedSession, repair_history
 from ocodex.thread import signals as stop_signals
 from ocodex.thread.assembly import Assembly, ModelServer, assemble, start_mcp
@@ -54,6 +60,9 @@ from ocodex.tools.base import Tool
 
 if TYPE_CHECKING:
     from ocodex.mcp.toolset import McpServers
+
+UNDO_DEPTH = 20  # turns `undo()` can go back
+INTERRUPTED = "interrupted by the user"
 
 
 class Face(Protocol):
@@ -108,6 +117,7 @@ class Thread:
         self._assembly: Assembly | None = None
         self._running = False
         self._window_said = False  # ContextTight is said once per thread
+        self._snapshots: list[TurnSnapshot] = []  # one per turn, newest last, for undo()
 
     # ---- building ----------------------------------------------------------------------------
 
@@ -212,6 +222,7 @@ class Thread:
         agent = self.agent
         self.recorder.start_turn(self._settings, self._info(), prompt, len(images), self._emit)
         before, opening, prompts = list(agent.messages), agent.opening, agent.prompts
+        self._snapshots = [*self._snapshots[-(UNDO_DEPTH - 1):], TurnSnapshot()]
         result = self._run(prompt, images)
         if should_escalate(self.escalation, result):
             result = self._escalate(prompt, images, before, opening, prompts, result)
@@ -226,6 +237,8 @@ class Thread:
 
     def _run(self, prompt: str, images: Sequence[str]) -> TurnResult:
         agent = self.agent
+        agent.ctx.snapshot = self._snapshots[-1] if self._snapshots else None
+        agent.interrupt_reason = INTERRUPTED  # what a Ctrl-C says, unless `interrupt(reason)` says otherwise
         self._running = True
         try:
             return agent.run_turn(prompt, images)
@@ -240,6 +253,7 @@ class Thread:
             raise
         finally:
             self._running = False
+            agent.ctx.snapshot = None
 
     def _escalate(self, prompt: str, images: Sequence[str], before: list[dict], opening: int, prompts: list[str],
                   result: TurnResult) -> TurnResult:
@@ -269,7 +283,7 @@ class Thread:
         """True while a turn runs (what `interrupt` would stop)."""
         return self._running
 
-    def interrupt(self, reason: str = "interrupted by the user") -> None:
+    def interrupt(self, reason: str = INTERRUPTED) -> None:
         """Stop the running turn as Ctrl-C does; `reason` is what its `turn.failed` says. Call it from a
         signal handler (SIGTERM, SIGHUP) or from another thread (a UI's key binding); does nothing
         between turns. The turn ends with `TurnInterrupted` in the thread that runs it."""
@@ -281,6 +295,37 @@ class Thread:
             raise KeyboardInterrupt  # a signal handler (or a face's callback): unwind the turn right here
         # A real SIGINT for the main thread: it also wakes a blocking read or wait, as Ctrl-C would.
         signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    def undo(self) -> TurnUndone:
+        """Put the files the latest turn's edits changed back as they were before it (added files are
+        removed), tell the model in the conversation, and emit `TurnUndone`. Each call goes one turn
+        further back. Raises `UsageError` during a turn or when writing fails (nothing is changed then)."""
+        if self._running:
+            raise UsageError("a turn is running; undo after it ends")
+        snapshot = self._snapshots.pop() if self._snapshots else None
+        if snapshot is None:
+            done = TurnUndone((), (), ())
+        else:
+            try:
+                restored = snapshot.restore(shown_from(self.cwd))
+            except UndoFailed as exc:
+                self._snapshots.append(snapshot)
+                raise UsageError(exc.message) from None
+            done = TurnUndone(restored.restored, restored.removed, restored.skipped)
+        if done.restored or done.removed:
+            parts = ([f"restored {', '.join(done.restored)} to their content before that turn"] if done.restored
+                     else []) + ([f"removed {', '.join(done.removed)}, which that turn added"] if done.removed else [])
+            self.agent.add_message({"role": "user", "content": (
+                "[ocodex] The user undid the file changes of the previous turn: " + "; ".join(parts)
+                + ". The files are as they were before that turn; take that into account.")})
+        self._emit(done)
+        return done
+
+    def models(self) -> list[ServerModel] | None:
+        """The models the server offers (Ollama's list, with sizes, context and capabilities), or None when
+        the server cannot list them (a custom /v1 provider)."""
+        catalog = self.assembly.connected.catalog
+        return catalog() if catalog is not None else None
 
     def compact(self) -> bool:
         """Summarise the older part of the conversation now; False when there was nothing to summarise."""
@@ -311,6 +356,7 @@ class Thread:
         self._replace(fresh, self._settings)
         self.recorder.restart(fresh.agent, self._info())
         self.gate.always.clear()  # "always" was said for the old conversation
+        self._snapshots.clear()  # the new conversation made no edits to undo
         self._emit(ThreadStarted(self.thread_id))
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ exactly which hunk failed and why.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from ocodex.approval import PatchRequest, needs_approval
 from ocodex.events import FileChange, FileUpdate, ItemCompleted, ItemStarted, PatchFailed
 from ocodex.patch.apply import apply_patch, format_summary
+from ocodex.patch.commit import Write
 from ocodex.patch.parser import Patch, PatchError, parse_patch
 from ocodex.sandbox import PROTECTED_SUBPATHS
 from ocodex.sandbox.protected import ProtectionUnknown, scan
@@ -58,7 +60,8 @@ def _run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
             return ToolResult(f"apply_patch rejected: {protected} is read-only in the workspace-write "
                               f"sandbox ({', '.join(PROTECTED_SUBPATHS)} stay read-only). No files were "
                               "changed.", success=False)
-        changes = apply_patch(patch, base, roots)
+        journal = Journal(ctx)
+        changes = apply_patch(patch, base, roots, journal)
     except PatchError as exc:
         message = str(exc)
         if not message.startswith("apply_patch"):
@@ -71,8 +74,24 @@ def _run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
     updates = tuple(FileUpdate(str(change.path), change.kind) for change in changes)
     item_id = ctx.ids.next()
     ctx.emit(ItemStarted(FileChange(item_id, updates)))
-    ctx.emit(ItemCompleted(FileChange(item_id, updates, "completed")))
+    ctx.emit(ItemCompleted(FileChange(item_id, updates, "completed", diff=journal.diff)))
     return ToolResult(format_summary(changes, root))
+
+
+class Journal:
+    """What an edit tool is about to write (`apply_patch`, `write_file`, `replace`): into the turn's snapshot
+    (for /undo), and as a diff for people."""
+
+    def __init__(self, ctx: ToolContext) -> None:
+        self.ctx = ctx
+        self.diff = ""
+
+    def __call__(self, writes: Sequence[Write]) -> None:
+        from ocodex.tools.patch_preview import written_diff
+
+        if self.ctx.snapshot is not None:
+            self.ctx.snapshot.record(writes)
+        self.diff = written_diff(writes, self.ctx.cwd)
 
 
 def _protected_target(patch: Patch, base: Path, roots: list[Path]) -> str | None:

@@ -18,6 +18,7 @@ from ocodex.approval import ApprovalGate, ApprovalRequest
 from ocodex.events import Event, ItemIds, TodoList
 
 if TYPE_CHECKING:
+    from ocodex.patch.undo import TurnSnapshot
     from ocodex.protocol import ToolSpec
     from ocodex.sandbox import SandboxPolicy
 
@@ -41,6 +42,7 @@ class ToolContext:
     env_for: Callable[[SandboxPolicy], dict[str, str]] | None = None  # ... and under another policy
     plan: TodoList | None = None  # the turn's todo_list item as last shown, once update_plan has been called
     approvals: ApprovalGate = field(default_factory=ApprovalGate)
+    snapshot: TurnSnapshot | None = None  # the running turn's: an edit records what it replaces (for /undo)
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ from ocodex.patch.chunks import HunkRejected
 from ocodex.patch.parser import PatchError
 from ocodex.patch.replace import replace_text
 from ocodex.sandbox import PROTECTED_SUBPATHS
-from ocodex.tools.apply_patch import protected_path
+from ocodex.tools.apply_patch import Journal, protected_path
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
 from ocodex.tools.patch_preview import read_text
 
@@ -94,8 +94,9 @@ def edit(tool: str, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     if ctx.policy.mode == "workspace-write" and (protected := protected_path([path], ctx.cwd, roots)):
         return _failed(ctx, f"{tool} rejected: {protected} is read-only in the workspace-write sandbox "
                             f"({', '.join(PROTECTED_SUBPATHS)} stay read-only). No files were changed.")
+    journal = Journal(ctx)  # the turn's snapshot (for /undo) and the diff shown, as for apply_patch
     try:
-        changes = rewrite_files([(path, _new_text(args, tool, path))], ctx.cwd, roots, tool=tool)
+        changes = rewrite_files([(path, _new_text(args, tool, path))], ctx.cwd, roots, tool=tool, journal=journal)
     except PatchError as exc:
         return _failed(ctx, f"{exc}\nNo files were changed.")
     except OSError as exc:
@@ -105,7 +106,7 @@ def edit(tool: str, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     updates = tuple(FileUpdate(str(change.path), change.kind) for change in changes)
     item_id = ctx.ids.next()
     ctx.emit(ItemStarted(FileChange(item_id, updates)))
-    ctx.emit(ItemCompleted(FileChange(item_id, updates, "completed")))
+    ctx.emit(ItemCompleted(FileChange(item_id, updates, "completed", diff=journal.diff)))
     return ToolResult(format_summary(changes, ctx.cwd))
 
 

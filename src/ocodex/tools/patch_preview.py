@@ -1,4 +1,5 @@
-"""What a patch would change, before it is applied: the files and a unified diff, for an approval question.
+"""What a patch would change, before it is applied: the files and a unified diff, for an approval question;
+and what it did change (`written_diff`, from the applier's writes), for the `file_change` item people see.
 
 Reads only regular files, without following a final symlink and without blocking on a FIFO, and at most
 `MAX_PREVIEW_BYTES` of each; when a file cannot be read or a hunk cannot be placed, the diff shows the
@@ -11,9 +12,11 @@ import contextlib
 import difflib
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from ocodex.patch.chunks import apply_chunks
+from ocodex.patch.commit import Write
 from ocodex.patch.parser import AddFile, DeleteFile, Patch, UpdateFile
 
 MAX_PREVIEW_BYTES = 1024 * 1024
@@ -76,4 +79,39 @@ def preview(patch: Patch, base: Path) -> str:
                         parts.append(_diff("".join(f"{line}\n" for line in chunk.old_lines),
                                            "".join(f"{line}\n" for line in chunk.new_lines),
                                            f"a/{hunk.path}", target))
+    return "".join(parts)
+
+
+def _text_of(data: bytes | None) -> str | None:
+    """The text of file content for a diff; None for binary content."""
+    if data is None:
+        return ""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _name(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def written_diff(writes: Sequence[Write], root: Path) -> str:
+    """A unified diff of what `writes` do (their old and new content), paths relative to `root` where
+    inside it; a binary file is one line saying so."""
+    base = Path(os.path.abspath(root)).resolve()
+    parts: list[str] = []
+    for write in writes:
+        name = _name(write.path, base)
+        old_name = f"a/{name}" if write.existed else "/dev/null"
+        new_name = f"b/{name}" if write.data is not None else "/dev/null"
+        old = _text_of(write.original) if write.link is None else f"-> {write.link}\n"
+        new = _text_of(write.data)
+        if old is None or new is None:
+            parts.append(f"--- {old_name}\n+++ {new_name}\nBinary file {name} changed\n")
+            continue
+        parts.append(_diff(old, new, old_name, new_name))
     return "".join(parts)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ocodex.approval import ApprovalRequest, CommandRequest
-from ocodex.events import CommandExecution, ItemCompleted, ItemStarted
+from ocodex.events import CommandExecution, CommandOutput, ItemCompleted, ItemStarted
 from ocodex.patch.heredoc import extract_patch_from_command
 from ocodex.sandbox import ExecResult, SandboxPolicy, run_command
 from ocodex.tools.apply_patch import request_for, run_patch
@@ -190,7 +190,8 @@ def _run(argv: list[str], workdir: Path, timeout_s: float, policy: SandboxPolicy
         if "/" not in argv[0] and shutil.which(argv[0], path=env.get("PATH")) is None:
             # Checked here so every sandbox mode answers alike (bwrap would say `execvp` and exit 1).
             raise FileNotFoundError(errno.ENOENT, "command not found")
-        result = run_command(argv, cwd=workdir, policy=policy, timeout_s=timeout_s, env=env)
+        result = run_command(argv, cwd=workdir, policy=policy, timeout_s=timeout_s, env=env,
+                             on_output=lambda text: ctx.emit(CommandOutput(item_id, text)))
     except OSError as exc:
         result = ExecResult(exit_code=127, output=f"{argv[0]}: {exc.strerror or exc}\n", timed_out=False,
                             duration_s=0.0, sandbox_denied=False)

@@ -1,91 +1,32 @@
-"""The interactive session: a prompt loop over one `Thread`, so each task builds on the conversation so far.
+"""The interactive session's entry: `ocodex [PROMPT]` and `ocodex resume [ID | --last]`.
 
-A face only: flags to settings, the prompt loop, slash commands, and rendering. The thread saves each
-conversation as a session file exactly as an exec run's (source `cli`, created with the first task), so
-`ocodex exec resume` can continue it; `/new` starts a new one; `--ephemeral` saves nothing.
-`ocodex resume [ID | --last]` continues a saved session (an exec run's too) here, after showing its
-last few exchanges.
+A face only: flags to settings (the interactive defaults are the `workspace-write` sandbox and the
+`on-request` approval policy), the one question a folder outside git gets (trust it for writes, or run
+read-only), the prompt loop, and handing each line to a slash command or a turn of the `Session`.
 
-Line editing and history come from `readline` (history in `$OCODEX_HOME/history`); progress is the
-same human renderer exec uses, and answers are rendered as Markdown with rich on a terminal. Approval
-questions (when `approval_policy` asks) are answered on the terminal: y, n or a (always). Ctrl-C
-during a turn stops that turn and keeps the session; Ctrl-D or `/exit` ends it.
+On a terminal the input is prompt_toolkit's line editor (`ui.input`) and the output is live
+(`ui.face`); with stdin or stdout not a terminal, lines are read and printed plainly. The thread saves
+each conversation as a session file exactly as an exec run's (source `cli`, created with the first
+task), so `ocodex exec resume` can continue it; `--ephemeral` writes nothing at all (no history either).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
-from ocodex.approval import ApprovalRequest, CommandRequest, Decision, McpToolRequest, PatchRequest
-from ocodex.errors import OcodexError, TurnInterrupted, UsageError, report, run_reporting
+from ocodex.errors import UsageError, run_reporting
 from ocodex.events import NoSessionToResume
-from ocodex.render.human import HumanRenderer
 
 if TYPE_CHECKING:
+    from ocodex.config import Settings
     from ocodex.sessions import LoadedSession
-    from ocodex.thread import Thread
-
-HELP = """commands:
-  /help      this help
-  /new       start a new conversation (same model and settings)
-  /usage     tokens used so far
-  /exit      leave (or Ctrl-D)
-Anything else is a task for the agent. Ctrl-C stops the current task."""
+    from ocodex.ui.session import Session
 
 PROMPT = "› "
-
-
-class _History:
-    """readline history kept in a file, when readline is available."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            import readline
-        except ImportError:  # pragma: no cover - Windows without pyreadline
-            self.readline = None
-            return
-        self.readline = readline
-        readline.set_history_length(1000)
-        with contextlib.suppress(OSError):
-            readline.read_history_file(str(path))
-
-    def save(self) -> None:
-        if self.readline is None:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.touch(mode=0o600)  # prompts may quote code or secrets: private, like session files
-            self.path.chmod(0o600)
-            self.readline.write_history_file(str(self.path))
-        except OSError:
-            pass
-
-
-class _Answer:
-    """Prints the agent's final answer: Markdown on a terminal, plain text otherwise."""
-
-    def __init__(self, out: TextIO, color: bool) -> None:
-        self.out = out
-        self.console = None
-        if out.isatty():
-            from rich.console import Console
-
-            self.console = Console(file=out, no_color=not color, highlight=False)
-
-    def __call__(self, text: str) -> None:
-        if self.console is None:
-            self.out.write(text.rstrip("\n") + "\n")
-            self.out.flush()
-            return
-        from rich.markdown import Markdown
-
-        self.console.print(Markdown(text))
 
 
 def _clip(text: str, lines: int, width: int) -> str:
@@ -110,40 +51,8 @@ def recap(exchanges: list[tuple[str, str | None]], limit: int = 3) -> str:
     return "\n".join(lines)
 
 
-_ANSWERS: dict[str, Decision] = {"y": "yes", "yes": "yes", "n": "no", "no": "no", "a": "always", "always": "always"}
-
-
-class TerminalFace(HumanRenderer):
-    """The interactive session's face: the human renderer, and approval questions asked on the terminal."""
-
-    def approve(self, request: ApprovalRequest) -> Decision:
-        """Show what the model asks for (made terminal-safe: it is the model's text) and read y, n or a."""
-        match request:
-            case CommandRequest():
-                where = " outside the sandbox" if request.outside_sandbox else ""
-                self.line(self.style(f"run{where}?", "yellow", "bold") + " "
-                          + self.style(f"{request.command}  (in {request.cwd})"))
-                if request.reason:
-                    self.line(self.style(f"  why: {request.reason}", "dim"))
-            case PatchRequest():
-                self.line(self.style("apply this patch?", "yellow", "bold"))
-                for line in request.diff.splitlines()[:40]:
-                    self.line(self.style("  " + line))
-            case McpToolRequest():  # the arguments as the model sent them (JSON), like the call's own line
-                arguments = json.dumps(request.arguments, ensure_ascii=False)
-                self.line(self.style("call MCP tool?", "yellow", "bold") + " "
-                          + self.style(f"{request.server}.{request.tool} {arguments}"[:300]))
-        while True:
-            try:
-                answer = input("[y]es / [n]o / [a]lways: ").strip().lower()
-            except EOFError:
-                return "no"
-            if answer in _ANSWERS:
-                return _ANSWERS[answer]
-
-
 def run_interactive(args: argparse.Namespace) -> int:
-    return run_reporting(lambda: _run(args, sys.stderr))
+    return run_reporting(lambda: _run(args))
 
 
 def _resume_target(args: argparse.Namespace, home: Path, cwd: Path) -> LoadedSession | None:
@@ -162,78 +71,187 @@ def _resume_target(args: argparse.Namespace, home: Path, cwd: Path) -> LoadedSes
     return find_resume_target(home, args.session_id, cwd, args.all_sessions)
 
 
-def _run(args: argparse.Namespace, err: TextIO) -> int:
+def interactive_settings(settings: Settings) -> Settings:
+    """A person is watching: edit the workspace (still sandboxed) and ask when leaving the sandbox, unless
+    config or flags said otherwise."""
+    defaults = {}
+    if settings.describe_source("sandbox_mode") == "built-in default":
+        defaults["sandbox_mode"] = "workspace-write"
+    if settings.describe_source("approval_policy") == "built-in default":
+        defaults["approval_policy"] = "on-request"
+    return settings.changed("the interactive default", defaults) if defaults else settings
+
+
+def _trust(settings: Settings, cwd: Path, tty: bool) -> Settings:
+    """Outside a git repository nothing can show or undo what the model changes: ask once whether to let
+    it write here (when the sandbox was not chosen explicitly)."""
+    from ocodex.ui.workspace import in_git_repo
+
+    if settings.sandbox_mode != "workspace-write" or settings.describe_source("sandbox_mode") != \
+            "the interactive default" or in_git_repo(cwd):
+        return settings
+    trusted = _configured_trust(settings, cwd)
+    if trusted is None:
+        if not tty:
+            sys.stdout.write(f"{cwd} is not a git repository: running read-only (pass -s workspace-write to "
+                             "allow writes)\n")
+            return settings.changed("a folder outside git", {"sandbox_mode": "read-only"})
+        trusted = _ask_trust(cwd)
+    if trusted:
+        return settings
+    return settings.changed("your answer (a folder outside git)", {"sandbox_mode": "read-only"})
+
+
+def _configured_trust(settings: Settings, cwd: Path) -> bool | None:
+    """Codex's `[projects."/path"] trust_level = "trusted" | "untrusted"` in config.toml, if set."""
+    projects = settings.extra.get("projects")
+    if not isinstance(projects, dict):
+        return None
+    entry = projects.get(str(cwd))
+    level = entry.get("trust_level") if isinstance(entry, dict) else None
+    return {"trusted": True, "untrusted": False}.get(level) if isinstance(level, str) else None
+
+
+def _ask_trust(cwd: Path) -> bool:
+    from ocodex.render.safe import terminal_safe
+    from ocodex.ui.keys import TurnKeys
+
+    sys.stdout.write(f"{terminal_safe(str(cwd))} is not a git repository, so ocodex cannot show or undo changes "
+                     "with git here.\nLet the model edit files in this folder (sandboxed)?  "
+                     "y  yes, trust it for writes   n  no, run read-only\n")
+    sys.stdout.flush()
+    with TurnKeys(lambda: None) as keys:
+        answer = keys.ask("yn")
+    sys.stdout.write(("  trusted for writes (workspace-write)" if answer == "y" else "  read-only") + "\n")
+    sys.stdout.flush()
+    return answer == "y"
+
+
+def _run(args: argparse.Namespace) -> int:
     from ocodex.commands.flags import settings_flags, use_color, work_dir
     from ocodex.config import check_provider_allowed, load_settings, ocodex_home
-    from ocodex.thread import Thread
+    from ocodex.ui.face import TerminalFace
+    from ocodex.ui.session import Session
 
     home = ocodex_home()
     settings = load_settings(home=home, overrides=args.config, profile=args.profile, flags=settings_flags(args))
     check_provider_allowed(settings, bool(args.openai))
-    if settings.describe_source("sandbox_mode") == "built-in default":
-        # A person is watching: default to editing the workspace, still sandboxed.
-        settings = settings.changed("the interactive default", {"sandbox_mode": "workspace-write"})
+    settings = interactive_settings(settings)
     cwd = work_dir(args.cd)
     loaded = _resume_target(args, home, cwd)
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    settings = _trust(settings, cwd, tty)
 
-    color = use_color("auto", err)
-    face = TerminalFace(sys.stdout, err, color=color, answer=_Answer(sys.stdout, color))
+    color = use_color("auto", sys.stdout)
+    face = TerminalFace(color=color, tty=tty)
     if getattr(args, "command", None) == "resume" and loaded is None:
         face.on_event(NoSessionToResume(str(cwd)))
     ephemeral = bool(getattr(args, "ephemeral", False))
-    thread = Thread.open(settings, cwd=cwd, home=home, face=face, resume=loaded, ephemeral=ephemeral,
-                         source="cli")
-    history = _History(home / "history")
+    session = Session(settings, cwd=cwd, home=home, face=face, ephemeral=ephemeral, resume=loaded)
+    first = " ".join(getattr(args, "prompt", None) or []).strip() or None
     try:
-        if loaded is None and ephemeral:
-            face.note("--ephemeral: this conversation is not saved")
-        face.note(f"workdir: {cwd}  sandbox: {thread.status.sandbox}  — /help for commands, Ctrl-D to leave")
-        if loaded is not None:  # where the resumed conversation left off, just above the prompt
-            text = recap(thread.exchanges())
-            if text:
-                face.note(text)
-        return _loop(thread, face, err)
+        if tty:
+            return _interactive(session, home, first, color)
+        session.open_now()
+        return _plain(session, first)
     finally:
-        history.save()
-        thread.close()
+        session.close()
 
 
-def _loop(thread: Thread, face: TerminalFace, err: TextIO) -> int:
-    while True:
-        try:
-            line = input(PROMPT)
-        except KeyboardInterrupt:
-            err.write("\n")
-            continue
-        except EOFError:
-            err.write("\n")
-            return 0
+def _interactive(session: Session, home: Path, first: str | None, color: bool) -> int:
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    from ocodex.ui.commands import COMMANDS, run_command
+    from ocodex.ui.input import build_prompt
+    from ocodex.ui.session import OpenFailed
+
+    history = None if session.ephemeral else home / "history"
+    prompt = build_prompt(history=history, commands=COMMANDS, cwd=session.cwd, color=color,
+                          message=session.message)
+    session.prompt = prompt
+    pending = ""
+    try:
+        if first is not None:
+            session.open_in_background()
+            prompt.history.append_string(first)
+            session.face.line(session.face.style(PROMPT, "bold") + session.face.style(first))
+            pending = session.turn(first)
+        while True:
+            if session.ready:
+                session.thread  # noqa: B018 - a failed opening ends the session here
+            try:
+                with patch_stdout(raw=True):
+                    session.fail_prompt_on_error(lambda: _end_prompt(prompt))
+                    try:
+                        # The thread starts opening once the prompt is drawn (the first time only): what it
+                        # reports appears above the prompt, and the prompt did not wait for its imports.
+                        line = prompt.prompt(default=pending, pre_run=lambda: _soon(session.open_in_background))
+                    finally:
+                        session.fail_prompt_on_error(None)
+            except KeyboardInterrupt:
+                pending = ""
+                session.face.note("(Ctrl-D or /quit leaves)")
+                continue
+            except EOFError:
+                return 0
+            except OpenFailed:
+                session.thread  # noqa: B018 - raises the opening's own error, with its exit code
+                raise
+            pending = ""
+            text = line.strip()
+            if not text:
+                continue
+            if _looks_like_command(text):
+                session.thread  # noqa: B018 - commands need the thread
+                if not run_command(session, text):
+                    return 0
+                continue
+            pending = session.turn(line)
+    except OpenFailed as failed:
+        return failed.exit_code
+    except KeyboardInterrupt:  # while connecting
+        session.face.line("")
+        return 130
+
+
+def _looks_like_command(text: str) -> bool:
+    """`/word` alone or with arguments: a command (an unknown one is explained), never a prompt; a path
+    such as `/usr/bin/env is missing` is a prompt."""
+    word = text.split()[0]
+    return word.startswith("/") and len(word) > 1 and word[1:].replace("-", "").isalpha()
+
+
+def _soon(callback: Callable[[], None]) -> None:
+    """Run `callback` once the prompt's event loop has drawn the prompt."""
+    import asyncio
+
+    asyncio.get_running_loop().call_soon(callback)
+
+
+def _end_prompt(prompt: object) -> None:
+    """Make a prompt that is being shown return: the thread could not be opened (from another thread)."""
+    from ocodex.ui.session import OpenFailed
+
+    app = getattr(prompt, "app", None)
+    loop = getattr(app, "loop", None)
+    if app is None or loop is None or not app.is_running:
+        return
+    loop.call_soon_threadsafe(lambda: app.exit(exception=OpenFailed(1)))
+
+
+def _plain(session: Session, first: str | None) -> int:
+    """No terminal: prompts are lines of stdin, one turn each."""
+    from ocodex.ui.commands import run_command
+
+    if first is not None:
+        session.turn(first)
+    for line in sys.stdin:
         text = line.strip()
         if not text:
             continue
-        if text in ("/exit", "/quit"):
-            return 0
-        if text == "/help":
-            err.write(HELP + "\n")
+        if _looks_like_command(text):
+            if not run_command(session, text):
+                return 0
             continue
-        if text == "/usage":
-            usage = thread.status.usage
-            err.write(f"tokens: in {usage.input_tokens:,}, cached {usage.cached_input_tokens:,}, "
-                      f"out {usage.output_tokens:,}\n")
-            continue
-        if text == "/new":
-            try:
-                thread.new_thread()
-            except OcodexError as exc:  # e.g. the server went away: keep this conversation
-                report(exc, err)
-            continue
-        if text.startswith("/"):
-            err.write(f"unknown command {text.split()[0]}; /help lists them\n")
-            continue
-        try:
-            result = thread.run_turn(line)
-        except TurnInterrupted:
-            err.write("interrupted: the task was stopped; the conversation continues\n")
-            continue
-        if result.final_message is not None:
-            face.final_message(result.final_message)
+        session.turn(text)
+    return 0
