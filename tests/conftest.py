@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +20,12 @@ from typing import Any
 import pytest
 
 from fakes.fake_ollama import FakeOllama
+
+# A suite started under `nohup` (or any parent that ignores SIGHUP) would pass SIG_IGN on to every ocodex it
+# starts, and ocodex rightly leaves an ignored signal ignored: the SIGHUP tests would then test nohup. The
+# suite runs with SIGHUP at its default, as a terminal gives it.
+if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENT_SCHEMA = Path(__file__).parent / "schemas" / "codex_exec_event.schema.json"
