@@ -7,13 +7,12 @@ when it closes."""
 from __future__ import annotations
 
 import sys
-from collections import deque
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ocodex.approval import ApprovalRequest, Decision, McpToolRequest
+from ocodex.approval import McpToolRequest
 from ocodex.config import Settings
 from ocodex.errors import ConfigError
 from ocodex.events import (
@@ -30,27 +29,13 @@ from ocodex.mcp.config import server_from_table
 from ocodex.testing.scripted import ScriptedModel, Step
 from ocodex.thread import Thread
 from test_mcp_tools import process_gone
+from test_thread import Face as ThreadFace
 
 PROBE = Path(__file__).parent / "mcp_servers" / "probe.py"
 
 
-class Face:
-    """Records events; answers approvals from a script (default: no)."""
-
-    def __init__(self, *answers: Decision) -> None:
-        self.events: list[Any] = []
-        self.asked: list[ApprovalRequest] = []
-        self.answers: deque[Decision] = deque(answers)
-
-    def on_event(self, event: Any) -> None:
-        self.events.append(event)
-
-    def approve(self, request: ApprovalRequest) -> Decision:
-        self.asked.append(request)
-        return self.answers.popleft() if self.answers else "no"
-
-    def of(self, kind: type) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
+class Face(ThreadFace):
+    """test_thread's face, with the MCP calls it was shown."""
 
     def calls(self, phase: type = ItemCompleted) -> list[McpToolCall]:
         return [e.item for e in self.events if isinstance(e, phase) and isinstance(e.item, McpToolCall)]

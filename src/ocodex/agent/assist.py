@@ -99,6 +99,7 @@ class Assist:
     repeated: bool = False  # the last answer wrote back files unchanged while the check fails
     unchanged: bool = False  # the last answer wrote back files unchanged before any edit
     refused: list[str] = field(default_factory=list)  # tests the last answer rewrote, not written
+    files: list[str] = field(default_factory=list)  # the workspace's files at the turn's start (mentions)
     named: list[str] = field(default_factory=list)  # the workspace files the prompt names
     originals: dict[str, str | None] = field(default_factory=dict)  # written this attempt: their text before
     fresh: str | None = None  # set when the model should start afresh: the failure to avoid
@@ -113,7 +114,8 @@ class Assist:
         self.nudged, self.edited, self.repeated, self.unchanged = False, False, False, False
         self.done, self.shown, self.refused, self.originals, self.fresh = None, {}, [], {}, None
         self.failing_before, self.attempts = False, 1
-        self.named = named_files(prompt, workspace_files(self.cwd)) if self.profile.attach_files else []
+        self.files = workspace_files(self.cwd) if self.profile.attach_files else []
+        self.named = named_files(prompt, self.files)
 
     def restart(self) -> tuple[str, list[tuple[str, str]]]:
         """Start a fresh attempt: the hint for it, and the files to restore (path, text before the attempt)."""
@@ -135,7 +137,8 @@ class Assist:
         """The message after the prompt: the task's files (`attach_files`), what the check says before any
         change (`check_before`: its exit code and output), and what to do; None when there is nothing."""
         parts: list[str] = []
-        found = attachment(prompt, self.cwd, budget_bytes=self.budget_bytes) if self.profile.attach_files else None
+        found = attachment(prompt, self.cwd, budget_bytes=self.budget_bytes, files=self.files) \
+            if self.profile.attach_files else None
         if found is not None:
             message, self.shown = found
             parts.append(message)

@@ -121,10 +121,11 @@ def files_using(names: list[str], cwd: Path, files: list[str], skip: list[str]) 
     return using
 
 
-def attachment(prompt: str, cwd: Path, *, budget_bytes: int) -> tuple[str, dict[str, str]] | None:
+def attachment(prompt: str, cwd: Path, *, budget_bytes: int,
+               files: list[str] | None = None) -> tuple[str, dict[str, str]] | None:
     """The message that shows the task's files (see the module docstring) and those files' texts, or None
-    when there are none."""
-    files = workspace_files(cwd)
+    when there are none. `files`: the workspace's (`workspace_files`), when the caller has them."""
+    files = workspace_files(cwd) if files is None else files
     named = named_files(prompt, files)
     chosen = [*named, *files_using(quoted_names(prompt), cwd, files, named)]
     texts = {rel: file_text(cwd, rel) for rel in files} if len(files) <= MAX_FILES else {}
@@ -137,7 +138,7 @@ def attachment(prompt: str, cwd: Path, *, budget_bytes: int) -> tuple[str, dict[
     for rel in chosen:
         if len(shown) >= MAX_FILES:
             break
-        text = file_text(cwd, rel)
+        text = texts[rel] if rel in texts else file_text(cwd, rel)
         if text is None or len(text.encode()) > left:
             continue
         fence = fence_for(text)

@@ -20,24 +20,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ocodex.config.overrides import parse_quoted_key
 from ocodex.errors import ConfigError
 
 _Path = tuple[str, ...]
 
 
 def _parse_path(text: str) -> _Path | None:
-    """The dotted key of a `[header]` or `key =` left-hand side, or None."""
-    if not text.strip() or "\n" in text:
-        return None
-    try:
-        node: Any = tomllib.loads(text + " = 0")
-    except (ValueError, RecursionError):
-        return None
-    path: list[str] = []
-    while isinstance(node, dict) and len(node) == 1:
-        (name, node), = node.items()
-        path.append(name)
-    return tuple(path) if node == 0 and not isinstance(node, dict) else None
+    """The dotted key of a `[header]` or `key =` left-hand side, or None (read as `-c` reads its keys)."""
+    path = parse_quoted_key(text) if text.strip() else None
+    return tuple(path) if path else None
 
 
 def _header(line: str) -> _Path | None:
