@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from ocodex.agent.assist import NUDGE_CODE
+from ocodex.agent.checks import MAX_CHECK_ROUNDS
 from ocodex.config import Settings
 from ocodex.events import AgentMessage, CommandExecution, FileChange, SessionConfigured
 from ocodex.testing.scripted import ScriptedModel, Step
@@ -93,10 +95,39 @@ def test_a_failing_check_goes_back_to_the_model_with_its_output(work: Path, home
 
 
 def test_a_check_that_keeps_failing_ends_the_turn_and_says_so(work: Path, home: Path) -> None:
-    wrongs = [f"slug.py\n```python\ndef slugify(text):\n    return {n}\n```" for n in range(4)]
+    wrongs = [f"slug.py\n```python\ndef slugify(text):\n    return {n}\n```" for n in range(MAX_CHECK_ROUNDS + 2)]
     result, model, _face = run(work, home, *map(Step.say, wrongs))
-    assert len(model.requests) == 4
-    assert result.ok and "`python3 check.py` still fails after 4 attempts" in result.final_message
+    assert len(model.requests) == MAX_CHECK_ROUNDS
+    assert result.ok and f"`python3 check.py` still fails after {MAX_CHECK_ROUNDS} attempts" in result.final_message
+    # the first attempt gets a repair round, every later one is a fresh sample with a seed of its own
+    openings = [request.messages[-1]["content"] for request in model.requests]
+    assert [opening.startswith("The files this task is about") for opening in openings] == \
+        [True, False, *[True] * (MAX_CHECK_ROUNDS - 2)]
+    seeds = [request.seed for request in model.requests]
+    assert seeds[:2] == [None, None] and len(set(seeds[2:])) == MAX_CHECK_ROUNDS - 2 and None not in seeds[2:]
+    assert {request.temperature for request in model.requests[2:]} == {0.6}
+
+
+def test_an_answer_that_changes_nothing_twice_while_the_check_fails_starts_a_fresh_attempt(
+        work: Path, home: Path) -> None:
+    no = Step.say("The code is correct as it is; no changes are needed.")
+    result, model, _face = run(work, home, no, no, Step.say(f"slug.py\n```python\n{GOOD}```"))
+    assert result.ok and (work / "slug.py").read_text() == GOOD
+    assert model.requests[1].messages[-1]["content"] == NUDGE_CODE  # the nudge first
+    fresh = model.requests[2].messages
+    assert fresh[-2]["content"] == PROMPT and "The answer changed nothing more" in fresh[-1]["content"]
+    assert "NotImplementedError" in fresh[-1]["content"]  # the check's failure goes with the hint
+    assert model.requests[2].seed is not None
+
+
+def test_an_answer_with_only_the_changed_function_is_spliced_into_its_file(work: Path, home: Path) -> None:
+    (work / "slug.py").write_text("import string\n\nSEP = '-'\n\n\n" + STUB + "\n\ndef other():\n    return SEP\n")
+    fragment = "import re\n\ndef slugify(text):\n    return SEP.join(re.findall(r'\\w+', text.lower()))\n"
+    result, _model, _face = run(work, home, Step.say(f"```python\n{fragment}```"))
+    assert result.ok and "`python3 check.py` passed." in result.final_message
+    text = (work / "slug.py").read_text()
+    assert text.startswith("import string\nimport re\n\nSEP = '-'\n") and "def other():" in text
+    assert "NotImplementedError" not in text and "SEP.join(re.findall" in text
 
 
 def test_an_unnamed_block_goes_to_the_shown_file_only_when_it_is_plainly_that_file(work: Path, home: Path) -> None:
@@ -104,9 +135,11 @@ def test_an_unnamed_block_goes_to_the_shown_file_only_when_it_is_plainly_that_fi
     assert (work / "slug.py").read_text() == GOOD and result.ok
 
     (work / "slug.py").write_text(STUB + "\n\ndef other():\n    return 1\n")
-    snippet = "```python\ndef slugify(text):\n    return text\n```"  # drops other(): not the whole file
-    result, model, _face = run(work, home, Step.say(snippet), Step.say("I could not do it."))
-    assert "def other" in (work / "slug.py").read_text()
+    # drops other() and defines a name the file does not: neither the whole file nor a fragment of it
+    snippet = "```python\ndef slugify(text):\n    return helper(text)\n\ndef helper(text):\n    return text\n```"
+    result, model, _face = run(work, home, Step.say(snippet), Step.say("I could not do it."),
+                               prompt="Implement `slugify` in slug.py.")
+    assert (work / "slug.py").read_text() == STUB + "\n\ndef other():\n    return 1\n"
     assert "No file was changed." in model.requests[1].messages[-1]["content"]  # one nudge, then the answer
     assert result.final_message == "I could not do it."
 

@@ -70,6 +70,7 @@ class ModelRequest:
     tools: list[ToolSpec] = field(default_factory=list)
     temperature: float | None = None
     top_p: float | None = None
+    seed: int | None = None  # chat-completions only (the Responses API has none)
     reasoning_effort: str | None = None
     response_format: dict[str, Any] | None = None
     max_output_tokens: int | None = None

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from ocodex.agent.checks import FRESH_AFTER, CheckRounds, check_command, tail
 from ocodex.agent.fileblocks import LANGUAGES, parse_files
 from ocodex.agent.mentions import attachment, file_text, named_files, workspace_files
+from ocodex.agent.splice import splice
 from ocodex.profile import ModelProfile
 
 NUDGE_CODE = ("No file was changed. To change a file, write its path on a line of its own, then the complete "
@@ -40,6 +41,7 @@ DO_IT = ("Now do the task: reply with the complete new content of each file you 
          "line of its own. Do not write out the files you do not change.")
 BEFORE_LINES = 25  # of the check's output before any change, the last lines
 RETRY_TEMPERATURE = 0.6  # for a fresh attempt
+RETRY_SEED = 1000  # plus the attempt's number: a fresh attempt's seed
 HINT_LINES = 12  # of the failure that ended an attempt, the last lines a fresh attempt is given
 SAME_FILE_RATIO = 0.6  # how alike an unnamed non-Python block and a shown file must be to be taken as it
 
@@ -133,6 +135,24 @@ class Assist:
         (a greedy small model asked again mostly says the same)."""
         return RETRY_TEMPERATURE if self.attempts > 1 else None
 
+    @property
+    def seed(self) -> int | None:
+        """The sampling seed for this attempt: the server's for the first, then one per attempt (a server
+        with a fixed seed samples the same answer to the same prompt, so two attempts would be one)."""
+        return RETRY_SEED + self.attempts if self.attempts > 1 else None
+
+    def _attempt_failed(self, why: str) -> None:
+        """The attempt ended (an answer with no change, or words where code was asked for) while the check
+        fails: the next attempt starts afresh, or the turn ends when the rounds are used up."""
+        check = self.check
+        if check is None or check.passed or not (self.failing_before or self.edited):
+            return
+        check.failures += 1
+        if check.exhausted:
+            self.done = f"`{check.command}` still fails after {check.failures} attempts."
+        else:
+            self.fresh = f"{why}\n{tail(check.last_output, HINT_LINES)}".rstrip()
+
     def opening(self, prompt: str, check_before: tuple[int, str] | None, hint: str | None = None) -> str | None:
         """The message after the prompt: the task's files (`attach_files`), what the check says before any
         change (`check_before`: its exit code and output), and what to do; None when there is nothing."""
@@ -145,6 +165,8 @@ class Assist:
         if check_before is not None and self.check is not None:
             exit_code, output = check_before
             self.failing_before = exit_code != 0
+            if self.failing_before:
+                self.check.last_output = output
             state = "it passes" if exit_code == 0 else f"it fails (exit code {exit_code})"
             parts.append(f"`{self.check.command}` before any change: {state}.\n{tail(output, BEFORE_LINES)}")
         if hint is not None and self.check is not None:
@@ -161,12 +183,17 @@ class Assist:
         if self.profile.edit_format != "whole" or ("```" not in text and "~~~" not in text):
             return text, []
         parsed = parse_files(text)
-        files = dict(parsed.files)
+        files = {path: self._spliced(path, content) or content for path, content in parsed.files.items()}
         for language, body in parsed.unnamed:
             fits = [(difflib.SequenceMatcher(None, self.shown[path], body).ratio(), path) for path in self.shown
                     if path not in files and plainly_that_file(body, self.shown[path], path, language)]
             if fits:
                 files[max(fits)[1]] = body
+                continue
+            spliced = {path: whole for path in self.shown if path not in files
+                       and (whole := self._spliced(path, body)) is not None}
+            if len(spliced) == 1:  # a fragment of one shown file only
+                files.update(spliced)
         if not files:
             return text, []
         writes = [FileWrite(path, content) for path, content in files.items() if not self._as_now(path, content)]
@@ -185,11 +212,15 @@ class Assist:
                 self.repeated = True
         if not writes and not self.edited:
             self.unchanged = True  # the files written back as they are: the nudge says so
-            if self.check is not None and self.failing_before and not self.check.exhausted:
-                # nothing changed while the check fails: an attempt that failed, so a fresh one
-                self.check.failures += 1
-                self.fresh = "The files were written back unchanged, so the check still fails as shown above."
+            # nothing changed while the check fails: an attempt that failed, so a fresh one
+            self._attempt_failed("The files were written back unchanged, so the check still failed:")
         return (_without_blocks(text) if writes or self.edited else text), writes
+
+    def _spliced(self, path: str, block: str) -> str | None:
+        """The Python file at `path` with `block`'s functions in place of its own, when `block` is only some
+        of them (`ocodex.agent.splice`); None otherwise."""
+        now = file_text(self.cwd, path) if path.endswith(".py") else None
+        return splice(now, block) if now is not None else None
 
     def _guarded_test(self, path: str) -> bool:
         """Is `path` an existing test the task checks with, which the prompt does not name? A small model
@@ -219,6 +250,7 @@ class Assist:
             return (f"{', '.join(refused)} not written: the tests are how the task is checked, so they stay as "
                     "they are. Change the code so that it passes them: reply with its complete new file.")
         if self.nudged or self.edited:
+            self._attempt_failed("The answer changed nothing more, and the check still failed:")
             return None
         if not text.strip() or (self.profile.edit_format == "whole" and ("```" in text or self.check)):
             self.nudged = True  # code that changed nothing, or "done" with a check to pass and no change made
@@ -241,7 +273,8 @@ class Assist:
             return f"ocodex ran `{command}` after your edit: it passed."
         self.check.failures += 1
         self.check.in_attempt += 1
-        if not self.check.exhausted and self.check.in_attempt >= FRESH_AFTER:
+        self.check.last_output = output
+        if not self.check.exhausted and self.check.in_attempt >= (FRESH_AFTER if self.attempts == 1 else 1):
             self.fresh = tail(output, HINT_LINES)
         note = (f"ocodex ran `{command}` after your edit: it failed (exit code {exit_code}).\n{tail(output)}\n"
                 "Fix the code so that it passes: reply with the complete new content of each file you change.")

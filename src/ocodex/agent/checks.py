@@ -7,9 +7,11 @@ test command preferred over any other. For models whose profile says so (`ocodex
 it through the shell tool (sandboxed, approved, shown as a command item like any other) after each edit
 that changed a file, and hands its result back with the edit's (verify-on-edit): a small model sees at
 once whether its change worked, and the turn ends when it does. `CheckRounds` bounds how often a failing
-check is fed back: `FRESH_AFTER` failures in one attempt start a fresh one (the files restored, the
-conversation back to the task, the last failure given as a hint: a small model shown its own wrong code
-mostly repeats it), and `MAX_CHECK_ROUNDS` in all end the turn.
+check is fed back: `FRESH_AFTER` failures in the first attempt start a fresh one (the files restored, the
+conversation back to the task, the last failure given as a hint, a new seed and some sampling: a small
+model shown its own wrong code mostly repeats it, while a new sample is often right), every later attempt
+gets one failure before the next, and `MAX_CHECK_ROUNDS` in all end the turn. On the 1.5B, resampling
+against the check is what solves the tasks one greedy answer gets wrong (README, "Small models").
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from dataclasses import dataclass
 RUNNERS = {"python", "python3", "pytest", "py.test", "npm", "npx", "yarn", "pnpm", "node", "deno", "bun",
            "cargo", "go", "make", "gradle", "mvn", "ruby", "rake", "bundle", "rspec", "php", "phpunit",
            "dotnet", "swift", "tox", "nox", "uv", "poetry", "hatch", "sh", "bash", "ctest", "mix", "zig"}
-MAX_CHECK_ROUNDS = 4  # failing checks fed back to the model in one turn, after which the turn ends
-FRESH_AFTER = 2  # failing checks in one attempt, after which the model starts afresh from the original files
+MAX_CHECK_ROUNDS = 6  # failing checks (or attempts that changed nothing) in one turn, after which it ends
+FRESH_AFTER = 2  # failing checks in the first attempt, after which the model starts afresh (later ones: 1)
 MAX_OUTPUT_LINES = 40  # of a failing check's output, the last lines (where test runners say what failed)
 
 _BACKTICKS = re.compile(r"(?<!`)`([^`]{2,200})`(?!`)")  # a span may wrap onto the next line
@@ -66,6 +68,7 @@ class CheckRounds:
     failures: int = 0
     in_attempt: int = 0  # failures since the last fresh start
     passed: bool = False
+    last_output: str = ""  # what the check said when it last failed (before any change, or after an edit)
 
     @property
     def exhausted(self) -> bool:

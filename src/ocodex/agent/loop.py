@@ -132,6 +132,7 @@ class Agent(AssistedTurn):
         request = ModelRequest(model=opts.model, messages=self.messages if messages is None else messages,
                                tools=specs,
                                temperature=self._temperature(), top_p=opts.top_p,
+                               seed=self.assist.seed if self.assist is not None else None,
                                reasoning_effort=opts.reasoning_effort, purpose=purpose)
         attempt = 0
         streamed = self.emit if purpose == "turn" else None  # a compaction's summary is no answer
@@ -254,6 +255,10 @@ class Agent(AssistedTurn):
                 nudge = self.assist.nudge(response.text) if self.assist is not None else None
                 if self.assist is not None and self.assist.done is not None:
                     return self._finish_assisted(response.text, self.assist.done)
+                if self.assist is not None and self.assist.fresh is not None:
+                    self._start_afresh()  # an attempt that ended with the check still failing
+                    guard = LoopGuard()
+                    continue
                 if nudge is None and not response.text and not nudged_empty:
                     nudge, nudged_empty = NUDGE_NOTHING, True  # one more chance, for any model
                 if nudge is None:

@@ -53,6 +53,8 @@ def build_body(request: ModelRequest) -> dict[str, Any]:
         body["temperature"] = request.temperature
     if request.top_p is not None:
         body["top_p"] = request.top_p
+    if request.seed is not None:
+        body["seed"] = request.seed
     if request.tools:
         body["tools"] = [tool.to_chat() for tool in request.tools]
     if request.reasoning_effort:

@@ -1,0 +1,103 @@
+"""A Python fragment put into its file: the functions and classes a small model rewrote, in place.
+
+Asked for a whole file, Qwen2.5-Coder 0.5B/1.5B often answers with only the function it changed. Written as
+the file, that fragment would delete the rest of it; dropped, the fix is lost. `splice` reads it the way a
+person would: when the block holds nothing but top-level `def`s and `class`es (and imports), every one of them
+names a definition of the file, each definition it holds replaces the file's own (decorators included), and
+its new imports go after the file's. The file's other statements (constants, a `__main__` block) stay, which
+is also what a block holding every function of the file but not its constants means. Anything else
+(a module-level statement, a name the file does not define, a block that does not parse, a file with a name
+defined twice) is not a fragment, and the block stays a whole file as written.
+"""
+
+from __future__ import annotations
+
+import ast
+
+Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+def _parse(text: str) -> ast.Module | None:
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+
+
+def _span(node: Definition) -> tuple[int, int]:
+    """The 0-based first line and the end (exclusive) of a definition, its decorators included."""
+    first = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
+    assert node.end_lineno is not None
+    return first - 1, node.end_lineno
+
+
+def _definitions(tree: ast.Module) -> dict[str, Definition] | None:
+    """The module's top-level definitions by name; None when a name is defined twice."""
+    found: dict[str, Definition] = {}
+    for node in tree.body:
+        if isinstance(node, Definition):
+            if node.name in found:
+                return None
+            found[node.name] = node
+    return found
+
+
+def _fragment(tree: ast.Module) -> tuple[list[Definition], list[ast.stmt]] | None:
+    """A block's definitions and imports, if that is all it holds (a docstring aside)."""
+    definitions: list[Definition] = []
+    imports: list[ast.stmt] = []
+    for index, node in enumerate(tree.body):
+        if isinstance(node, Definition):
+            definitions.append(node)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            imports.append(node)
+        elif not (index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+            return None
+    return (definitions, imports) if definitions else None
+
+
+def splice(original: str, block: str) -> str | None:
+    """`original` with `block`'s definitions in place of its own (see the module docstring); None when `block`
+    is not a fragment of it."""
+    block_tree, original_tree = _parse(block), _parse(original)
+    if block_tree is None or original_tree is None:
+        return None
+    fragment = _fragment(block_tree)
+    existing = _definitions(original_tree)
+    if fragment is None or existing is None:
+        return None
+    definitions, imports = fragment
+    names = [node.name for node in definitions]
+    if len(set(names)) != len(names) or not set(names) <= set(existing):
+        return None
+    block_lines = block.splitlines(keepends=True)
+    lines = original.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    replacements = []
+    for node in definitions:
+        start, end = _span(node)
+        text = "".join(block_lines[start:end])
+        replacements.append((_span(existing[node.name]), text if text.endswith("\n") else text + "\n"))
+    for (start, end), text in sorted(replacements, reverse=True):
+        lines[start:end] = [text]
+    have = {ast.unparse(node) for node in original_tree.body if isinstance(node, ast.Import | ast.ImportFrom)}
+    new_imports = [ast.unparse(node) + "\n" for node in imports if ast.unparse(node) not in have]
+    if new_imports:
+        after = _import_position(original_tree)
+        lines[after:after] = new_imports
+    result = "".join(lines)
+    return result if _parse(result) is not None else None
+
+
+def _import_position(tree: ast.Module) -> int:
+    """The line (0-based) after the module's last top-level import, else after its docstring, else 0."""
+    position = 0
+    for index, node in enumerate(tree.body):
+        docstring = index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        if docstring or isinstance(node, ast.Import | ast.ImportFrom):
+            assert node.end_lineno is not None
+            position = node.end_lineno
+        elif isinstance(node, Definition):
+            break
+    return position
