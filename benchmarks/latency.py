@@ -160,6 +160,7 @@ def run_latency(runs: int = 5) -> None:
         repo.mkdir()
         subprocess.run(["git", "init", "-q", str(repo)], check=True)
         base = {k: v for k, v in os.environ.items() if not k.startswith(("CODEX_", "OCODEX_", "OLLAMA_"))}
+        base.pop("PYTHONDONTWRITEBYTECODE", None)  # ocodex as installed: its bytecode cached after the first run
         base["OCODEX_HOST_MEMORY_GIB"] = "16"
         for delay in (0.0, DELAY_S):
             with DelayProxy(fake.port_number, delay) as proxy:

@@ -230,11 +230,21 @@ def test_the_same_file_again_ends_the_turn_once_the_check_passed_or_without_a_ch
     assert len(model.requests) == 2 and result.ok and result.final_message == "Done."
 
 
-def test_the_same_failing_file_again_is_told_the_check_still_fails(work: Path, home: Path) -> None:
+def test_the_same_failing_file_again_ends_the_attempt_and_a_fresh_one_starts(work: Path, home: Path) -> None:
     wrong = Step.say("slug.py\n```python\ndef slugify(text):\n    return text\n```")
     result, model, _face = run(work, home, wrong, wrong, Step.say(f"slug.py\n```python\n{GOOD}```"))
-    assert "still fails with it" in model.requests[2].messages[-1]["content"]
+    fresh = model.requests[2]
+    assert fresh.messages[-2]["content"] == PROMPT and fresh.seed is not None and fresh.temperature == 0.6
+    assert "The same files were sent again, and the check still failed:" in fresh.messages[-1]["content"]
     assert result.ok and "`python3 check.py` passed." in result.final_message
+
+
+def test_a_nudge_follows_the_answer_as_the_model_wrote_it(work: Path, home: Path) -> None:
+    same = f"Here.\n\nslug.py\n```python\n{STUB}```"
+    _result, model, _face = run(work, home, Step.say(same), Step.say(f"slug.py\n```python\n{GOOD}```"),
+                                prompt="Implement `slugify` in slug.py.")
+    assert model.requests[1].messages[-2] == {"role": "assistant", "content": same}  # its block included
+    assert model.requests[1].messages[-1]["content"].startswith("Those files are exactly as they are now")
 
 
 def test_a_test_the_task_is_checked_with_is_not_rewritten_unless_the_prompt_names_it(work: Path, home: Path) -> None:

@@ -28,13 +28,13 @@ from pathlib import Path, PurePosixPath
 
 from ocodex.agent.checks import FRESH_AFTER, CheckRounds, check_command, tail
 from ocodex.agent.fileblocks import LANGUAGES, parse_files
+from ocodex.agent.loop import NUDGE_EMPTY
 from ocodex.agent.mentions import attachment, file_text, named_files, workspace_files
 from ocodex.agent.splice import splice
 from ocodex.profile import ModelProfile
 
 NUDGE_CODE = ("No file was changed. To change a file, write its path on a line of its own, then the complete "
               "new content of the file in a fenced code block.")
-NUDGE_NOTHING = "Your reply was empty. Continue with the task."
 NUDGE_SAME = ("Those files are exactly as they are now, so nothing changed. Find what has to change, then reply "
               "with the corrected complete file.")
 DO_IT = ("Now do the task: reply with the complete new content of each file you change, each under its path on a "
@@ -238,13 +238,11 @@ class Assist:
         changed nothing, or one that ends a task with a check while no file was changed; None to let the
         answer end the turn."""
         if self.repeated and self.check is not None:
+            # the files it changed, sent again as they now are while the check fails: asked again, a small
+            # model sends them again, so this attempt is over
             self.repeated = False
-            self.check.failures += 1
-            if self.check.exhausted:
-                self.done = f"`{self.check.command}` still fails after {self.check.failures} attempts."
-                return None
-            return (f"That is the file as it is now, and `{self.check.command}` still fails with it. Find the "
-                    "mistake, then reply with the corrected complete file.")
+            self._attempt_failed("The same files were sent again, and the check still failed:")
+            return None
         if self.refused:
             refused, self.refused = self.refused, []
             return (f"{', '.join(refused)} not written: the tests are how the task is checked, so they stay as "
@@ -255,7 +253,7 @@ class Assist:
         if not text.strip() or (self.profile.edit_format == "whole" and ("```" in text or self.check)):
             self.nudged = True  # code that changed nothing, or "done" with a check to pass and no change made
             if not text.strip():
-                return NUDGE_NOTHING
+                return NUDGE_EMPTY
             return NUDGE_SAME if self.unchanged else NUDGE_CODE
         return None
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ocodex.agent.assist import Assist
 from ocodex.events import AgentMessage, Event, ItemCompleted
 from ocodex.tools.base import ToolContext
 from ocodex.tools.registry import ToolRegistry
+
+if TYPE_CHECKING:
+    from ocodex.agent.assist import Assist
 
 _EXIT_CODE = re.compile(r"^Exit code: (-?\d+)$", re.MULTILINE)  # the shell tool's report
 

@@ -72,8 +72,8 @@ class PendingCall:
 
 def pending_calls(response: ModelResponse, tools: ToolRegistry, *, native: bool, ids: ItemIds,
                   file_writes: FileWrites | None = None) -> tuple[list[PendingCall], str | None]:
-    """The calls to run, and the answer's raw text when calls were taken out of it (`response.text` is then
-    what is left for people to read)."""
+    """The calls to run, and the answer's raw text when calls or file blocks were taken out of it
+    (`response.text` is then what is left for people to read)."""
     if native:
         calls = []
         for call in response.tool_calls:
@@ -95,8 +95,9 @@ def pending_calls(response: ModelResponse, tools: ToolRegistry, *, native: bool,
     if file_writes is not None:
         visible, writes = file_writes(visible)
     if not found and not writes:
+        raw = response.text if visible != response.text else None  # blocks that changed nothing, taken out
         response.text = visible
-        return [], None
+        return [], raw
     raw, response.text = response.text, visible
     return [*(PendingCall(f"call_text_{ids.next()}", "write_file", w.arguments(), None, w.arguments())
               for w in writes),

@@ -11,9 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ocodex.agent.assist import NUDGE_NOTHING, Assist
 from ocodex.agent.assisted import AssistedTurn
 from ocodex.agent.calls import ModelResponse, PendingCall, collect, pending_calls
 from ocodex.agent.context import TokenBudget, compacted, split_for_compaction, summary_request
@@ -47,6 +46,10 @@ from ocodex.tools.base import ToolContext, ToolResult
 from ocodex.tools.file_edit import EDIT_TOOLS, UNCHANGED
 from ocodex.tools.registry import ToolRegistry
 
+if TYPE_CHECKING:
+    from ocodex.agent.assist import Assist
+
+NUDGE_EMPTY = "Your reply was empty. Continue with the task."  # an empty answer's one nudge, for any model
 MAX_RETRY_AFTER_S = 60.0  # longest Retry-After honoured; a longer ask is waited out this long, then retried
 
 
@@ -120,8 +123,11 @@ class Agent(AssistedTurn):
         helps = profile is not None and (profile.attach_files or profile.run_checks
                                          or profile.edit_format == "whole")
         # A small model's help (attachments, whole files in text, checks after edits): `ocodex.agent.assist`.
-        self.assist = Assist(profile, ctx.cwd, attachment_budget(options.context_window)) \
-            if helps and profile is not None else None
+        self.assist: Assist | None = None
+        if helps and profile is not None:
+            from ocodex.agent.assist import Assist  # small models only: kept off every other model's start-up
+
+            self.assist = Assist(profile, ctx.cwd, attachment_budget(options.context_window))
 
     # ---- one request, with retries -----------------------------------------------------------
 
@@ -260,11 +266,11 @@ class Agent(AssistedTurn):
                     guard = LoopGuard()
                     continue
                 if nudge is None and not response.text and not nudged_empty:
-                    nudge, nudged_empty = NUDGE_NOTHING, True  # one more chance, for any model
+                    nudge, nudged_empty = NUDGE_EMPTY, True  # one more chance, for any model
                 if nudge is None:
                     return self._finish(response)
-                if response.text:
-                    self.add_message({"role": "assistant", "content": response.text})
+                if self._raw_text:  # as the model wrote it: a nudge about its files must follow the files
+                    self.add_message({"role": "assistant", "content": self._raw_text})
                 self.add_message({"role": "user", "content": nudge})
                 continue
             guard.start_request()
@@ -296,8 +302,7 @@ class Agent(AssistedTurn):
     def _pending_calls(self, response: ModelResponse) -> list[PendingCall]:
         calls, raw = pending_calls(response, self.tools, native=self.options.speaks_native_tools(), ids=self.ctx.ids,
                                    file_writes=self.assist.file_writes if self.assist is not None else None)
-        if raw is not None:
-            self._raw_text = raw
+        self._raw_text = raw if raw is not None else response.text
         return calls
 
     def _run_tools(self, response: ModelResponse, calls: list[PendingCall], guard: LoopGuard) -> None:

@@ -23,6 +23,7 @@ Hooks:
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -284,11 +285,17 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
     tools this model is offered (or refused, over the schema budget)."""
     provider_config = settings.provider()
     policy = sandbox_policy(settings, cwd)
-    check_available(policy)
-
-    connected = (server or default_server(settings)).connect(settings, emit)
+    # The sandbox probe (a confined command that must show no capabilities) runs while the server is asked:
+    # it waits on a process, the connection on the network. Its failure is reported first, as if it ran first.
+    probe = _InBackground(check_available, policy)
+    try:
+        connected = (server or default_server(settings)).connect(settings, emit)
+    except BaseException:
+        probe.result()
+        raise
     choice = connected.choice
     try:
+        probe.result()
         offer = None
         if mcp is not None:
             vision = choice.capabilities is not None and "vision" in choice.capabilities
@@ -346,6 +353,28 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
         connected.close()
         raise
     return Assembly(agent, connected, provider_config.id, configured)
+
+
+class _InBackground:
+    """`function(*args)` run in a thread from now on; `result()` waits for it and raises what it raised."""
+
+    def __init__(self, function: Callable[..., object], *args: object) -> None:
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                function(*args)
+            except BaseException as exc:  # handed to result(), in the caller's thread
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="ocodex-sandbox-probe", daemon=True)
+        self._thread.start()
+
+    def result(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
 
 def _env_for(settings: Settings, home: Path) -> Callable[[SandboxPolicy], dict[str, str]]:
