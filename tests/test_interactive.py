@@ -733,3 +733,15 @@ def test_approvals_init_review_and_compact(screen: Screen, fake: FakeOllama, rep
     screen.type("/quit")
     screen.send("Enter")
     screen.wait_for("OCODEX-EXITED=0")
+
+
+def test_exec_on_a_terminal_asks_before_a_large_pull_and_a_no_pulls_nothing(home: Path, repo: Path,
+                                                                            fake: FakeOllama) -> None:
+    with terminal(home, repo, fake, "exec", "--oss", "-m", "gpt-oss:120b", "say hi", program="ocodex") as screen:
+        asked = screen.wait_for("[y/N]")
+        screen.type("n")
+        screen.send("Enter")
+        shown = screen.wait_for("OCODEX-EXITED=1")
+    assert "gpt-oss:120b is not on the server: download" in asked and "GiB to it?" in asked
+    assert "Did not pull gpt-oss:120b" in shown and "declined" in shown
+    assert not [r for r in fake.requests if r.path.endswith("/chat/completions")]  # the run ended there

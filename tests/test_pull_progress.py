@@ -200,3 +200,88 @@ def test_plain_stall_repeats_nothing() -> None:
     display.update(PullUpdate("verifying sha256 digest"))
     assert out.getvalue().splitlines() == ["pulling m: 10.0 MiB / 100.0 MiB (10.0%)",
                                            "verifying sha256 digest"]
+
+
+# ---- a large pull is asked about first --------------------------------------------------------------
+
+
+class PullingClient:
+    """`OllamaClient.pull` as `pull_with_events` drives it: the updates, and whether the stream was closed."""
+
+    root = "http://127.0.0.1:11434"
+
+    def __init__(self, *updates: PullUpdate) -> None:
+        self.updates, self.closed, self.sent = updates, False, 0
+
+    def pull(self, model: str):  # noqa: ANN201 - a generator, like the real one
+        try:
+            for update in self.updates:
+                self.sent += 1
+                yield update
+        finally:
+            self.closed = True
+
+
+def test_a_pull_past_the_limit_asks_once_with_its_size_and_a_no_stops_it() -> None:
+    from ocodex.events import PullEnded, PullProgress
+    from ocodex.ollama.pull import PullDeclined, pull_with_events
+
+    client = PullingClient(PullUpdate("pulling manifest"), layer(SMALL, 3 * GIB), layer(BIG, 9 * GIB),
+                           layer(BIG, 9 * GIB, GIB))
+    asked: list[int] = []
+    events: list[object] = []
+    with pytest.raises(PullDeclined) as declined:
+        pull_with_events(client, "gpt-oss:20b", events.append, lambda size: asked.append(size) or False)  # type: ignore[arg-type]
+    assert asked == [12 * GIB]  # asked when the announced layers passed 4 GiB, not at the first one
+    assert client.closed and client.sent == 3  # the stream closed there: Ollama stops the download
+    assert "Did not pull gpt-oss:20b (12.0 GiB): declined" in declined.value.message
+    assert "-m MODEL" in (declined.value.hint or "")
+    assert [type(e) for e in events] == [PullProgress, PullProgress, PullEnded]
+    assert events[-1] == PullEnded("gpt-oss:20b", ok=False)
+
+
+def test_a_small_pull_or_a_yes_goes_on_without_asking_again() -> None:
+    from ocodex.ollama.pull import pull_with_events
+
+    asked: list[int] = []
+    small = PullingClient(layer(BIG, 2 * GIB), layer(BIG, 2 * GIB, 2 * GIB), PullUpdate("success"))
+    pull_with_events(small, "qwen3:4b", lambda _e: None, lambda size: asked.append(size) or False)  # type: ignore[arg-type]
+    assert asked == [] and small.sent == 3
+    big = PullingClient(layer(BIG, 13 * GIB), layer(BIG, 13 * GIB, GIB), layer(SMALL, GIB), PullUpdate("success"))
+    pull_with_events(big, "gpt-oss:20b", lambda _e: None, lambda size: asked.append(size) or True)  # type: ignore[arg-type]
+    assert asked == [13 * GIB] and big.sent == 4
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_exec_asks_at_a_terminal_and_pulls_in_a_script(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ocodex.approval import CommandRequest, PullRequest
+    from ocodex.render.human import HumanRenderer
+    from ocodex.render.jsonl import JsonlRenderer
+
+    request = PullRequest("gpt-oss:20b", 13 * GIB, "http://gpu-box:11434")
+    err = Tty()
+    face = HumanRenderer(io.StringIO(), err, color=False, live=False)
+    monkeypatch.setattr(sys, "stdin", Tty("n\n"))
+    assert face.approve(request) == "no"
+    assert "gpt-oss:20b is not on the server: download 13.0 GiB to it? [y/N]" in err.getvalue()
+    monkeypatch.setattr(sys, "stdin", Tty("y\n"))
+    assert face.approve(request) == "yes"
+    assert face.approve(CommandRequest(("rm", "x"), "/w")) == "no"  # exec answers the model's questions no
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # a script: no terminal to ask at
+    assert face.approve(request) == "yes"
+    assert JsonlRenderer(io.StringIO(), io.StringIO()).approve(request) == "yes"
+
+
+def test_the_gate_asks_about_a_pull_under_every_policy() -> None:
+    from ocodex.approval import ApprovalGate, PullRequest
+
+    request = PullRequest("gpt-oss:120b", 65 * GIB, "http://127.0.0.1:11434")
+    for policy in ("never", "on-request", "untrusted"):
+        asked: list[object] = []
+        assert ApprovalGate(policy, lambda r: asked.append(r) or "no").decide(request) == "denied"  # type: ignore[arg-type, func-returns-value]
+        assert asked == [request]
+    assert ApprovalGate("never", None).decide(request) == "allowed"  # nobody to ask: pulled, as in a script

@@ -1,6 +1,6 @@
 """Approvals: what a tool call must ask a person first, as Codex's `approval_policy` decides it.
 
-Owns the requests a face answers (`CommandRequest`, `PatchRequest`, `McpToolRequest`), the answers
+Owns the requests a face answers (`CommandRequest`, `PatchRequest`, `McpToolRequest`, `PullRequest`), the answers
 ("yes", "no", "always"), the policy table, and the `ApprovalGate` every tool call passes through (the
 registry asks it before a handler runs; the shell asks it again before re-running a command outside
 the sandbox). A "no" reaches the model as a denied result, in those words (`denied()`).
@@ -15,6 +15,9 @@ the sandbox). A "no" reaches the model as a denied result, in those words (`deni
 
 An MCP tool whose `approval_mode` is `prompt` asks under every policy (`never` included: a face that
 cannot ask, exec's, answers no); one whose mode is `approve` never asks (its tool declares no request).
+
+Not a tool call but asked the same way: a `PullRequest`, before a model download over `PULL_ASK_BYTES`,
+under every policy; a face that can ask a person asks, one that cannot (a script's) answers yes.
 
 "always" approves the same request (the same command line, patches at all, the same MCP tool) for the
 rest of the thread. Pure logic, no I/O: the face's `approve` is the only way out.
@@ -66,7 +69,20 @@ class McpToolRequest:
     prompt: bool = False  # the tool's approval_mode is "prompt": asked under every policy
 
 
-ApprovalRequest = CommandRequest | PatchRequest | McpToolRequest
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    """Download `model` (`size` bytes, as the server reported when the pull began) onto the Ollama server at
+    `server`. Asked under every policy once a pull passes `PULL_ASK_BYTES`: a face on a terminal asks the
+    person, a script's face pulls (the seed guide's behaviour) and names the alternative."""
+
+    model: str
+    size: int
+    server: str
+
+
+PULL_ASK_BYTES = 4 * 1024**3  # a pull larger than this is asked about first, where someone can answer
+
+ApprovalRequest = CommandRequest | PatchRequest | McpToolRequest | PullRequest
 
 
 def denied(request: ApprovalRequest) -> str:
@@ -78,6 +94,8 @@ def denied(request: ApprovalRequest) -> str:
             what = "this patch; no files were changed"
         case McpToolRequest():
             what = f"the {request.server} tool {request.tool}"
+        case PullRequest():
+            what = f"downloading {request.model}"
     return (f"denied: the user did not approve {what}. Do not try it again; continue another way, or ask the user "
             "in your final message.")
 
@@ -148,7 +166,7 @@ def is_read_only(argv: tuple[str, ...] | list[str]) -> bool:
 
 def needs_approval(policy: str, request: ApprovalRequest) -> bool:
     """Whether `policy` asks a person before `request` runs (see the module's table)."""
-    if isinstance(request, McpToolRequest) and request.prompt:
+    if (isinstance(request, McpToolRequest) and request.prompt) or isinstance(request, PullRequest):
         return True
     if policy == "never":
         return False
@@ -187,6 +205,8 @@ def _key(request: ApprovalRequest) -> tuple[Any, ...]:
             return ("patch",)
         case McpToolRequest():
             return ("mcp", request.server, request.tool)
+        case PullRequest():
+            return ("pull", request.server, request.model)
     return ("?",)
 
 
@@ -213,7 +233,7 @@ class ApprovalGate:
         key = _key(request)
         if key in self.always:
             return "allowed"
-        answer = self.ask(request) if self.ask is not None else "no"
+        answer = self.ask(request) if self.ask is not None else ("yes" if isinstance(request, PullRequest) else "no")
         if answer == "always":
             self.always.add(key)
         return "allowed" if answer in ("yes", "always") else "denied"

@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ocodex.approval import ApprovalRequest, PullRequest, Verdict
 from ocodex.errors import OcodexError, PullError
 from ocodex.events import DefaultMissing, Event, OldServer, PullStarted
 from ocodex.ollama.client import ModelDetails, ModelEntry, OllamaClient, version_at_least
 from ocodex.ollama.names import display_name, find_model
 from ocodex.ollama.pull import pull_with_events
+
+Ask = Callable[[ApprovalRequest], Verdict]  # `ApprovalGate.decide`
 
 USAGE_VERSION = "0.5.2"
 """First Ollama version that reports token usage on streamed /v1/chat/completions."""
@@ -48,10 +51,12 @@ def _show(client: OllamaClient, model: str) -> ModelDetails | None:
 
 
 def prepare_oss(*, client: OllamaClient, model: str, auto_pull: bool, emit: Callable[[Event], None],
-                window_for: Callable[[str], int | None] | None = None, default: bool = False) -> OssReady:
+                window_for: Callable[[str], int | None] | None = None, default: bool = False,
+                ask: Ask | None = None) -> OssReady:
     """Probe the server, check the version, find (or pull) `model`, then read its details (and, with
     `window_for`, the window the server allocates for it, asked at the same time). `default`: `model` is
-    the RAM rule's choice, not the user's: when it is missing, an installed model that calls tools is named."""
+    the RAM rule's choice, not the user's: when it is missing, an installed model that calls tools is named.
+    `ask` (the thread's approval gate) is asked before a pull larger than `PULL_ASK_BYTES` goes on."""
     found, version, digest, entries = probe_concurrently(client, model, emit)
     pulled = False
     if found is None and default:
@@ -64,7 +69,8 @@ def prepare_oss(*, client: OllamaClient, model: str, auto_pull: bool, emit: Call
                               hint=f"pull it first: `ollama pull {model}` or `ocodex pull {model}`")
         emit(PullStarted(model))
         try:
-            pull_with_events(client, model, emit)
+            confirm = (lambda size: ask(PullRequest(model, size, client.root)) == "allowed") if ask else None
+            pull_with_events(client, model, emit, confirm)
         except PullError as exc:
             if exc.hint is None:
                 exc.hint = (f"check the name on https://ollama.com/library, and the server's disk space and "

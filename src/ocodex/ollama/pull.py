@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NoReturn, Protocol
 
 import httpx
 
+from ocodex.approval import PULL_ASK_BYTES
 from ocodex.errors import Interrupted, PullError
 from ocodex.events import Event, PullEnded, PullProgress
 from ocodex.net.errors import reason
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
     from ocodex.ollama.client import OllamaClient
 
 PATH = "/api/pull"
+
+
+class PullDeclined(PullError):
+    """The person asked before a large pull said no."""
 
 
 class PullDisplay(Protocol):
@@ -96,9 +101,26 @@ def pull_with_progress(client: OllamaClient, model: str, progress: PullDisplay) 
     _drive(client, model, progress.update, lambda ok: progress.finish() if ok else progress.abort())
 
 
-def pull_with_events(client: OllamaClient, model: str, emit: Callable[[Event], None]) -> None:
-    """Pull `model`, sending each update as a `PullProgress` and the end as a `PullEnded`."""
+def pull_with_events(client: OllamaClient, model: str, emit: Callable[[Event], None],
+                     confirm: Callable[[int], bool] | None = None) -> None:
+    """Pull `model`, sending each update as a `PullProgress` and the end as a `PullEnded`. `confirm` is asked
+    once, with the download's size, when the layers the server has announced pass `PULL_ASK_BYTES`; a False
+    stops the pull (`PullDeclined`) and closes the stream, which stops the server's download."""
+    totals: dict[str, int] = {}
+    asked = confirm is None
+
     def update(u: PullUpdate) -> None:
+        nonlocal asked
+        if not asked and u.digest and u.total:
+            totals[u.digest] = u.total
+            size = sum(totals.values())
+            if size > PULL_ASK_BYTES:
+                asked = True
+                assert confirm is not None
+                if not confirm(size):
+                    raise PullDeclined(f"Did not pull {model} ({size / 1024**3:.1f} GiB): declined",
+                                       hint="choose a model the server has with -m MODEL (`ocodex models` lists "
+                                            f"them), or pull it later with `ocodex pull {model}`")
         emit(PullProgress(model, u.status, u.digest, u.total, u.completed))
 
     _drive(client, model, update, lambda ok: emit(PullEnded(model, ok)))

@@ -20,7 +20,7 @@ from typing import Any
 
 from ocodex.errors import OcodexError, ServerUnavailable
 from ocodex.events import ContextSized, Event
-from ocodex.ollama.bootstrap import OssReady, prepare_oss
+from ocodex.ollama.bootstrap import Ask, OssReady, prepare_oss
 from ocodex.ollama.client import ModelDetails, OllamaClient
 from ocodex.ollama.names import find_model
 from ocodex.ollama.probe_cache import ProbeCache, ProbeKey
@@ -124,7 +124,8 @@ class Readiness:
 
 
 def get_ready(*, client: OllamaClient, home: Path, model: str, requested: int | None, auto_pull: bool,
-              emit: Callable[[Event], None], use_cache: bool = True, default: bool = False) -> Readiness:
+              emit: Callable[[Event], None], use_cache: bool = True, default: bool = False,
+              ask: Ask | None = None) -> Readiness:
     """The model made ready: from the cache when it has this server, model and window (`use_cache`), else
     by the readiness sequence, whose result is then cached."""
     cache = ProbeCache(home)
@@ -137,7 +138,7 @@ def get_ready(*, client: OllamaClient, home: Path, model: str, requested: int | 
         return Readiness(ready, plan, Validation(client, cache, key, entry))
     window_for = (lambda found: loaded_window(client, found)) if requested is None else None
     ready = prepare_oss(client=client, model=model, auto_pull=auto_pull, emit=emit, window_for=window_for,
-                        default=default)
+                        default=default, ask=ask)
     plan = size_context(client, ready.model, ready.details, requested, loaded=ready.loaded)
     if ready.details is not None and plan.window is not None:  # only what a later run can rely on
         cache.put(key, _entry(ready, plan))

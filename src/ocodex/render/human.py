@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from ocodex.approval import ApprovalRequest, Decision
+from ocodex.approval import ApprovalRequest, Decision, PullRequest
 from ocodex.errors import output_failed
 from ocodex.events import (
     AgentMessage,
@@ -145,8 +146,24 @@ class HumanRenderer:
             self.live.show(self.progress.lines(columns(self.live.stream), self.style))
 
     def approve(self, request: ApprovalRequest) -> Decision:
-        """exec never asks (as Codex exec): its policy is `never`, so this is not reached; if it is, no."""
-        return "no"
+        """exec asks about nothing the model does (as Codex exec: its policy is `never`, so a tool's question
+        is answered no). A large pull is asked about when a person is at the terminal (stdin and stderr
+        are one), and goes ahead in a script, as the seed guide has it."""
+        if not isinstance(request, PullRequest):
+            return "no"
+        stdin = sys.stdin
+        if stdin is None or not _isatty(stdin) or not _isatty(self.err):
+            return "yes"
+        question = (self.style("? ", "yellow", "bold") + self.style(
+            f"{request.model} is not on the server: download {request.size / 1024**3:.1f} GiB to it?", "bold")
+            + " " + self.style("[y/N]", "dim") + " ")
+        try:
+            self.err.write(question)
+            self.err.flush()
+            answer = stdin.readline()
+        except (OSError, ValueError):
+            return "no"
+        return "yes" if answer.strip().lower() in ("y", "yes") else "no"
 
     def __call__(self, event: Event) -> None:
         self.on_event(event)

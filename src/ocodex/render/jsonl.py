@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from ocodex import jsontext
-from ocodex.approval import ApprovalRequest, Decision
+from ocodex.approval import ApprovalRequest, Decision, PullRequest
 from ocodex.errors import output_failed
 from ocodex.events import AssemblyEnded, AssemblyProgress, Event, Note, PullEnded, PullProgress, is_codex_event
 from ocodex.redact import scrub, scrub_value
@@ -25,8 +25,9 @@ class JsonlRenderer:
         self._pull = PullDrawing(err, tty=False)
 
     def approve(self, request: ApprovalRequest) -> Decision:
-        """exec never asks (as Codex exec): its policy is `never`, so this is not reached; if it is, no."""
-        return "no"
+        """exec never asks (as Codex exec): a tool's question is answered no; a large pull goes ahead, as the
+        seed guide says a script's pull does."""
+        return "yes" if isinstance(request, PullRequest) else "no"
 
     def __call__(self, event: Event) -> None:
         self.on_event(event)

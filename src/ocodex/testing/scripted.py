@@ -105,7 +105,7 @@ class ScriptedModel:
 
     # ---- the ModelServer protocol ---------------------------------------------------------------
 
-    def connect(self, settings: Settings, emit: Callable[[Event], None]) -> Connected:
+    def connect(self, settings: Settings, emit: Callable[[Event], None], ask: Any = None) -> Connected:
         from ocodex.thread.assembly import Connected, ModelChoice
 
         model = settings.model or "scripted"

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ocodex.agent.loop import Agent, AgentOptions
 from ocodex.agent.prompt import opening_messages, system_message
-from ocodex.approval import ApprovalGate
+from ocodex.approval import ApprovalGate, ApprovalRequest, Verdict
 from ocodex.config import ProviderConfig, Settings
 from ocodex.config.endpoints import base_url_for
 from ocodex.config.settings import EMBEDDED_PROVIDER_ID
@@ -64,6 +64,7 @@ GPT_OSS_SAMPLING = (1.0, 1.0)
 OLLAMA_SAMPLING = (0.8, 0.9)
 
 Emit = Callable[[Event], None]
+Ask = Callable[[ApprovalRequest], Verdict]  # `ApprovalGate.decide`
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,10 @@ class Connected:
 class ModelServer(Protocol):
     """How a thread reaches its model."""
 
-    def connect(self, settings: Settings, emit: Emit) -> Connected: ...
+    def connect(self, settings: Settings, emit: Emit, ask: Ask | None = None) -> Connected:
+        """The model made ready. `ask` is the thread's approval gate, for what the server must ask first (a
+        large pull)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -159,7 +163,7 @@ def _connect(settings: Settings, provider: ProviderConfig, emit: Emit) -> tuple[
     return connection, source
 
 
-def _ready_oss(settings: Settings, connection: Connection, emit: Emit) -> ModelChoice:
+def _ready_oss(settings: Settings, connection: Connection, emit: Emit, ask: Ask | None = None) -> ModelChoice:
     """Ollama's readiness: probe, version, the model (pulled if missing), its details and window; on a warm run
     what the probes found last time, checked by one request in the background (`ocodex.ollama.ready`)."""
     from ocodex.config import ocodex_home
@@ -181,7 +185,7 @@ def _ready_oss(settings: Settings, connection: Connection, emit: Emit) -> ModelC
                           "404, so every model request would fail; nothing was pulled", hint=wrong_endpoint)
     readiness = get_ready(client=client, home=ocodex_home(os.environ), model=pick.model,
                           requested=settings.model_context_window, auto_pull=settings.oss.auto_pull, emit=emit,
-                          use_cache=not wrong_endpoint, default=not pick.configured)
+                          use_cache=not wrong_endpoint, default=not pick.configured, ask=ask)
     ready, plan = readiness.ready, readiness.plan
     details = ready.details
     gpt_oss = "gpt-oss" in ready.model.lower()
@@ -207,7 +211,7 @@ def _answers_404(client: OllamaClient) -> bool:
         return False
 
 
-def _ready_configured(settings: Settings, connection: Connection, emit: Emit) -> ModelChoice:
+def _ready_configured(settings: Settings, connection: Connection, emit: Emit, ask: Ask | None = None) -> ModelChoice:
     """Any other server: the model named by -m or config, as is."""
     assert settings.model is not None
     source = settings.describe_source("model")
@@ -215,21 +219,21 @@ def _ready_configured(settings: Settings, connection: Connection, emit: Emit) ->
     return ModelChoice(settings.model, reason, context_window=settings.model_context_window)
 
 
-SERVERS: dict[str, Callable[[Settings, Connection, Emit], ModelChoice]] = {"oss": _ready_oss}
+SERVERS: dict[str, Callable[[Settings, Connection, Emit, Ask | None], ModelChoice]] = {"oss": _ready_oss}
 """How a provider's model is made ready, by provider id; others use the configured model as is."""
 
 
 class HttpServers:
     """The default `ModelServer`: the selected provider's server over HTTP (TLS, auth, failover)."""
 
-    def connect(self, settings: Settings, emit: Emit) -> Connected:
+    def connect(self, settings: Settings, emit: Emit, ask: Ask | None = None) -> Connected:
         provider_config = settings.provider()
         if provider_config.id not in SERVERS and not settings.model:
             raise ConfigError(f"no model chosen for provider '{provider_config.id}'; pass -m MODEL")
         connection, source = _connect(settings, provider_config, emit)
         transport = connection.transport
         try:
-            choice = SERVERS.get(provider_config.id, _ready_configured)(settings, connection, emit)
+            choice = SERVERS.get(provider_config.id, _ready_configured)(settings, connection, emit, ask)
             from ocodex.providers.select import make_provider
 
             provider = make_provider(provider_config, connection.base_url, transport)
@@ -289,7 +293,7 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
     # it waits on a process, the connection on the network. Its failure is reported first, as if it ran first.
     probe = _InBackground(check_available, policy)
     try:
-        connected = (server or default_server(settings)).connect(settings, emit)
+        connected = (server or default_server(settings)).connect(settings, emit, approvals.decide)
     except BaseException:
         probe.result()
         raise

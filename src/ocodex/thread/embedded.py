@@ -23,7 +23,7 @@ from ocodex.events import AssemblyEnded, AssemblyProgress, ContextSized, Embedde
 
 if TYPE_CHECKING:
     from ocodex.embedded.weights import ModelWeights
-    from ocodex.thread.assembly import Connected, Emit
+    from ocodex.thread.assembly import Ask, Connected, Emit
 
 DEFAULT_MODEL = "qwen2.5-coder:1.5b"
 """The bundled model `--local-provider embedded` runs without `-m` (the 0.5B is for tight machines)."""
@@ -57,7 +57,7 @@ def bundled_model(settings: Settings) -> tuple[ModelWeights, str]:
 class EmbeddedServer:
     """The `ModelServer` of the embedded provider: one bundled GGUF served in-process for the thread's model."""
 
-    def connect(self, settings: Settings, emit: Emit) -> Connected:
+    def connect(self, settings: Settings, emit: Emit, ask: Ask | None = None) -> Connected:
         from ocodex.embedded.server import LlamaServer, require_xllamacpp
         from ocodex.embedded.weights import cache_dir, cached_model, ensure_model
         from ocodex.net.connection import connect

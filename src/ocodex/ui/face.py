@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ocodex.approval import ApprovalRequest, CommandRequest, Decision, McpToolRequest, PatchRequest
+from ocodex.approval import ApprovalRequest, CommandRequest, Decision, McpToolRequest, PatchRequest, PullRequest
 from ocodex.events import Event, SessionConfigured, TurnCompleted, TurnFailed
 from ocodex.render.diff import coloured
 from ocodex.render.human import HumanRenderer
@@ -131,14 +131,15 @@ class TerminalFace(HumanRenderer):
     def approve(self, request: ApprovalRequest) -> Decision:
         """Show what the model asks for (terminal-safe: it is the model's text) and read y, n or a."""
         lines = self._question(request)
+        pull = isinstance(request, PullRequest)
         if self.live is None:
             for line in lines:
                 self.line(line)
-            return self._read_answer()
+            return self._read_answer(pull=pull)
         with self.live.hidden():
             for line in lines:
                 self.line(line)
-            return self._read_answer()
+            return self._read_answer(pull=pull)
 
     def _question(self, request: ApprovalRequest) -> list[str]:
         ask = self.style("? ", "yellow", "bold")
@@ -161,11 +162,16 @@ class TerminalFace(HumanRenderer):
                 arguments = json.dumps(request.arguments, ensure_ascii=False)
                 lines = [ask + self.style("call MCP tool?", "bold") + " "
                          + self.style(f"{request.server}.{request.tool} {arguments}"[:300])]
+            case PullRequest():
+                lines = [ask + self.style(f"download {request.model}?", "bold") + " " + self.style(
+                    f"{request.size / 1024**3:.1f} GiB onto {request.server}; it is not there yet", "dim")]
+                return [*lines, "  " + self.style("y", "bold") + " yes  " + self.style("n", "bold")
+                        + " no (choose another model with /model or -m)"]
         keys = (self.style("y", "bold") + " yes  " + self.style("n", "bold") + " no (tell the model)  "
                 + self.style("a", "bold") + " always this session")
         return [*lines, "  " + keys]
 
-    def _read_answer(self) -> Decision:
+    def _read_answer(self, *, pull: bool = False) -> Decision:
         from ocodex.ui.keys import TurnKeys
 
         keys = self.keys or TurnKeys(lambda: None)
@@ -173,5 +179,7 @@ class TerminalFace(HumanRenderer):
         decision = _DECISIONS.get(key, "no")
         shown = {"yes": self.style("✓ approved", "green"), "always": self.style("✓ approved for this session", "green"),
                  "no": self.style("✗ denied (the model is told)", "red")}[decision]
+        if pull:
+            shown = self.style("✓ downloading", "green") if decision != "no" else self.style("✗ not downloaded", "red")
         self.line("  " + shown)
         return decision
