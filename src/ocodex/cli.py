@@ -10,6 +10,7 @@ fast; each command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -254,6 +255,10 @@ def _occupy_standard_fds() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _occupy_standard_fds()
+    # Start-up allocates hundreds of thousands of objects (imports, config, the thread) and frees almost none:
+    # the cyclic collector's passes over them cost a tenth of a one-shot `exec`'s CPU. It is off until
+    # start-up is over (`ocodex.thread.core.Thread.open`; at once for a command that opens no thread).
+    gc.disable()
     try:
         code = _dispatch(list(sys.argv[1:] if argv is None else argv))
         if sys.stdout is not None:
@@ -277,6 +282,7 @@ def _dispatch(words: list[str]) -> int:
 
         with StopSignals():  # SIGTERM and SIGHUP stop the run as Ctrl-C does (exit 143, 129)
             return run_exec(args)
+    gc.enable()  # only exec and the interactive session open a thread, which ends start-up (see main)
     if args.command == "sessions":
         from ocodex.commands.sessions import run_sessions
 
@@ -284,6 +290,7 @@ def _dispatch(words: list[str]) -> int:
     if args.command in MANAGEMENT_COMMANDS:
         return args.run(args)
     if args.command in (None, "resume"):
+        gc.disable()
         if sys.stdin is None:  # `<&-`: there is nothing to read tasks from
             from ocodex.errors import UsageError, report
 

@@ -22,6 +22,7 @@ each write; `undo()` puts the latest turn's files back and tells the model so.
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 from collections.abc import Sequence
@@ -155,6 +156,9 @@ class Thread:
             thread.close()
             raise
         stop_signals.opened(thread)  # SIGTERM/SIGHUP now stop its turns as Ctrl-C does
+        if not gc.isenabled():  # `ocodex.cli.main` turned the collector off for start-up, which is over: what
+            gc.freeze()  # it built lives as long as the process, so it is moved out of the collector's sight,
+            gc.enable()  # and the collector runs again for the turns
         return thread
 
     def _assemble(self, settings: Settings, ids: ItemIds | None = None) -> Assembly:
