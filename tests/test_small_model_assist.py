@@ -247,6 +247,21 @@ def test_a_nudge_follows_the_answer_as_the_model_wrote_it(work: Path, home: Path
     assert model.requests[1].messages[-1]["content"].startswith("Those files are exactly as they are now")
 
 
+def test_the_input_a_check_command_reads_is_not_rewritten_unless_the_prompt_names_it(work: Path, home: Path) -> None:
+    (work / "lines.py").write_text("import sys\nprint(open(sys.argv[1]).read().upper(), end='')\n")
+    (work / "notes.txt").write_text("first\nsecond\n")
+    prompt = "Make lines.py print the file's lines in lower case. Try it with `python3 lines.py notes.txt`."
+    good = "import sys\nprint(open(sys.argv[1]).read().lower(), end='')\n"
+    result, model, _face = run(work, home, Step.say("notes.txt\n```text\nFIRST\nSECOND\n```"),
+                               Step.say(f"lines.py\n```python\n{good}```"), prompt=prompt)
+    assert (work / "notes.txt").read_text() == "first\nsecond\n" and result.ok
+    assert "notes.txt not written: the check runs on it as it is" in model.requests[1].messages[-1]["content"]
+    assert (work / "lines.py").read_text() == good  # the script the command runs is the task's: written
+    run(work, home, Step.say("notes.txt\n```text\nthird\n```"), prompt="Add a third line to notes.txt, then "
+        "check with `python3 lines.py notes.txt`.")
+    assert (work / "notes.txt").read_text() == "third\n"  # named outside the command: the task's to change
+
+
 def test_a_test_the_task_is_checked_with_is_not_rewritten_unless_the_prompt_names_it(work: Path, home: Path) -> None:
     (work / "test_slug.py").write_text("from slug import slugify\n\n\ndef test_it():\n"
                                        "    assert slugify('A b') == 'a-b'\n")
@@ -255,7 +270,7 @@ def test_a_test_the_task_is_checked_with_is_not_rewritten_unless_the_prompt_name
     result, model, _face = run(work, home, Step.say(f"test_slug.py\n```python\n{cheat}```"),
                                Step.say(f"slug.py\n```python\n{GOOD}```"), prompt=prompt)
     told = model.requests[1].messages[-1]["content"]
-    assert "test_slug.py not written: the tests are how the task is checked" in told
+    assert "test_slug.py not written: the check runs on it as it is" in told
     assert "'a-b'" in (work / "test_slug.py").read_text() and result.ok
     named = "Implement `slugify` in slug.py and add a test to test_slug.py. Check with `python3 -m pytest -q`."
     run(work, home, Step.say(f"test_slug.py\n```python\n{cheat}```\n\nslug.py\n```python\n{GOOD}```"), prompt=named)

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ocodex.agent.checks import FRESH_AFTER, CheckRounds, check_command, tail
+from ocodex.agent.checks import FRESH_AFTER, CheckRounds, check_command, tail, without_command
 from ocodex.agent.fileblocks import LANGUAGES, parse_files
 from ocodex.agent.loop import NUDGE_EMPTY
 from ocodex.agent.mentions import attachment, file_text, named_files, workspace_files
@@ -43,6 +43,8 @@ BEFORE_LINES = 25  # of the check's output before any change, the last lines
 RETRY_TEMPERATURE = 0.6  # for a fresh attempt
 RETRY_SEED = 1000  # plus the attempt's number: a fresh attempt's seed
 HINT_LINES = 12  # of the failure that ended an attempt, the last lines a fresh attempt is given
+CODE_SUFFIXES = frozenset({".py", ".js", ".mjs", ".ts", ".go", ".rs", ".java", ".c", ".h", ".cpp", ".rb", ".sh", ".php",
+                           ".swift", ".kt", ".cs"})  # a check command's file with one of these may be the task's
 SAME_FILE_RATIO = 0.6  # how alike an unnamed non-Python block and a shown file must be to be taken as it
 
 
@@ -100,7 +102,8 @@ class Assist:
     edited: bool = False
     repeated: bool = False  # the last answer wrote back files unchanged while the check fails
     unchanged: bool = False  # the last answer wrote back files unchanged before any edit
-    refused: list[str] = field(default_factory=list)  # tests the last answer rewrote, not written
+    refused: list[str] = field(default_factory=list)  # tests (or check inputs) the last answer rewrote, not written
+    inputs: list[str] = field(default_factory=list)  # data files the check reads that the prompt names nowhere else
     files: list[str] = field(default_factory=list)  # the workspace's files at the turn's start (mentions)
     named: list[str] = field(default_factory=list)  # the workspace files the prompt names
     originals: dict[str, str | None] = field(default_factory=dict)  # written this attempt: their text before
@@ -118,6 +121,11 @@ class Assist:
         self.failing_before, self.attempts = False, 1
         self.files = workspace_files(self.cwd) if self.profile.attach_files else []
         self.named = named_files(prompt, self.files)
+        self.inputs = []
+        if self.check is not None:  # `python3 lines.py notes.txt --reverse`: notes.txt is the input, not the task
+            elsewhere = set(named_files(without_command(prompt, self.check.command), self.files))
+            self.inputs = [path for path in named_files(self.check.command, self.files)
+                           if path not in elsewhere and PurePosixPath(path).suffix not in CODE_SUFFIXES]
 
     def restart(self) -> tuple[str, list[tuple[str, str]]]:
         """Start a fresh attempt: the hint for it, and the files to restore (path, text before the attempt)."""
@@ -199,7 +207,7 @@ class Assist:
         writes = [FileWrite(path, content) for path, content in files.items() if not self._as_now(path, content)]
         for write in writes:
             self.originals.setdefault(write.path, file_text(self.cwd, write.path))
-        kept = [write for write in writes if not self._guarded_test(write.path)]
+        kept = [write for write in writes if not self._guarded(write.path)]
         self.refused = [write.path for write in writes if write not in kept]
         writes = kept
         if not writes and self.refused:
@@ -222,10 +230,11 @@ class Assist:
         now = file_text(self.cwd, path) if path.endswith(".py") else None
         return splice(now, block) if now is not None else None
 
-    def _guarded_test(self, path: str) -> bool:
-        """Is `path` an existing test the task checks with, which the prompt does not name? A small model
-        that cannot make a test pass rewrites the test; its check would then pass and prove nothing."""
-        return (self.check is not None and is_test_path(path) and path not in self.named
+    def _guarded(self, path: str) -> bool:
+        """Is `path` an existing test the task checks with, which the prompt does not name, or a data file
+        the check reads and the prompt names nowhere else? A small model that cannot make a test pass
+        rewrites the test (or the check's input); the check would then pass and prove nothing."""
+        return (self.check is not None and (path in self.inputs or (is_test_path(path) and path not in self.named))
                 and file_text(self.cwd, path) is not None)
 
     def _as_now(self, path: str, content: str) -> bool:
@@ -245,8 +254,8 @@ class Assist:
             return None
         if self.refused:
             refused, self.refused = self.refused, []
-            return (f"{', '.join(refused)} not written: the tests are how the task is checked, so they stay as "
-                    "they are. Change the code so that it passes them: reply with its complete new file.")
+            return (f"{', '.join(refused)} not written: the check runs on it as it is (tests and the files they "
+                    "read stay unchanged). Change the code so that it passes: reply with its complete new file.")
         if self.nudged or self.edited:
             self._attempt_failed("The answer changed nothing more, and the check still failed:")
             return None
@@ -263,7 +272,7 @@ class Assist:
         command = self.check.command
         if self.refused:
             refused, self.refused = self.refused, []
-            return (f"{', '.join(refused)} not written: the tests stay as they are.\n"
+            return (f"{', '.join(refused)} not written: the check runs on it as it is.\n"
                     + self.after_check(exit_code, output))
         if exit_code == 0:
             self.check.passed = True

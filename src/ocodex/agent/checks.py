@@ -52,6 +52,14 @@ def check_command(prompt: str) -> str | None:
     return next((command for command in commands if _TESTY.search(command)), commands[0])
 
 
+def without_command(prompt: str, command: str) -> str:
+    """`prompt` with the spans that give `command` (backticks or a `$ ` line, however wrapped) taken out."""
+    def drop(match: re.Match[str]) -> str:
+        return " " if " ".join(match.group(1).split()) == command else match.group(0)
+
+    return _DOLLAR.sub(drop, _BACKTICKS.sub(drop, prompt))
+
+
 def tail(output: str, lines: int = MAX_OUTPUT_LINES) -> str:
     """The last `lines` lines of `output`, saying how many were left out."""
     kept = output.rstrip("\n").split("\n")
