@@ -217,3 +217,20 @@ def test_the_terminal_face_asks_until_it_gets_an_answer_and_shows_the_request_sa
     assert "why: because␇" in shown and "call MCP tool? docs.search" in shown
     assert "apply this patch?" in shown and "denied (the model is told)" in shown
     assert "\x1b" not in shown and "\x07" not in shown
+
+
+def test_the_terminal_face_asks_before_a_large_pull(monkeypatch, capsys) -> None:
+    import io
+
+    from ocodex.approval import PullRequest
+    from ocodex.ui.face import TerminalFace
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\ny\n"))
+    face = TerminalFace(color=False, tty=False)
+    request = PullRequest("gpt-oss:120b", 65 * 1024**3, "http://gpu-box:11434")
+    assert face.approve(request) == "no"
+    assert face.approve(request) == "yes"
+    shown = capsys.readouterr().err
+    assert "download gpt-oss:120b? 65.0 GiB onto http://gpu-box:11434; it is not there yet" in shown
+    assert "no (choose another model with /model or -m)" in shown
+    assert "✗ not downloaded" in shown and "✓ downloading" in shown and "the model is told" not in shown
