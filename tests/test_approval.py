@@ -234,3 +234,19 @@ def test_the_terminal_face_asks_before_a_large_pull(monkeypatch, capsys) -> None
     assert "download gpt-oss:120b? 65.0 GiB onto http://gpu-box:11434; it is not there yet" in shown
     assert "no (choose another model with /model or -m)" in shown
     assert "✗ not downloaded" in shown and "✓ downloading" in shown and "the model is told" not in shown
+
+
+def test_the_terminal_face_pulls_without_asking_off_the_main_thread(monkeypatch) -> None:
+    import io
+    import threading
+
+    from ocodex.approval import PullRequest
+    from ocodex.ui.face import TerminalFace
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))  # the prompt's: never read from the opener
+    face = TerminalFace(color=False, tty=False)
+    answers: list[str] = []
+    opener = threading.Thread(target=lambda: answers.append(face.approve(PullRequest("m", 5 * 1024**3, "s"))))
+    opener.start()
+    opener.join(5)
+    assert answers == ["yes"]

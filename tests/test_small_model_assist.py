@@ -262,6 +262,16 @@ def test_the_input_a_check_command_reads_is_not_rewritten_unless_the_prompt_name
     assert (work / "notes.txt").read_text() == "third\n"  # named outside the command: the task's to change
 
 
+def test_rewriting_guarded_files_again_and_again_ends_the_attempt(work: Path, home: Path) -> None:
+    (work / "test_slug.py").write_text("from slug import slugify\n\n\ndef test_it():\n"
+                                       "    assert slugify('A b') == 'a-b'\n")
+    cheat = Step.say("test_slug.py\n```python\nfrom slug import slugify\n\n\ndef test_it():\n    assert True\n```")
+    result, model, _face = run(work, home, cheat, cheat, Step.say(f"slug.py\n```python\n{GOOD}```"),
+                               prompt="Implement `slugify` in slug.py. Check with `python3 -m pytest -q`.")
+    assert result.ok and (work / "slug.py").read_text() == GOOD and len(model.requests) == 3
+    assert "The answer rewrote test_slug.py again instead of the code" in model.requests[2].messages[-1]["content"]
+
+
 def test_a_test_the_task_is_checked_with_is_not_rewritten_unless_the_prompt_names_it(work: Path, home: Path) -> None:
     (work / "test_slug.py").write_text("from slug import slugify\n\n\ndef test_it():\n"
                                        "    assert slugify('A b') == 'a-b'\n")

@@ -384,3 +384,41 @@ def test_the_configured_session_says_what_was_chosen(work: Path, home: Path) -> 
     assert (configured.sandbox, configured.approval, configured.edit_format) == ("danger-full-access", "never",
                                                                                  "whole")
     assert face.of(TurnCompleted) == []
+
+
+# ---- the sandbox probe runs while the server is asked ------------------------------------------------
+
+
+class PullingServer:
+    """A `ModelServer` whose model is missing: it says a pull starts, then "pulls" (or is interrupted)."""
+
+    def __init__(self, model: ScriptedModel, *, interrupt: bool = False) -> None:
+        self.model, self.interrupt, self.pulled = model, interrupt, False
+
+    def connect(self, chosen: Settings, emit: Any, ask: Any = None) -> Any:
+        from ocodex.events import PullStarted
+
+        if self.interrupt:
+            raise KeyboardInterrupt
+        emit(PullStarted("qwen3:8b"))
+        self.pulled = True
+        return self.model.connect(chosen, emit, ask)
+
+
+def test_a_broken_sandbox_is_reported_before_a_pull_begins_and_ctrl_c_stays_ctrl_c(
+        work: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ocodex.errors import SandboxUnavailable
+    from ocodex.thread import assembly
+
+    def broken(_policy: Any) -> None:
+        time.sleep(0.05)  # still probing when the server answers
+        raise SandboxUnavailable("sandbox mode 'workspace-write' needs bubblewrap, which is missing")
+
+    monkeypatch.setattr(assembly, "check_available", broken)
+    server = PullingServer(ScriptedModel(Step.say("hi")))
+    with pytest.raises(SandboxUnavailable, match="needs bubblewrap"):
+        Thread.open(settings(sandbox_mode="workspace-write"), cwd=work, home=home, face=Face(), server=server)
+    assert not server.pulled
+    with pytest.raises(KeyboardInterrupt):
+        Thread.open(settings(sandbox_mode="workspace-write"), cwd=work, home=home, face=Face(),
+                    server=PullingServer(ScriptedModel(), interrupt=True))

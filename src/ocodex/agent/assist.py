@@ -43,8 +43,9 @@ BEFORE_LINES = 25  # of the check's output before any change, the last lines
 RETRY_TEMPERATURE = 0.6  # for a fresh attempt
 RETRY_SEED = 1000  # plus the attempt's number: a fresh attempt's seed
 HINT_LINES = 12  # of the failure that ended an attempt, the last lines a fresh attempt is given
-CODE_SUFFIXES = frozenset({".py", ".js", ".mjs", ".ts", ".go", ".rs", ".java", ".c", ".h", ".cpp", ".rb", ".sh", ".php",
-                           ".swift", ".kt", ".cs"})  # a check command's file with one of these may be the task's
+DATA_SUFFIXES = frozenset({".txt", ".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".xml", ".yaml", ".yml", ".ini",
+                           ".dat", ".log", ".md", ".html"})  # a check command's input, not its program
+REFUSALS = 2  # answers that only rewrote guarded files, after which the attempt is over
 SAME_FILE_RATIO = 0.6  # how alike an unnamed non-Python block and a shown file must be to be taken as it
 
 
@@ -104,6 +105,7 @@ class Assist:
     unchanged: bool = False  # the last answer wrote back files unchanged before any edit
     refused: list[str] = field(default_factory=list)  # tests (or check inputs) the last answer rewrote, not written
     inputs: list[str] = field(default_factory=list)  # data files the check reads that the prompt names nowhere else
+    refusals: int = 0  # answers this attempt that only rewrote guarded files
     files: list[str] = field(default_factory=list)  # the workspace's files at the turn's start (mentions)
     named: list[str] = field(default_factory=list)  # the workspace files the prompt names
     originals: dict[str, str | None] = field(default_factory=dict)  # written this attempt: their text before
@@ -118,14 +120,14 @@ class Assist:
         self.check = CheckRounds(command) if command else None
         self.nudged, self.edited, self.repeated, self.unchanged = False, False, False, False
         self.done, self.shown, self.refused, self.originals, self.fresh = None, {}, [], {}, None
-        self.failing_before, self.attempts = False, 1
+        self.failing_before, self.attempts, self.refusals = False, 1, 0
         self.files = workspace_files(self.cwd) if self.profile.attach_files else []
         self.named = named_files(prompt, self.files)
         self.inputs = []
         if self.check is not None:  # `python3 lines.py notes.txt --reverse`: notes.txt is the input, not the task
             elsewhere = set(named_files(without_command(prompt, self.check.command), self.files))
             self.inputs = [path for path in named_files(self.check.command, self.files)
-                           if path not in elsewhere and PurePosixPath(path).suffix not in CODE_SUFFIXES]
+                           if path not in elsewhere and PurePosixPath(path).suffix.lower() in DATA_SUFFIXES]
 
     def restart(self) -> tuple[str, list[tuple[str, str]]]:
         """Start a fresh attempt: the hint for it, and the files to restore (path, text before the attempt)."""
@@ -135,6 +137,7 @@ class Assist:
         self.originals, self.edited, self.nudged, self.repeated, self.unchanged = {}, False, False, False, False
         self.check.in_attempt = 0
         self.attempts += 1
+        self.refusals = 0
         return hint, restore
 
     @property
@@ -254,6 +257,13 @@ class Assist:
             return None
         if self.refused:
             refused, self.refused = self.refused, []
+            self.refusals += 1
+            if self.refusals >= REFUSALS:
+                self._attempt_failed(f"The answer rewrote {', '.join(refused)} again instead of the code, and the "
+                                     "check still failed:")
+                if self.fresh is None and self.done is None:  # nothing failing to retry: the turn ends
+                    self.done = f"{', '.join(refused)} not written: the check runs on it as it is."
+                return None
             return (f"{', '.join(refused)} not written: the check runs on it as it is (tests and the files they "
                     "read stay unchanged). Change the code so that it passes: reply with its complete new file.")
         if self.nudged or self.edited:

@@ -3,16 +3,18 @@
 Asked for a whole file, Qwen2.5-Coder 0.5B/1.5B often answers with only the function it changed. Written as
 the file, that fragment would delete the rest of it; dropped, the fix is lost. `splice` reads it the way a
 person would: when the block holds nothing but top-level `def`s and `class`es (and imports), every one of them
-names a definition of the file, each definition it holds replaces the file's own (decorators included), and
-its new imports go after the file's. The file's other statements (constants, a `__main__` block) stay, which
-is also what a block holding every function of the file but not its constants means. Anything else
-(a module-level statement, a name the file does not define, a block that does not parse, a file with a name
-defined twice) is not a fragment, and the block stays a whole file as written.
+names a definition of the file, and it leaves out at least one of them, each definition it holds replaces the
+file's own (with its decorators; the file's are kept when the block has none), its new imports go after the
+file's, and the file's other statements (constants, a `__main__` block) stay. Anything else (a block holding
+every definition, which removes what it leaves out; a module-level statement; a name the file does not
+define; a new `from __future__` import; a block or result that does not compile; a file with a name defined
+twice) is not a fragment, and the block stays a whole file as written.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 
 Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
@@ -68,26 +70,41 @@ def splice(original: str, block: str) -> str | None:
         return None
     definitions, imports = fragment
     names = [node.name for node in definitions]
-    if len(set(names)) != len(names) or not set(names) <= set(existing):
-        return None
-    block_lines = block.splitlines(keepends=True)
-    lines = original.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
+    if len(set(names)) != len(names) or not set(names) < set(existing):
+        return None  # a block holding every definition is a whole file: what it leaves out, it removes
+    have = {ast.unparse(node) for node in original_tree.body if isinstance(node, ast.Import | ast.ImportFrom)}
+    new_imports = [ast.unparse(node) + "\n" for node in imports if ast.unparse(node) not in have]
+    if any(line.startswith("from __future__") for line in new_imports):
+        return None  # it would have to go first: not a change a fragment can make
+    block_lines, lines = _lines(block), _lines(original)
+    if lines and not lines[-1].endswith(("\n", "\r")):
         lines[-1] += "\n"
     replacements = []
     for node in definitions:
+        old = existing[node.name]
         start, end = _span(node)
         text = "".join(block_lines[start:end])
-        replacements.append((_span(existing[node.name]), text if text.endswith("\n") else text + "\n"))
+        where = _span(old)
+        if not node.decorator_list and old.decorator_list:  # `@cache` is kept when the block leaves it out
+            where = (old.lineno - 1, where[1])
+        replacements.append((where, text if text.endswith(("\n", "\r")) else text + "\n"))
     for (start, end), text in sorted(replacements, reverse=True):
         lines[start:end] = [text]
-    have = {ast.unparse(node) for node in original_tree.body if isinstance(node, ast.Import | ast.ImportFrom)}
-    new_imports = [ast.unparse(node) + "\n" for node in imports if ast.unparse(node) not in have]
     if new_imports:
         after = _import_position(original_tree)
         lines[after:after] = new_imports
     result = "".join(lines)
-    return result if _parse(result) is not None else None
+    try:
+        compile(result, "<spliced>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    return result
+
+
+def _lines(text: str) -> list[str]:
+    """`text`'s lines as Python's tokenizer counts them (`\\n`, `\\r\\n`, `\\r`; not `str.splitlines`'s form
+    feeds and Unicode separators, which would shift every line number after them)."""
+    return io.StringIO(text, newline="").readlines()
 
 
 def _import_position(tree: ast.Module) -> int:

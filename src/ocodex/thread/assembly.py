@@ -35,13 +35,16 @@ from ocodex.approval import ApprovalGate, ApprovalRequest, Verdict
 from ocodex.config import ProviderConfig, Settings
 from ocodex.config.endpoints import base_url_for
 from ocodex.config.settings import EMBEDDED_PROVIDER_ID
-from ocodex.errors import ConfigError
+from ocodex.errors import ConfigError, OcodexError
 from ocodex.events import (
     ContextSized,
     EffortIgnored,
+    EmbeddedAssembling,
+    EmbeddedLoading,
     Event,
     ItemIds,
     ProjectDocTruncated,
+    PullStarted,
     SessionConfigured,
     TextToolMode,
     WrongEndpoint,
@@ -290,12 +293,19 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
     provider_config = settings.provider()
     policy = sandbox_policy(settings, cwd)
     # The sandbox probe (a confined command that must show no capabilities) runs while the server is asked:
-    # it waits on a process, the connection on the network. Its failure is reported first, as if it ran first.
+    # it waits on a process, the connection on the network. Its failure is reported first, as if it ran first,
+    # and nothing heavy (a pull, the embedded model's assembly or start) begins before it is known.
     probe = _InBackground(check_available, policy)
+
+    def connecting(event: Event) -> None:
+        if isinstance(event, PullStarted | EmbeddedAssembling | EmbeddedLoading):
+            probe.result()
+        emit(event)
+
     try:
-        connected = (server or default_server(settings)).connect(settings, emit, approvals.decide)
-    except BaseException:
-        probe.result()
+        connected = (server or default_server(settings)).connect(settings, connecting, approvals.decide)
+    except OcodexError:
+        probe.result()  # (Ctrl-C and exits go on as they are)
         raise
     choice = connected.choice
     try:

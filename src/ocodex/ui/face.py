@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -130,8 +131,12 @@ class TerminalFace(HumanRenderer):
 
     def approve(self, request: ApprovalRequest) -> Decision:
         """Show what the model asks for (terminal-safe: it is the model's text) and read y, n or a."""
-        lines = self._question(request)
         pull = isinstance(request, PullRequest)
+        if pull and threading.current_thread() is not threading.main_thread():
+            # the session opens its thread in the background while the prompt owns the terminal: nobody
+            # can be asked from here, so the pull goes on (its bar shows), as in a script
+            return "yes"
+        lines = self._question(request)
         if self.live is None:
             for line in lines:
                 self.line(line)
