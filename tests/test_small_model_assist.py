@@ -105,7 +105,7 @@ def test_a_check_that_keeps_failing_ends_the_turn_and_says_so(work: Path, home: 
         [True, False, *[True] * (MAX_CHECK_ROUNDS - 2)]
     seeds = [request.seed for request in model.requests]
     assert seeds[:2] == [None, None] and len(set(seeds[2:])) == MAX_CHECK_ROUNDS - 2 and None not in seeds[2:]
-    assert {request.temperature for request in model.requests[2:]} == {0.6}
+    assert [request.temperature for request in model.requests[2:]] == [0.6, 0.7, 0.8, 0.9][:MAX_CHECK_ROUNDS - 2]
 
 
 def test_an_answer_that_changes_nothing_twice_while_the_check_fails_starts_a_fresh_attempt(

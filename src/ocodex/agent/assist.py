@@ -40,7 +40,9 @@ NUDGE_SAME = ("Those files are exactly as they are now, so nothing changed. Find
 DO_IT = ("Now do the task: reply with the complete new content of each file you change, each under its path on a "
          "line of its own. Do not write out the files you do not change.")
 BEFORE_LINES = 25  # of the check's output before any change, the last lines
-RETRY_TEMPERATURE = 0.6  # for a fresh attempt
+RETRY_TEMPERATURE = 0.6  # for the first fresh attempt; each later one samples a little more widely
+RETRY_TEMPERATURE_STEP = 0.1
+MAX_RETRY_TEMPERATURE = 1.0
 RETRY_SEED = 1000  # plus the attempt's number: a fresh attempt's seed
 HINT_LINES = 12  # of the failure that ended an attempt, the last lines a fresh attempt is given
 DATA_SUFFIXES = frozenset({".txt", ".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".xml", ".yaml", ".yml", ".ini",
@@ -142,9 +144,12 @@ class Assist:
 
     @property
     def temperature(self) -> float | None:
-        """The sampling temperature for this attempt: the model's own for the first, then `RETRY_TEMPERATURE`
-        (a greedy small model asked again mostly says the same)."""
-        return RETRY_TEMPERATURE if self.attempts > 1 else None
+        """The sampling temperature for this attempt: the model's own for the first, then `RETRY_TEMPERATURE`,
+        rising by `RETRY_TEMPERATURE_STEP` per attempt (a greedy small model asked again mostly says the same;
+        sampled at 0.6 it still mostly copies a file it cannot fix, so later samples go wider)."""
+        if self.attempts <= 1:
+            return None
+        return min(MAX_RETRY_TEMPERATURE, round(RETRY_TEMPERATURE + RETRY_TEMPERATURE_STEP * (self.attempts - 2), 2))
 
     @property
     def seed(self) -> int | None:
