@@ -224,6 +224,24 @@ def test_a_shown_file_written_back_with_only_its_layout_changed_is_left_alone(wo
     assert [change.path for item in face.items(FileChange) for change in item.changes] == [str(work / "slug.py")]
 
 
+def test_files_written_back_unchanged_start_afresh_even_when_the_check_passes(work: Path, home: Path) -> None:
+    (work / "slug.py").write_text(GOOD)
+    (work / "check.py").write_text("import slug\n")  # passes before and after: "check it still works"
+    renamed = GOOD.replace("def slugify", "def make_slug")
+    same = Step.say(f"slug.py\n```python\n{GOOD}```")
+    result, model, _face = run(work, home, same, Step.say(f"slug.py\n```python\n{renamed}```"),
+                               prompt="Rename `slugify` in slug.py to `make_slug`. Check with `python3 check.py`.")
+    assert (work / "slug.py").read_text() == renamed and result.ok
+    fresh = model.requests[1]
+    assert fresh.messages[-2]["content"].startswith("Rename")
+    assert "written back exactly as they were, so nothing was done" in fresh.messages[-1]["content"]
+    assert fresh.seed is not None
+    # words alone with a passing check (a question, not an edit) end the turn after the one nudge
+    result, model, _face = run(work, home, Step.say("It works."), Step.say("Yes, it passes."),
+                               prompt="Does `python3 check.py` pass?")
+    assert len(model.requests) == 2 and result.final_message == "Yes, it passes."
+
+
 def test_the_same_file_again_ends_the_turn_once_the_check_passed_or_without_a_check(work: Path, home: Path) -> None:
     answer = Step.say(f"slug.py\n```python\n{GOOD}```")
     result, model, _face = run(work, home, answer, answer, prompt="Implement `slugify` in slug.py.")

@@ -159,15 +159,22 @@ class Assist:
 
     def _attempt_failed(self, why: str) -> None:
         """The attempt ended (an answer with no change, or words where code was asked for) while the check
-        fails: the next attempt starts afresh, or the turn ends when the rounds are used up."""
+        fails, or, with a check that passes, after files were only written back as they are (a change was
+        meant and none made: "rename X" answered with the old file): the next attempt starts afresh, or the
+        turn ends when the rounds are used up."""
         check = self.check
-        if check is None or check.passed or not (self.failing_before or self.edited):
+        failing = self.failing_before or self.edited
+        if check is None or check.passed or not (failing or self.unchanged):
             return
         check.failures += 1
         if check.exhausted:
-            self.done = f"`{check.command}` still fails after {check.failures} attempts."
-        else:
+            self.done = (f"`{check.command}` still fails after {check.failures} attempts." if failing
+                         else f"No file was changed in {check.failures} attempts.")
+        elif failing:
             self.fresh = f"{why}\n{tail(check.last_output, HINT_LINES)}".rstrip()
+        else:
+            self.fresh = ("The files were written back exactly as they were, so nothing was done. The task needs "
+                          "a change: make it.")
 
     def opening(self, prompt: str, check_before: tuple[int, str] | None, hint: str | None = None) -> str | None:
         """The message after the prompt: the task's files (`attach_files`), what the check says before any
