@@ -21,11 +21,14 @@ import pytest
 
 from fakes.fake_ollama import FakeOllama
 
-# A suite started under `nohup` (or any parent that ignores SIGHUP) would pass SIG_IGN on to every ocodex it
-# starts, and ocodex rightly leaves an ignored signal ignored: the SIGHUP tests would then test nohup. The
-# suite runs with SIGHUP at its default, as a terminal gives it.
+# A suite started under `nohup` (or any parent that ignores SIGHUP), or as a background job of a script (whose
+# shell ignores SIGINT for it), would pass SIG_IGN on to every ocodex it starts, and ocodex rightly leaves an
+# ignored signal ignored: the SIGHUP and Ctrl-C tests would then test the launcher. The suite runs with both at
+# their defaults, as a terminal gives them (SIGINT as Python's KeyboardInterrupt, for the in-process tests too).
 if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENT_SCHEMA = Path(__file__).parent / "schemas" / "codex_exec_event.schema.json"
