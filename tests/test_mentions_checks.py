@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocodex.agent.checks import check_command, tail
+from ocodex.agent.checks import CheckRounds, check_command, expected_output, prints, tail, without_added_option
 from ocodex.agent.mentions import MAX_FILES, attachment, files_using, named_files, quoted_names, workspace_files
 from ocodex.profile import parameters_b, profile_for
 
@@ -84,6 +84,68 @@ def test_check_command(prompt: str, command: str | None) -> None:
 def test_check_command_never_raises_and_returns_words_from_the_prompt(prompt: str) -> None:
     found = check_command(prompt)
     assert found is None or (" ".join(found.split()) == found and all(word in prompt for word in found.split()))
+
+
+@pytest.mark.parametrize(("prompt", "command", "expected"), [
+    ("For example `python3 convert.py 100\n--precision 3` must print `37.778`.",
+     "python3 convert.py 100 --precision 3", "37.778"),
+    ("Make `python3 app.py` print `hello, world`.", "python3 app.py", "hello, world"),
+    ("`python3 sum.py 1 2`, and it should output: `3`", "python3 sum.py 1 2", "3"),
+    ("`python3 table.py` must print\n```\na 1\nb 2\n```\nin that order.", "python3 table.py", "a 1\nb 2"),
+    ("Try `python3 todo.py todos.txt --json`.", "python3 todo.py todos.txt --json", None),
+    ("`python3 -m pytest -q` must pass.", "python3 -m pytest -q", None),
+    ("Run `python3 app.py`; it prints the todos.", "python3 app.py", None),
+    # a pasted session shows what the command prints now: the failure, not the goal
+    ("Running it crashes:\n```\n$ python3 app.py\nTraceback\n```\nMake `python3 app.py` work.", "python3 app.py",
+     None),
+    ("`python3 a.py` must print `1`, and `python3 b.py` must print `2`.", "python3 b.py", "2"),
+])
+def test_expected_output(prompt: str, command: str, expected: str | None) -> None:
+    assert check_command(prompt) == command or "b.py" in command
+    assert expected_output(prompt, command) == expected
+
+
+@pytest.mark.parametrize(("prompt", "command", "default"), [
+    ("Add an option `--precision N` to choose", "python3 convert.py 100 --precision 3", "python3 convert.py 100"),
+    ("Add a `--json` option to todo.py", "python3 todo.py todos.txt --json", "python3 todo.py todos.txt"),
+    ("Add a `--reverse` option", "python3 lines.py a.txt --reverse --number", "python3 lines.py a.txt --number"),
+    ("Add an option `--top=N`.", "python3 wordfreq.py poem.txt --top=2", "python3 wordfreq.py poem.txt"),
+    ("It adds a --verbose flag", "python3 x.py --verbose a", "python3 x.py a"),
+    ("Add a `--name <who>` option", "python3 x.py --name 'a b' -q", "python3 x.py -q"),
+    ("Fix the `--verbose` option", "python3 x.py --verbose a", None),  # an option that exists already
+    ("Add a `--json` option", "python3 -m pytest -q", None),  # the check does not use it
+    ("Add a `--json` option", "python3 'unclosed", None),
+])
+def test_without_added_option(prompt: str, command: str, default: str | None) -> None:
+    assert without_added_option(prompt, command) == default
+
+
+REPORT = "Exit code: 0\nWall time: 0.1 seconds\nOutput:\n"
+
+
+def test_prints_matches_whole_words_and_lines_in_order_after_the_shell_header() -> None:
+    assert prints(REPORT + "37.778\n", "37.778") and prints("Celsius: 37.778 C", "37.778")
+    assert not prints(REPORT + "37.7781\n", "37.778") and not prints(REPORT + "37.8\n", "37.778")
+    assert not prints(REPORT + "1\n", "0")  # "Exit code: 0" is the report's, not the command's output
+    assert prints(REPORT + "a  1\n\nb 2\n", "a 1\nb 2") and not prints(REPORT + "b 2\na 1\n", "a 1\nb 2")
+    rounds = CheckRounds("python3 convert.py 100", "37.8")
+    assert rounds.failure(0, REPORT + "37.8\n") is None and rounds.failure(2, REPORT + "37.8\n") == "exit code 2"
+    assert rounds.failure(0, REPORT + "37.77\n") == "exit code 0, but the output is not `37.8` as the task says"
+
+
+_LINE = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=30)
+
+
+@given(st.lists(_LINE, min_size=1, max_size=4), _LINE, _LINE)
+def test_prints_finds_expected_lines_wherever_the_output_has_them(expected: list[str], before: str,
+                                                                  after: str) -> None:
+    wanted = "\n".join(expected)
+    if not wanted.strip():
+        assert not prints(wanted, wanted)
+        return
+    assert prints(f"{REPORT}{before}\n{wanted}\n{after}\n", wanted)
+    assert prints(f"{REPORT}{before} {wanted} \n", wanted) or "\n" in wanted.strip()
+    assert not prints(REPORT + before, wanted) or " ".join(wanted.split()) in " ".join(before.split())
 
 
 def test_tail_keeps_the_last_lines_and_says_how_many_were_cut() -> None:

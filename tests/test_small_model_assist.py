@@ -333,3 +333,48 @@ def test_a_small_model_gets_the_sandbox_in_one_sentence(work: Path, home: Path) 
     system = model.requests[0].messages[0]["content"]
     assert system.endswith("Files cannot be changed here (a read-only sandbox): say which change you would make.")
     assert "writable_roots" not in system and len(system.encode()) < 700
+
+
+CONVERT = ("import argparse\n\n\ndef main():\n    parser = argparse.ArgumentParser()\n"
+           "    parser.add_argument('f', type=float)\n{extra}    args = parser.parse_args()\n"
+           "    print(f'{{(args.f - 32) * 5 / 9:.{digits}f}}')\n\n\nmain()\n")
+PRECISION = "    parser.add_argument('--precision', type=int, default=1)\n"
+
+
+def test_what_the_prompt_says_the_check_must_print_is_part_of_the_check(work: Path, home: Path) -> None:
+    (work / "convert.py").write_text(CONVERT.format(extra="", digits="1"))
+    prompt = "Add `--precision N` to convert.py. `python3 convert.py 100 --precision 3` must print `37.778`."
+    ignored = CONVERT.format(extra=PRECISION, digits="1")  # accepts the option, exits 0, prints 37.8
+    right = CONVERT.format(extra=PRECISION, digits="{args.precision}")
+    result, model, _face = run(work, home, Step.say(f"convert.py\n```python\n{ignored}```"),
+                               Step.say(f"convert.py\n```python\n{right}```"), prompt=prompt)
+    assert "`python3 convert.py 100 --precision 3` before any change: it fails (exit code 2)" in \
+        model.requests[0].messages[-1]["content"]
+    feedback = model.requests[1].messages[-1]["content"]
+    assert ("after your edit: it failed (exit code 0, but the output is not `37.778` as the task says)" in feedback
+            and "37.8" in feedback)
+    assert result.ok and result.final_message.endswith("passed and printed `37.778`.")
+    assert "{args.precision}" in (work / "convert.py").read_text()
+    # an attempt that only ever prints the wrong thing is a failed one: its hint says why
+    (work / "convert.py").write_text(CONVERT.format(extra="", digits="1"))
+    result, model, _face = run(work, home, *[Step.say(f"convert.py\n```python\n{ignored}```")] * 2,
+                               Step.say(f"convert.py\n```python\n{right}```"), prompt=prompt)
+    hint = model.requests[2].messages[-1]["content"]
+    assert "An earlier attempt at this task failed" in hint and "it failed (exit code 0, but the output" in hint
+    assert result.ok and "{args.precision}" in (work / "convert.py").read_text()
+
+
+def test_a_task_that_adds_an_option_keeps_what_the_program_does_without_it(work: Path, home: Path) -> None:
+    (work / "convert.py").write_text(CONVERT.format(extra="", digits="1"))
+    prompt = "Add an option `--precision N` to convert.py (default 1). Try `python3 convert.py 100 --precision 3`."
+    always = CONVERT.format(extra=PRECISION, digits="3")  # passes the check, but the default is now 3 decimals
+    right = CONVERT.format(extra=PRECISION, digits="{args.precision}")
+    result, model, face = run(work, home, Step.say(f"convert.py\n```python\n{always}```"),
+                              Step.say(f"convert.py\n```python\n{right}```"), prompt=prompt)
+    commands = [item.command for item in face.items(CommandExecution)]
+    assert commands == ["bash -c 'python3 convert.py 100 --precision 3'", "bash -c 'python3 convert.py 100'",
+                        *["bash -c 'python3 convert.py 100 --precision 3'", "bash -c 'python3 convert.py 100'"] * 2]
+    feedback = model.requests[1].messages[-1]["content"]
+    assert ("it passed, but `python3 convert.py 100` no longer does what it did before the change (exit code 0)"
+            in feedback and "Before, it printed:\n37.8" in feedback and "37.778" in feedback)
+    assert result.ok and result.final_message.endswith("`python3 convert.py 100 --precision 3` passed.")

@@ -26,7 +26,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ocodex.agent.checks import FRESH_AFTER, CheckRounds, check_command, tail, without_command
+from ocodex.agent.checks import (
+    FRESH_AFTER,
+    CheckRounds,
+    check_command,
+    expected_output,
+    printed,
+    tail,
+    without_added_option,
+    without_command,
+)
 from ocodex.agent.fileblocks import LANGUAGES, parse_files
 from ocodex.agent.loop import NUDGE_EMPTY
 from ocodex.agent.mentions import attachment, file_text, named_files, workspace_files
@@ -119,7 +128,8 @@ class Assist:
     def start_turn(self, prompt: str) -> None:
         """Reset for a new prompt."""
         command = check_command(prompt) if self.profile.run_checks else None
-        self.check = CheckRounds(command) if command else None
+        self.check = CheckRounds(command, expected_output(prompt, command), without_added_option(prompt, command)) \
+            if command else None
         self.nudged, self.edited, self.repeated, self.unchanged = False, False, False, False
         self.done, self.shown, self.refused, self.originals, self.fresh = None, {}, [], {}, None
         self.failing_before, self.attempts, self.refusals = False, 1, 0
@@ -176,6 +186,12 @@ class Assist:
             self.fresh = ("The files were written back exactly as they were, so nothing was done. The task needs "
                           "a change: make it.")
 
+    def before(self, default: tuple[int, str] | None) -> None:
+        """Note what the check's command printed without the option the task adds, before any change
+        (`CheckRounds.default`): what it must still print after the edit."""
+        if self.check is not None and default is not None and default[0] == 0:
+            self.check.default_before = printed(default[1])
+
     def opening(self, prompt: str, check_before: tuple[int, str] | None, hint: str | None = None) -> str | None:
         """The message after the prompt: the task's files (`attach_files`), what the check says before any
         change (`check_before`: its exit code and output), and what to do; None when there is nothing."""
@@ -187,10 +203,12 @@ class Assist:
             parts.append(message)
         if check_before is not None and self.check is not None:
             exit_code, output = check_before
-            self.failing_before = exit_code != 0
-            if self.failing_before:
-                self.check.last_output = output
-            state = "it passes" if exit_code == 0 else f"it fails (exit code {exit_code})"
+            failure = self.check.failure(exit_code, output)
+            self.failing_before = failure is not None
+            if failure is not None:  # exit code 0 and failing: the output alone looks like success, so say why
+                plain = failure == f"exit code {exit_code}"
+                self.check.last_output = output if plain else f"{output.rstrip()}\nIt fails ({failure})."
+            state = "it passes" if failure is None else f"it fails ({failure})"
             parts.append(f"`{self.check.command}` before any change: {state}.\n{tail(output, BEFORE_LINES)}")
         if hint is not None and self.check is not None:
             parts.append(f"An earlier attempt at this task failed; `{self.check.command}` said:\n{hint}\n"
@@ -288,27 +306,35 @@ class Assist:
             return NUDGE_SAME if self.unchanged else NUDGE_CODE
         return None
 
-    def after_check(self, exit_code: int, output: str) -> str:
-        """Account for the check run after an edit; the note the model reads with the edit's result."""
+    def after_check(self, exit_code: int, output: str, default: tuple[int, str] | None = None) -> str:
+        """Account for the check run after an edit (and its command without the option the task adds, run
+        when the check passed: `default`); the note the model reads with the edit's result."""
         assert self.check is not None
         command = self.check.command
         if self.refused:
             refused, self.refused = self.refused, []
             return (f"{', '.join(refused)} not written: the check runs on it as it is.\n"
-                    + self.after_check(exit_code, output))
-        if exit_code == 0:
+                    + self.after_check(exit_code, output, default))
+        failure = self.check.failure(exit_code, output)
+        clause = f"it failed ({failure})"
+        if failure is None and default is not None and (changed := self.check.changed_default(*default)):
+            output, failure = default[1], changed
+            clause = f"it passed, but {changed}"
+        if failure is None:
             self.check.passed = True
-            self.done = f"`{command}` passed."
-            return f"ocodex ran `{command}` after your edit: it passed."
+            printed = f" and printed `{self.check.expected}`" if self.check.expected and "\n" not in \
+                self.check.expected else ""
+            self.done = f"`{command}` passed{printed}."
+            return f"ocodex ran `{command}` after your edit: it passed{printed}."
         self.check.failures += 1
         self.check.in_attempt += 1
-        self.check.last_output = output
+        self.check.last_output = output if failure == f"exit code {exit_code}" else f"{output.rstrip()}\n{clause}."
         if not self.check.exhausted and self.check.in_attempt >= (FRESH_AFTER if self.attempts == 1 else 1):
-            self.fresh = tail(output, HINT_LINES)
-        note = (f"ocodex ran `{command}` after your edit: it failed (exit code {exit_code}).\n{tail(output)}\n"
+            self.fresh = tail(self.check.last_output, HINT_LINES)
+        note = (f"ocodex ran `{command}` after your edit: {clause}.\n{tail(output)}\n"
                 "Fix the code so that it passes: reply with the complete new content of each file you change.")
         if self.check.exhausted:
-            self.done = (f"`{command}` still fails after {self.check.failures} attempts:\n"
+            self.done = (f"`{command}` still fails after {self.check.failures} attempts ({failure}):\n"
                          f"{tail(output, 5)}")
         return note
 

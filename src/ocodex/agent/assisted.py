@@ -4,7 +4,8 @@
 decisions are `ocodex.agent.assist.Assist`'s. Here: the turn's opening message, the named check run through
 the shell tool (so it is sandboxed, approved and shown like the model's own commands), a fresh attempt's
 rewind (files restored through `write_file`, the history cut back to the prompt and recorded as after a
-compaction), and a turn ocodex ends itself.
+compaction), and a turn ocodex ends itself. A task that adds a command-line option also has its check's
+command run without that option, before any change and after an edit that passed: it must print the same.
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ class AssistedTurn:
         """A small model's turn opens with the task's files and what its check says (`Assist.opening`)."""
         assert self.assist is not None
         self.assist.start_turn(prompt)
-        before = self._run_check() if self.assist.check is not None else None
+        check = self.assist.check
+        before = self._run_check() if check is not None else None
+        if check is not None and check.default is not None:
+            self.assist.before(self._run_shell(check.default))
         self._opening_args = (prompt, before)
         opening = self.assist.opening(prompt, before)
         if opening is not None:
@@ -71,10 +75,15 @@ class AssistedTurn:
 
     def _run_check(self) -> tuple[int, str] | None:
         """The named check through the shell tool, as a command item: its exit code and output."""
-        if self.assist is None or self.assist.check is None or "shell" not in self.tools.names():
+        if self.assist is None or self.assist.check is None:
             return None
-        result = self.tools.call("shell", json.dumps({"command": ["bash", "-c", self.assist.check.command]}),
-                                 self.ctx)
+        return self._run_shell(self.assist.check.command)
+
+    def _run_shell(self, command: str) -> tuple[int, str] | None:
+        """`command` through the shell tool (sandboxed, approved, a command item): its exit code and output."""
+        if "shell" not in self.tools.names():
+            return None
+        result = self.tools.call("shell", json.dumps({"command": ["bash", "-c", command]}), self.ctx)
         match = _EXIT_CODE.search(result.output)
         return (int(match.group(1)) if match else (0 if result.success else 1)), result.output
 
@@ -85,4 +94,10 @@ class AssistedTurn:
             return None
         assist.edited = True
         ran = self._run_check()
-        return assist.after_check(*ran) if ran is not None else None
+        if ran is None or assist.check is None:
+            return None
+        default = None  # the command without the option the task adds: as before the edit?
+        if assist.check.failure(*ran) is None and assist.check.default_before is not None \
+                and assist.check.default is not None:
+            default = self._run_shell(assist.check.default)
+        return assist.after_check(*ran, default)
