@@ -408,13 +408,13 @@ class PullingServer:
 def test_a_broken_sandbox_is_reported_before_a_pull_begins_and_ctrl_c_stays_ctrl_c(
         work: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from ocodex.errors import SandboxUnavailable
-    from ocodex.thread import assembly
+    from ocodex.sandbox import run
 
     def broken(_policy: Any) -> None:
         time.sleep(0.05)  # still probing when the server answers
         raise SandboxUnavailable("sandbox mode 'workspace-write' needs bubblewrap, which is missing")
 
-    monkeypatch.setattr(assembly, "check_available", broken)
+    monkeypatch.setattr(run, "check_available", broken)
     server = PullingServer(ScriptedModel(Step.say("hi")))
     with pytest.raises(SandboxUnavailable, match="needs bubblewrap"):
         Thread.open(settings(sandbox_mode="workspace-write"), cwd=work, home=home, face=Face(), server=server)
@@ -422,3 +422,34 @@ def test_a_broken_sandbox_is_reported_before_a_pull_begins_and_ctrl_c_stays_ctrl
     with pytest.raises(KeyboardInterrupt):
         Thread.open(settings(sandbox_mode="workspace-write"), cwd=work, home=home, face=Face(),
                     server=PullingServer(ScriptedModel(), interrupt=True))
+
+
+def test_a_passed_sandbox_probe_is_remembered_and_a_failed_one_is_not(
+        work: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ocodex.errors import SandboxUnavailable
+    from ocodex.sandbox import run
+
+    calls: list[str] = []
+    outcome: list[BaseException | None] = [SandboxUnavailable("sandbox mode 'read-only': bwrap: setting up uid map")]
+
+    def probe(policy: Any) -> None:
+        calls.append(policy.mode)
+        if outcome[0] is not None:
+            raise outcome[0]
+
+    monkeypatch.setattr(run, "check_available", probe)
+    monkeypatch.setattr("shutil.which", lambda name, *a, **k: "/bin/sh" if name == "bwrap" else None)
+
+    def open_once(mode: str) -> None:
+        with Thread.open(settings(sandbox_mode=mode), cwd=work, home=home, face=Face(),
+                         server=ScriptedModel(Step.say("hi"))) as thread:
+            thread.run_turn("hi")
+
+    with pytest.raises(SandboxUnavailable):
+        open_once("read-only")
+    outcome[0] = None
+    open_once("read-only")
+    open_once("read-only")  # remembered: not probed again
+    open_once("workspace-write")  # another mode is another answer
+    assert calls == ["read-only", "read-only", "workspace-write"]
+    assert [p.name for p in (home / "cache").iterdir()] == ["sandbox.json"]

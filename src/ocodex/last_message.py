@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import stat
 
 from ocodex.errors import OcodexError, UsageError
@@ -106,7 +105,7 @@ class LastMessageFile:
         directory = self._directory
         if directory is None:
             raise OSError("the file was closed")
-        temp = f".{self._name[:200]}.{secrets.token_hex(8)}.ocodex-tmp"
+        temp = f".{self._name[:200]}.{os.urandom(8).hex()}.ocodex-tmp"
         fd = os.open(temp, _NEW_FILE, 0o666 if self._mode is None else 0o600, dir_fd=directory)
         try:
             try:

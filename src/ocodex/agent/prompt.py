@@ -13,7 +13,6 @@ import datetime as _dt
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +27,11 @@ AGENTS_FILENAMES = ("AGENTS.override.md", "AGENTS.md")
 PROJECT_ROOT_MARKERS = (".git",)
 
 
+PROMPTS = Path(__file__).resolve().parent.parent / "prompts"  # package data (pyproject's package-data)
+
+
 def _prompt(name: str) -> str:
-    return resources.files("ocodex").joinpath(f"prompts/{name}").read_text("utf-8")
+    return (PROMPTS / name).read_text("utf-8")
 
 
 def system_prompt(permissions: str, *, edit_format: str = "apply_patch", plan: bool = True,

@@ -52,7 +52,7 @@ from ocodex.events import (
 from ocodex.net.connection import Connection
 from ocodex.profile import profile_for
 from ocodex.protocol import Provider, ServerModel
-from ocodex.sandbox import SandboxPolicy, check_available
+from ocodex.sandbox import SandboxPolicy
 from ocodex.tools.base import Tool, ToolContext
 from ocodex.tools.select import select_tools
 
@@ -295,7 +295,7 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
     # The sandbox probe (a confined command that must show no capabilities) runs while the server is asked:
     # it waits on a process, the connection on the network. Its failure is reported first, as if it ran first,
     # and nothing heavy (a pull, the embedded model's assembly or start) begins before it is known.
-    probe = _InBackground(check_available, policy)
+    probe = _InBackground(_probe_sandbox, policy, home)
 
     def connecting(event: Event) -> None:
         if isinstance(event, PullStarted | EmbeddedAssembling | EmbeddedLoading):
@@ -367,6 +367,23 @@ def assemble(settings: Settings, *, cwd: Path, home: Path, emit: Emit, ids: Item
         connected.close()
         raise
     return Assembly(agent, connected, provider_config.id, configured)
+
+
+def _probe_sandbox(policy: SandboxPolicy, home: Path) -> None:
+    """`check_available`, unless a probe with the same fingerprint passed here lately
+    (`ocodex.sandbox.verified`); imported in the probe's own thread, so the runner, bubblewrap's argv and the
+    seccomp compiler load there while the main thread asks the server."""
+    from ocodex.sandbox.verified import VerifiedSandboxes, fingerprint
+
+    print_ = fingerprint(policy)
+    verified = VerifiedSandboxes(home)
+    if print_ is not None and verified.known(print_):
+        return
+    from ocodex.sandbox.run import check_available
+
+    check_available(policy)
+    if print_ is not None:
+        verified.remember(print_)
 
 
 class _InBackground:

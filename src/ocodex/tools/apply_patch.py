@@ -11,16 +11,18 @@ import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ocodex.approval import PatchRequest, needs_approval
 from ocodex.events import FileChange, FileUpdate, ItemCompleted, ItemStarted, PatchFailed
-from ocodex.patch.apply import apply_patch, format_summary
-from ocodex.patch.commit import Write
-from ocodex.patch.parser import Patch, PatchError, parse_patch
-from ocodex.sandbox import PROTECTED_SUBPATHS
-from ocodex.sandbox.protected import ProtectionUnknown, scan
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
+
+if TYPE_CHECKING:
+    from ocodex.patch.commit import Write
+    from ocodex.patch.parser import Patch
+
+# The patch machinery (`ocodex.patch`) is imported by the calls that use it: declaring the tool for a
+# model's first request needs none of it, and a one-shot `exec` that edits nothing never loads it.
 
 DESCRIPTION = ("Edit files with a patch: *** Begin Patch, then *** Add File: / *** Update File: / "
                "*** Delete File: hunks, then *** End Patch. Paths are relative to the working directory "
@@ -44,6 +46,10 @@ def run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
 
 
 def _run_patch(text: str, workdir: Path, ctx: ToolContext) -> ToolResult:
+    from ocodex.patch.apply import apply_patch, format_summary
+    from ocodex.patch.parser import PatchError, parse_patch
+    from ocodex.sandbox.policy import PROTECTED_SUBPATHS
+
     if ctx.policy.mode == "read-only":
         return ToolResult("apply_patch rejected: the sandbox is read-only, so files cannot be changed. "
                           "Tell the user which change you would make instead.", success=False)
@@ -105,6 +111,8 @@ def protected_path(rels: list[str], base: Path, roots: list[Path]) -> str | None
 
     Shown relative to the workspace (absolute when it lies in another writable root).
     """
+    from ocodex.sandbox.protected import ProtectionUnknown, scan
+
     try:
         protection = scan(roots)
     except ProtectionUnknown as exc:
@@ -133,6 +141,7 @@ def request_for(text: str, workdir: Path, ctx: ToolContext) -> PatchRequest | No
     patches; None otherwise, or when the patch does not parse (the applier then says why)."""
     if not needs_approval(ctx.approvals.policy, PatchRequest((), "")):
         return None
+    from ocodex.patch.parser import PatchError, parse_patch
     from ocodex.tools.patch_preview import files_of, preview
 
     try:

@@ -18,14 +18,10 @@ from typing import Any
 
 from ocodex.approval import PatchRequest, needs_approval
 from ocodex.events import FileChange, FileUpdate, ItemCompleted, ItemStarted, PatchFailed
-from ocodex.patch.apply import format_summary, rewrite_files
-from ocodex.patch.chunks import HunkRejected
-from ocodex.patch.parser import PatchError
-from ocodex.patch.replace import replace_text
-from ocodex.sandbox import PROTECTED_SUBPATHS
 from ocodex.tools.apply_patch import Journal, protected_path
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
-from ocodex.tools.patch_preview import read_text
+
+# As in `ocodex.tools.apply_patch`, the patch machinery is imported by the calls that use it.
 
 UNCHANGED = "nothing was changed."  # how a result that changed no file ends
 WRITE_DESCRIPTION = ("Write a file: its complete new content (every line, not only the changed ones). "
@@ -76,6 +72,8 @@ def _new_text(args: dict[str, Any], tool: str, path: str) -> Any:
             content += "\n"
         return lambda _old: content
     old, new = _string(args, "old", tool), _string(args, "new", tool)
+    from ocodex.patch.chunks import HunkRejected
+    from ocodex.patch.replace import replace_text
 
     def rewrite(text: str | None) -> str:
         if text is None:
@@ -86,6 +84,10 @@ def _new_text(args: dict[str, Any], tool: str, path: str) -> Any:
 
 def edit(tool: str, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     """Carry out one `write_file` or `replace` call."""
+    from ocodex.patch.apply import format_summary, rewrite_files
+    from ocodex.patch.parser import PatchError
+    from ocodex.sandbox.policy import PROTECTED_SUBPATHS
+
     path = _path(args, tool)
     if ctx.policy.mode == "read-only":
         return ToolResult(f"{tool} rejected: the sandbox is read-only, so files cannot be changed. Tell the "
@@ -119,6 +121,9 @@ def _describe(tool: str, args: dict[str, Any], ctx: ToolContext) -> PatchRequest
     """The approval request (the file and a unified diff), when the policy asks about edits."""
     if not needs_approval(ctx.approvals.policy, PatchRequest((), "")):
         return None
+    from ocodex.patch.chunks import HunkRejected
+    from ocodex.tools.patch_preview import read_text
+
     path = _path(args, tool)
     old = read_text(ctx.cwd / path)
     try:

@@ -25,7 +25,6 @@ from typing import Any
 
 from ocodex.approval import ApprovalRequest, CommandRequest
 from ocodex.events import CommandExecution, CommandOutput, ItemCompleted, ItemStarted
-from ocodex.patch.heredoc import extract_patch_from_command
 from ocodex.sandbox import ExecResult, SandboxPolicy, run_command
 from ocodex.tools.apply_patch import request_for, run_patch
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
@@ -165,6 +164,8 @@ def describe(args: dict[str, Any], ctx: ToolContext) -> ApprovalRequest | None:
     """What the call would run, for the approval gate (for an `apply_patch` heredoc: the patch)."""
     argv = _argv(args.get("command", args.get("cmd")))
     workdir = _workdir(args.get("workdir"), ctx)
+    from ocodex.patch.heredoc import extract_patch_from_command
+
     shell_patch = extract_patch_from_command(argv)
     if shell_patch is not None:
         target = (workdir / shell_patch.workdir).resolve() if shell_patch.workdir else workdir
@@ -205,6 +206,8 @@ def handle(args: dict[str, Any], ctx: ToolContext) -> ToolResult:
     argv = _argv(command)
     workdir = _workdir(args.get("workdir"), ctx)
     timeout_s, capped = _timeout_s(args.get("timeout_ms"), ctx)
+
+    from ocodex.patch.heredoc import extract_patch_from_command
 
     shell_patch = extract_patch_from_command(argv)
     if shell_patch is not None:
