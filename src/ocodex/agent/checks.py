@@ -32,6 +32,7 @@ FRESH_AFTER = 2  # failing checks in the first attempt, after which the model st
 MAX_OUTPUT_LINES = 40  # of a failing check's output, the last lines (where test runners say what failed)
 
 _BACKTICKS = re.compile(r"(?<!`)`([^`]{1,200})`(?!`)")  # a span may wrap onto the next line
+_WRAP = re.compile(r"[ \t]*\n\s*")  # where a backticked span wraps onto the next line
 _DOLLAR = re.compile(r"^\s*\$ (.{2,200})$", re.MULTILINE)
 # after a command's span: "must print `X`", "should output: `X`", "prints `X`", "and it gives ```X```"
 _PRINTS = re.compile(r"\s*,?\s*(?:(?:and|then)\s+)?(?:it\s+)?(?:(?:must|should|will|has\s+to|needs\s+to)\s+)?"
@@ -43,6 +44,13 @@ _ADDS_OPTION = re.compile(r"\b(?i:add(?:s|ing)?)\b[^.`\n]{0,40}?`?(?P<option>--[
                           r"(?P<value>[ =](?:[A-Z]+\b|<[^>]+>))?")
 _OUTPUT_HEADER = "\nOutput:\n"  # the shell tool's report: what follows is the command's own output
 _TESTY = re.compile(r"\b(?:test|tests|pytest|check|spec|unittest|rspec|phpunit|ctest)\b")
+
+
+def _unwrapped(span: str) -> str:
+    """A command as a span gives it: a span wrapped onto the next line joined with one space, the ends
+    stripped, and every other space kept (`python3 names.py "Ada  Lovelace"` is not the same command with
+    one space)."""
+    return _WRAP.sub(" ", span).strip()
 
 
 def _runs_code(command: str) -> bool:
@@ -58,7 +66,7 @@ def _runs_code(command: str) -> bool:
 
 def check_command(prompt: str) -> str | None:
     """The command `prompt` names to check the work (see the module docstring), or None."""
-    found = [" ".join(m.group(1).split()) for m in (*_BACKTICKS.finditer(prompt), *_DOLLAR.finditer(prompt))]
+    found = [_unwrapped(m.group(1)) for m in (*_BACKTICKS.finditer(prompt), *_DOLLAR.finditer(prompt))]
     commands = [command for command in found if _runs_code(command)]
     if not commands:
         return None
@@ -70,7 +78,7 @@ def expected_output(prompt: str, command: str) -> str | None:
     span right after the command's span ("must print `37.778`"). The lines under a `$ ` line are not: a
     pasted session shows what the command prints now, mostly the failure to fix."""
     for match in _BACKTICKS.finditer(prompt):
-        if " ".join(match.group(1).split()) == command:
+        if _unwrapped(match.group(1)) == command:
             said = _PRINTS.match(prompt, match.end())
             if said is not None:
                 text = said.group("block") if said.group("block") is not None else said.group("span")
@@ -107,7 +115,7 @@ def without_added_option(prompt: str, command: str) -> str | None:
 def without_command(prompt: str, command: str) -> str:
     """`prompt` with the spans that give `command` (backticks or a `$ ` line, however wrapped) taken out."""
     def drop(match: re.Match[str]) -> str:
-        return " " if " ".join(match.group(1).split()) == command else match.group(0)
+        return " " if _unwrapped(match.group(1)) == command else match.group(0)
 
     return _DOLLAR.sub(drop, _BACKTICKS.sub(drop, prompt))
 
