@@ -205,9 +205,8 @@ class Assist:
             exit_code, output = check_before
             failure = self.check.failure(exit_code, output)
             self.failing_before = failure is not None
-            if failure is not None:  # exit code 0 and failing: the output alone looks like success, so say why
-                plain = failure == f"exit code {exit_code}"
-                self.check.last_output = output if plain else f"{output.rstrip()}\nIt fails ({failure})."
+            if failure is not None:
+                self.check.last_output = _with_reason(output, exit_code, failure, f"It fails ({failure})")
             state = "it passes" if failure is None else f"it fails ({failure})"
             parts.append(f"`{self.check.command}` before any change: {state}.\n{tail(output, BEFORE_LINES)}")
         if hint is not None and self.check is not None:
@@ -322,13 +321,13 @@ class Assist:
             clause = f"it passed, but {changed}"
         if failure is None:
             self.check.passed = True
-            printed = f" and printed `{self.check.expected}`" if self.check.expected and "\n" not in \
+            shown = f" and printed `{self.check.expected}`" if self.check.expected and "\n" not in \
                 self.check.expected else ""
-            self.done = f"`{command}` passed{printed}."
-            return f"ocodex ran `{command}` after your edit: it passed{printed}."
+            self.done = f"`{command}` passed{shown}."
+            return f"ocodex ran `{command}` after your edit: it passed{shown}."
         self.check.failures += 1
         self.check.in_attempt += 1
-        self.check.last_output = output if failure == f"exit code {exit_code}" else f"{output.rstrip()}\n{clause}."
+        self.check.last_output = _with_reason(output, exit_code, failure, clause)
         if not self.check.exhausted and self.check.in_attempt >= (FRESH_AFTER if self.attempts == 1 else 1):
             self.fresh = tail(self.check.last_output, HINT_LINES)
         note = (f"ocodex ran `{command}` after your edit: {clause}.\n{tail(output)}\n"
@@ -337,6 +336,12 @@ class Assist:
             self.done = (f"`{command}` still fails after {self.check.failures} attempts ({failure}):\n"
                          f"{tail(output, 5)}")
         return note
+
+
+def _with_reason(output: str, exit_code: int, failure: str, reason: str) -> str:
+    """A failing check's output as it is kept for hints: with `reason` at its end (where `tail` keeps it)
+    unless the exit code alone says why (exit code 0 and failing: the output alone looks like success)."""
+    return output if failure == f"exit code {exit_code}" else f"{output.rstrip()}\n{reason}."
 
 
 _TEST_NAME = re.compile(r"(?:^test_.*|.*_test\.\w+|.*\.(?:test|spec)\.\w+|^conftest\.py)$")

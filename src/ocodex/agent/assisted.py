@@ -96,8 +96,5 @@ class AssistedTurn:
         ran = self._run_check()
         if ran is None or assist.check is None:
             return None
-        default = None  # the command without the option the task adds: as before the edit?
-        if assist.check.failure(*ran) is None and assist.check.default_before is not None \
-                and assist.check.default is not None:
-            default = self._run_shell(assist.check.default)
-        return assist.after_check(*ran, default)
+        default = assist.check.default_to_run(*ran)  # the command without the option the task adds
+        return assist.after_check(*ran, self._run_shell(default) if default is not None else None)

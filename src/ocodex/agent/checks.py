@@ -155,6 +155,12 @@ class CheckRounds:
             return f"exit code 0, but the output is not `{shown}` as the task says"
         return None
 
+    def default_to_run(self, exit_code: int, output: str) -> str | None:
+        """After an edit whose check run passed, `default` (to hold to what it printed before); else None."""
+        if self.default_before is None or self.failure(exit_code, output) is not None:
+            return None
+        return self.default
+
     def changed_default(self, exit_code: int, output: str) -> str | None:
         """Why a run of `default` after an edit fails: it no longer exits 0 or prints what it printed before
         any change; None if it does (or nothing is known of it)."""

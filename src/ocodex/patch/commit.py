@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -154,7 +153,7 @@ def commit(writes: Sequence[Write]) -> None:
 
 
 def _sibling(path: Path, suffix: str) -> Path:
-    return path.with_name(f".ocodex-{secrets.token_hex(6)}{suffix}")
+    return path.with_name(f".ocodex-{os.urandom(6).hex()}{suffix}")
 
 
 def _stage(write: Write, *, stage_content: bool) -> None:

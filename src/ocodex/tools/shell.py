@@ -21,15 +21,18 @@ import shlex
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ocodex.approval import ApprovalRequest, CommandRequest
 from ocodex.events import CommandExecution, CommandOutput, ItemCompleted, ItemStarted
-from ocodex.sandbox import ExecResult, SandboxPolicy, run_command
+from ocodex.sandbox.policy import SandboxPolicy
 from ocodex.tools.apply_patch import request_for, run_patch
 from ocodex.tools.base import Tool, ToolContext, ToolError, ToolResult
 from ocodex.tools.env import tool_env
 from ocodex.tools.truncate import truncate_middle
+
+if TYPE_CHECKING:
+    from ocodex.sandbox.run import ExecResult
 
 DESCRIPTION = "Run a shell command and return its exit code and output."
 
@@ -180,6 +183,8 @@ def declined(request: ApprovalRequest, ctx: ToolContext) -> None:
 
 
 def _run(argv: list[str], workdir: Path, timeout_s: float, policy: SandboxPolicy, ctx: ToolContext) -> ExecResult:
+    from ocodex.sandbox.run import ExecResult, run_command  # (bubblewrap's argv, seccomp) with the first command
+
     item_id = ctx.ids.next()
     command = shlex.join(argv)
     ctx.emit(ItemStarted(CommandExecution(item_id, command)))
