@@ -274,11 +274,23 @@ def default_server(settings: Settings) -> ModelServer:
     return HttpServers()
 
 
+SHARED_WITH_MCP = ("httpcore", "concurrent.futures.thread")
+"""What this thread's own code imports that the MCP SDK imports too, on the servers' loop thread while this one
+goes on (httpcore's certifi, importlib.resources and anyio; the probes' thread pool's queue). They are imported
+here, before that thread starts: on Python < 3.15 two threads importing one package at once can fail with
+_DeadlockError (CPython gh-83065). tests/test_mcp_imports.py keeps the list complete."""
+
+
 def start_mcp(settings: Settings) -> McpServers | None:
     """Start the configured MCP servers in the background (None, and no SDK import, when none is enabled)."""
     if not any(server.enabled for server in settings.mcp_servers.values()):
         return None
+    import importlib
+
     from ocodex.mcp.toolset import start_servers
+
+    for name in SHARED_WITH_MCP:  # this thread imports them soon anyway
+        importlib.import_module(name)
 
     return start_servers(settings.mcp_servers)
 
