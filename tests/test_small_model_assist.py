@@ -378,3 +378,21 @@ def test_a_task_that_adds_an_option_keeps_what_the_program_does_without_it(work:
     assert ("it passed, but `python3 convert.py 100` no longer does what it did before the change (exit code 0)"
             in feedback and "Before, it printed:\n37.8" in feedback and "37.778" in feedback)
     assert result.ok and result.final_message.endswith("`python3 convert.py 100 --precision 3` passed.")
+
+
+def test_a_fresh_attempt_is_shown_the_function_the_traceback_ends_in_and_its_fragment_is_spliced(
+        work: Path, home: Path) -> None:
+    names = ('import sys\n\n\ndef initials(full_name):\n'
+             '    return "".join(p[0].upper() for p in full_name.split(" "))\n'
+             '\n\nif __name__ == "__main__":\n    print(initials(sys.argv[1]))\n')
+    (work / "names.py").write_text(names)
+    prompt = 'Fix `initials` in names.py: `python3 names.py "Ada  Lovelace"` fails.'
+    fixed = 'def initials(full_name):\n    return "".join(p[0].upper() for p in full_name.split())\n'
+    result, model, _face = run(work, home, Step.say(f"names.py\n```python\n{names}```"),
+                               Step.say(f"names.py\n```python\n{fixed}```"), prompt=prompt)
+    first, fresh = model.requests[0].messages[-1]["content"], model.requests[1].messages[-1]["content"]
+    assert "The traceback ends in" not in first and first.endswith("Do not write out the files you do not change.")
+    assert "The traceback ends in `initials`, in names.py, at line 5:" in fresh
+    assert 'def initials(full_name):\n    return "".join(p[0].upper() for p in full_name.split(" "))\n```' in fresh
+    assert fresh.endswith("Reply with the corrected function under the line `names.py`.")
+    assert result.ok and (work / "names.py").read_text() == names.replace('split(" ")', "split()")

@@ -103,3 +103,12 @@ def test_splicing_any_strict_subset_keeps_every_other_definition(names: list[str
     for index, name in enumerate(names):
         assert (f"return '{name} new'" in result) == (name in chosen)
         assert (f"return {index}\n" in result) == (name not in chosen)
+
+
+def test_the_one_definition_asked_for_is_a_fragment_even_of_a_file_that_defines_nothing_else() -> None:
+    original = 'import sys\n\n\ndef initials(name):\n    return name[0]\n\n\nif __name__ == "__main__":\n    print(1)\n'
+    block = "def initials(name):\n    return name[:1]\n"
+    assert splice(original, block) is None  # unasked: a whole file, which drops the `__main__` block
+    assert splice(original, block, asked="initials") == original.replace("name[0]", "name[:1]")
+    assert splice(original, block, asked="other") is None
+    assert splice(original, block + "\n\ndef more():\n    pass\n", asked="initials") is None  # not only it

@@ -11,7 +11,9 @@ Qwen2.5-Coder 0.5B/1.5B from never editing a file into solving tasks (README, "S
   does not name, is not rewritten: a small model that cannot pass a test edits the test instead.
 - After an edit, the check the prompt names runs (`ocodex.agent.checks`), and its result goes back with
   the edit's. A check that passes ends the turn; after `FRESH_AFTER` failures the model starts afresh
-  (`restart`); one that keeps failing ends it after `MAX_CHECK_ROUNDS`.
+  (`restart`); one that keeps failing ends it after `MAX_CHECK_ROUNDS`. A fresh attempt is shown the one
+  function the failure points at and asked for it alone (`ocodex.agent.focus`), when there is one: asked
+  for whole files again, a small model copies them back unchanged.
 - An answer that changed nothing although it holds code, or says nothing at all, gets one nudge back.
 
 `Assist` holds one turn's state; the loop asks it at fixed points and owns everything else.
@@ -37,6 +39,7 @@ from ocodex.agent.checks import (
     without_command,
 )
 from ocodex.agent.fileblocks import LANGUAGES, parse_files
+from ocodex.agent.focus import Focus, focus
 from ocodex.agent.loop import NUDGE_EMPTY
 from ocodex.agent.mentions import attachment, file_text, named_files, workspace_files
 from ocodex.agent.splice import splice
@@ -123,6 +126,7 @@ class Assist:
     fresh: str | None = None  # set when the model should start afresh: the failure to avoid
     failing_before: bool = False  # the check failed before any change
     attempts: int = 1  # this turn's attempts (fresh starts + 1)
+    focused: Focus | None = None  # what this attempt was asked to correct, when it was pointed at one definition
     done: str | None = None  # set when the turn should end: the result to state ("" for none)
 
     def start_turn(self, prompt: str) -> None:
@@ -132,7 +136,7 @@ class Assist:
             if command else None
         self.nudged, self.edited, self.repeated, self.unchanged = False, False, False, False
         self.done, self.shown, self.refused, self.originals, self.fresh = None, {}, [], {}, None
-        self.failing_before, self.attempts, self.refusals = False, 1, 0
+        self.failing_before, self.attempts, self.refusals, self.focused = False, 1, 0, None
         self.files = workspace_files(self.cwd) if self.profile.attach_files else []
         self.named = named_files(prompt, self.files)
         self.inputs = []
@@ -215,8 +219,18 @@ class Assist:
         if not parts:
             return None
         if self.profile.edit_format == "whole":
-            parts.append(DO_IT)
+            self.focused = self._focus(prompt, check_before, hint) if hint is not None else None
+            parts.append(self.focused.message() if self.focused is not None else DO_IT)
         return "\n\n".join(parts)
+
+    def _focus(self, prompt: str, check_before: tuple[int, str] | None, hint: str) -> Focus | None:
+        """What a fresh attempt is pointed at (`ocodex.agent.focus`): the function that the check's failure
+        before any change, else a traceback in the prompt, else the last attempt's failure points at."""
+        before = check_before[1] if check_before is not None and self.failing_before else ""
+        for text in (before, prompt, hint):
+            if text and (found := focus(text, self.shown, is_test_path)) is not None:
+                return found
+        return None
 
     def file_writes(self, text: str) -> tuple[str, list[FileWrite]]:
         """The whole files in `text` (the `whole` format), and the text without their blocks."""
@@ -258,9 +272,10 @@ class Assist:
 
     def _spliced(self, path: str, block: str) -> str | None:
         """The Python file at `path` with `block`'s functions in place of its own, when `block` is only some
-        of them (`ocodex.agent.splice`); None otherwise."""
+        of them or the one this attempt asked for (`ocodex.agent.splice`); None otherwise."""
         now = file_text(self.cwd, path) if path.endswith(".py") else None
-        return splice(now, block) if now is not None else None
+        asked = self.focused.name if self.focused is not None and self.focused.path == path else None
+        return splice(now, block, asked) if now is not None else None
 
     def _guarded(self, path: str) -> bool:
         """Is `path` an existing test the task checks with, which the prompt does not name, or a data file

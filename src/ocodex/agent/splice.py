@@ -8,7 +8,8 @@ file's own (with its decorators; the file's are kept when the block has none), i
 file's, and the file's other statements (constants, a `__main__` block) stay. Anything else (a block holding
 every definition, which removes what it leaves out; a module-level statement; a name the file does not
 define; a new `from __future__` import; a block or result that does not compile; a file with a name defined
-twice) is not a fragment, and the block stays a whole file as written.
+twice) is not a fragment, and the block stays a whole file as written. A block holding just the one definition
+the model was asked for (`asked`, a focused attempt) is a fragment, even of a file that defines nothing else.
 """
 
 from __future__ import annotations
@@ -58,9 +59,10 @@ def _fragment(tree: ast.Module) -> tuple[list[Definition], list[ast.stmt]] | Non
     return (definitions, imports) if definitions else None
 
 
-def splice(original: str, block: str) -> str | None:
+def splice(original: str, block: str, asked: str | None = None) -> str | None:
     """`original` with `block`'s definitions in place of its own (see the module docstring); None when `block`
-    is not a fragment of it."""
+    is not a fragment of it. `asked`: the one definition the model was asked for (`ocodex.agent.focus`); a
+    block holding only it is a fragment even when the file defines nothing else."""
     block_tree, original_tree = _parse(block), _parse(original)
     if block_tree is None or original_tree is None:
         return None
@@ -70,7 +72,8 @@ def splice(original: str, block: str) -> str | None:
         return None
     definitions, imports = fragment
     names = [node.name for node in definitions]
-    if len(set(names)) != len(names) or not set(names) < set(existing):
+    wanted = asked is not None and names == [asked] and asked in existing
+    if len(set(names)) != len(names) or not (set(names) < set(existing) or wanted):
         return None  # a block holding every definition is a whole file: what it leaves out, it removes
     have = {ast.unparse(node) for node in original_tree.body if isinstance(node, ast.Import | ast.ImportFrom)}
     new_imports = [ast.unparse(node) + "\n" for node in imports if ast.unparse(node) not in have]

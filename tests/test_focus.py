@@ -1,0 +1,101 @@
+"""`ocodex.agent.focus`: the function a failing check points at, from tracebacks, pytest frames and pytest's
+`where` lines, found only in the task's shown non-test Python files."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ocodex.agent.assist import is_test_path
+from ocodex.agent.focus import MAX_LINES, focus
+
+pytestmark = pytest.mark.fast
+
+NAMES = ('"""Initials."""\n\nimport sys\n\n\ndef initials(full_name):\n'
+         '    return "".join(part[0].upper() for part in full_name.split(" "))\n\n\n'
+         'if __name__ == "__main__":\n    print(initials(sys.argv[1]))\n')
+PRICING = ('def apply_discount(price, percent):\n    if not 0 <= percent <= 100:\n        raise ValueError("range")\n'
+           '    return round(price * percent / 100, 2)\n\n\ndef with_tax(price, rate=0.2):\n'
+           '    return round(price * (1 + rate), 2)\n')
+TEST = "from pricing import apply_discount\n\n\ndef test_discount():\n    assert apply_discount(80.0, 25) == 60.0\n"
+TRACEBACK = '''Traceback (most recent call last):
+  File "{path}", line 11, in <module>
+    print(initials(sys.argv[1]))
+  File "{path}", line 7, in initials
+    return "".join(part[0].upper() for part in full_name.split(" "))
+  File "{path}", line 7, in <genexpr>
+IndexError: string index out of range
+'''
+WHERE = '''    def test_discount():
+>       assert apply_discount(80.0, 25) == 60.0
+E       assert 20.0 == 60.0
+E        +  where 20.0 = apply_discount(80.0, 25)
+
+test_pricing.py:5: AssertionError
+'''
+
+
+def find(output: str, **files: str):
+    return focus(output, {path.replace("__", "/").replace("_py", ".py"): text for path, text in files.items()},
+                 is_test_path)
+
+
+@pytest.mark.parametrize("path", ["names.py", "/tmp/work/names.py"])
+def test_a_traceback_points_at_the_function_its_deepest_frame_is_in(path: str) -> None:
+    found = find(TRACEBACK.format(path=path), names_py=NAMES)
+    assert found is not None and (found.path, found.name, found.line, found.kind) == ("names.py", "initials", 7,
+                                                                                      "function")
+    assert found.source == NAMES.splitlines()[5] + "\n" + NAMES.splitlines()[6]
+    message = found.message()
+    assert message.startswith("The traceback ends in `initials`, in names.py, at line 7:")
+    assert found.source in message and message.endswith("Reply with the corrected function under the line `names.py`.")
+
+
+def test_a_failed_assertion_points_at_the_function_it_called_not_at_the_test() -> None:
+    found = find(WHERE, pricing_py=PRICING, test_pricing_py=TEST)
+    assert found is not None and (found.path, found.name, found.line) == ("pricing.py", "apply_discount", None)
+    assert found.source == "\n".join(PRICING.splitlines()[:4])
+    assert found.message().startswith("The failing test calls `apply_discount`, which is in pricing.py:")
+
+
+def test_a_pytest_frame_line_in_the_code_wins_over_the_where_line() -> None:
+    output = WHERE.replace("test_pricing.py:5: AssertionError", "test_pricing.py:5: in test_discount\n"
+                           "    ...\npricing.py:7: in with_tax\n    return round(\nE   TypeError: boom")
+    found = find(output, pricing_py=PRICING, test_pricing_py=TEST)
+    assert found is not None and (found.name, found.line) == ("with_tax", 7)
+
+
+def test_a_method_is_shown_as_its_class_and_module_code_as_nothing() -> None:
+    code = "class Cart:\n    def add(self, item):\n        self.items.append(item)\n\n\nCart().add(1)\n"
+    frames = ('  File "cart.py", line 6, in <module>\n  File "cart.py", line 3, in add\n'
+              "AttributeError: 'Cart' object has no attribute 'items'\n")
+    found = find(frames, cart_py=code)
+    assert found is not None and (found.name, found.kind) == ("Cart", "class")
+    assert found.message().endswith("Reply with the corrected class under the line `cart.py`.")
+    assert find('  File "cart.py", line 6, in <module>\n', cart_py=code) is None
+
+
+@pytest.mark.parametrize("output", [
+    '  File "/usr/lib/python3.11/json/__init__.py", line 346, in loads\n',  # not a shown file
+    '  File "test_names.py", line 2, in test_it\n',  # a test
+    "E   assert 1 == 2\nE    +  where 1 = len([0])\n",  # a builtin
+    "FAILED for some other reason\n",
+])
+def test_nothing_outside_the_task_s_own_code_is_focused_on(output: str) -> None:
+    assert find(output, names_py=NAMES, test_names_py="def test_it():\n    assert False\n") is None
+
+
+def test_a_long_definition_or_a_file_that_does_not_parse_is_not_focused_on() -> None:
+    long = "def big():\n" + "    x = 1\n" * MAX_LINES
+    assert find('  File "big.py", line 3, in big\n', big_py=long) is None
+    assert find('  File "bad.py", line 1, in f\n', bad_py="def f(:\n") is None
+
+
+@given(st.text(max_size=400), st.text(max_size=400), st.integers(min_value=0, max_value=40))
+def test_focus_never_raises_and_shows_a_slice_of_a_shown_non_test_file(noise: str, code: str, line: int) -> None:
+    output = f'{noise}\n  File "mod.py", line {line}, in f\nmod.py:{line}: in g\nE  where 1 = f(2)\n{noise}'
+    shown = {"mod.py": code, "test_mod.py": code, "notes.txt": code}
+    found = focus(output, shown, is_test_path)
+    if found is not None:
+        assert found.path == "mod.py" and found.source in code and found.source.strip()
