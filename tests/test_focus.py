@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ocodex.agent.assist import is_test_path
-from ocodex.agent.focus import MAX_LINES, focus
+from ocodex.agent.focus import MAX_LINES, focus, option_hint, unknown_option
 
 pytestmark = pytest.mark.fast
 
@@ -99,3 +99,31 @@ def test_focus_never_raises_and_shows_a_slice_of_a_shown_non_test_file(noise: st
     found = focus(output, shown, is_test_path)
     if found is not None:
         assert found.path == "mod.py" and found.source in code and found.source.strip()
+
+
+LINES = ('import argparse\n\n\ndef main(argv=None):\n    parser = argparse.ArgumentParser()\n'
+         '    parser.add_argument("path")\n    args = parser.parse_args(argv)\n    print(args.path)\n\n\n'
+         'if __name__ == "__main__":\n    main()\n')
+
+
+@pytest.mark.parametrize("output", [
+    "usage: lines.py [-h] path\nlines.py: error: unrecognized arguments: --dry-run notes.txt\n",
+    "Usage: lines.py [OPTIONS] PATH\nTry 'lines.py --help' for help.\n\nError: No such option: --dry-run\n",
+])
+def test_a_rejected_option_points_at_the_function_that_sets_up_the_parser(output: str) -> None:
+    assert unknown_option(output) == "--dry-run"
+    found = find(output, lines_py=LINES, test_lines_py="def test_it():\n    parser.add_argument('x')\n")
+    assert found is not None and (found.path, found.name) == ("lines.py", "main")
+    assert found.message() == (
+        "`--dry-run` is not an option of lines.py yet: `main` sets up its parser, which needs a "
+        '`parser.add_argument("--dry-run", ...)` line, and the code must use `args.dry_run`.\n\n'
+        f"```python\n{found.source}\n```\n\nReply with the corrected function under the line `lines.py`.")
+    assert "--dry-run" in option_hint("--dry-run")
+
+
+def test_a_rejected_option_with_no_one_parser_function_falls_back_to_the_traceback() -> None:
+    two = LINES + "\n\ndef other(parser):\n    parser.add_argument('--x')\n"
+    output = "error: unrecognized arguments: --y\n" + TRACEBACK.format(path="names.py")
+    found = find(output, lines_py=two, names_py=NAMES)
+    assert found is not None and found.name == "initials"
+    assert unknown_option("all good\n") is None

@@ -396,3 +396,31 @@ def test_a_fresh_attempt_is_shown_the_function_the_traceback_ends_in_and_its_fra
     assert 'def initials(full_name):\n    return "".join(p[0].upper() for p in full_name.split(" "))\n```' in fresh
     assert fresh.endswith("Reply with the corrected function under the line `names.py`.")
     assert result.ok and (work / "names.py").read_text() == names.replace('split(" ")', "split()")
+
+
+def test_a_rejected_option_is_named_after_the_edit_and_a_fresh_attempt_is_shown_the_parser(
+        work: Path, home: Path) -> None:
+    lines = ('import argparse\n\n\ndef main(argv=None):\n    parser = argparse.ArgumentParser()\n'
+             '    parser.add_argument("path")\n    args = parser.parse_args(argv)\n'
+             '    rows = open(args.path).read().splitlines()\n    print("\\n".join(rows))\n\n\n'
+             'if __name__ == "__main__":\n    main()\n')
+    (work / "lines.py").write_text(lines)
+    (work / "notes.txt").write_text("first\nsecond\n")
+    prompt = ("Add a `--reverse` option to lines.py that prints the lines last first: "
+              "`python3 lines.py notes.txt --reverse`.")
+    wrong = [Step.say("lines.py\n```python\n" + lines.replace("print(", f"print({n!r} or ") + "```") for n in ("", 0)]
+    fixed = ('def main(argv=None):\n    parser = argparse.ArgumentParser()\n    parser.add_argument("path")\n'
+             '    parser.add_argument("--reverse", action="store_true")\n    args = parser.parse_args(argv)\n'
+             '    rows = open(args.path).read().splitlines()\n'
+             '    print("\\n".join(rows[::-1] if args.reverse else rows))\n')
+    result, model, _face = run(work, home, *wrong, Step.say(f"lines.py\n```python\n{fixed}```"), prompt=prompt)
+    note = model.requests[1].messages[-1]["content"]
+    assert "unrecognized arguments: --reverse" in note
+    assert ('`--reverse` is not an option of the program yet: its parser needs an '
+            '`add_argument("--reverse", ...)`') in note
+    fresh = model.requests[2].messages[-1]["content"]
+    assert fresh.startswith("The files this task is about") and "`--reverse` is not an option of lines.py yet: " \
+        '`main` sets up its parser, which needs a `parser.add_argument("--reverse", ...)` line' in fresh
+    assert fresh.endswith("Reply with the corrected function under the line `lines.py`.")
+    assert result.ok, result.final_message
+    assert 'if __name__ == "__main__":' in (work / "lines.py").read_text()

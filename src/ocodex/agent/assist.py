@@ -39,7 +39,7 @@ from ocodex.agent.checks import (
     without_command,
 )
 from ocodex.agent.fileblocks import LANGUAGES, parse_files
-from ocodex.agent.focus import Focus, focus
+from ocodex.agent.focus import Focus, focus, option_hint, unknown_option
 from ocodex.agent.loop import NUDGE_EMPTY
 from ocodex.agent.mentions import attachment, file_text, named_files, workspace_files
 from ocodex.agent.splice import splice
@@ -345,8 +345,10 @@ class Assist:
         self.check.last_output = _with_reason(output, exit_code, failure, clause)
         if not self.check.exhausted and self.check.in_attempt >= (FRESH_AFTER if self.attempts == 1 else 1):
             self.fresh = tail(self.check.last_output, HINT_LINES)
+        option = unknown_option(output)
         note = (f"ocodex ran `{command}` after your edit: {clause}.\n{tail(output)}\n"
-                "Fix the code so that it passes: reply with the complete new content of each file you change.")
+                + (f"{option_hint(option)}\n" if option is not None else "")
+                + "Fix the code so that it passes: reply with the complete new content of each file you change.")
         if self.check.exhausted:
             self.done = (f"`{command}` still fails after {self.check.failures} attempts ({failure}):\n"
                          f"{tail(output, 5)}")

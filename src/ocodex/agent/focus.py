@@ -11,6 +11,11 @@ code (a shown Python file that is not a test):
 - a pytest frame line: `pricing.py:8: in apply_discount`, `pricing.py:8: ValueError`;
 - else the function a failed assertion called, as pytest spells it out: `where 20.0 = apply_discount(80.0, 25)`.
 
+A command-line program that rejects an option (argparse's `unrecognized arguments: --reverse`, click's `No such
+option: --reverse`) is pointed at the function that sets up its parser, saying which line it lacks
+(`unknown_option`, `option_focus`): asked to add an option, the 1.5B changed what the program prints and never
+the parser, in every sample.
+
 A frame's function is found by its name among the file's top-level definitions, else by the frame's line
 (a method is shown as its class, since splice puts top-level definitions only; `<genexpr>` as the function
 it is in; `<module>` code is no definition, and the next frame out is tried). A definition
@@ -28,6 +33,9 @@ MAX_LINES = 60  # of a definition, beyond which focusing on it saves the model l
 
 _TRACEBACK_FRAME = re.compile(r'^\s*File "(?P<path>[^"\n]+)", line (?P<line>\d+), in (?P<name>\S+)', re.MULTILINE)
 _PYTEST_FRAME = re.compile(r"^(?P<path>[^\s:][^:\n]*\.py):(?P<line>\d+): (?:in (?P<name>\S+)|\w+)", re.MULTILINE)
+_UNKNOWN_OPTION = re.compile(r"(?:unrecognized arguments|no such option):\s*(?P<option>--[A-Za-z][\w-]*)",
+                             re.IGNORECASE)
+_ADD_ARGUMENT = re.compile(r"\b(?P<parser>[A-Za-z_]\w*)\.add_argument\(")
 _WHERE_CALL = re.compile(r"^E\s+[+\s]*where .{0,200}? = (?:[A-Za-z_][\w.]*\.)?(?P<name>[A-Za-z_]\w*)\(",
                          re.MULTILINE)
 
@@ -41,9 +49,13 @@ class Focus:
     source: str  # the definition as the file has it (decorators included)
     line: int | None  # the frame's line, when a traceback gave one (None: a failed assertion called it)
     kind: str = "function"  # or "class"
+    why: str | None = None  # what is wrong there, when more is known than where it is
 
     def message(self) -> str:
         """What the fresh attempt says instead of asking for whole files."""
+        if self.why is not None:
+            return (f"{self.why}\n\n```python\n{self.source}\n```\n\nReply with the corrected {self.kind} under "
+                    f"the line `{self.path}`.")
         if self.line is not None:
             where = f"The traceback ends in `{self.name}`, in {self.path}, at line {self.line}:"
         else:
@@ -97,6 +109,9 @@ def focus(output: str, shown: Mapping[str, str], is_test: Callable[[str], bool])
     code = {path: text for path, text in shown.items() if path.endswith(".py") and not is_test(path)}
     if not code:
         return None
+    option = unknown_option(output)
+    if option is not None and (found := option_focus(option, code)) is not None:
+        return found
     frames = [(m.start(), m.group("path"), int(m.group("line")), m.group("name"))
               for pattern in (_TRACEBACK_FRAME, _PYTEST_FRAME) for m in pattern.finditer(output)]
     for _, frame_path, line, name in sorted(frames, reverse=True):  # the deepest frame is printed last
@@ -109,3 +124,34 @@ def focus(output: str, shown: Mapping[str, str], is_test: Callable[[str], bool])
         if len(defining) == 1 and (found := _at(defining[0], code[defining[0]], name, None)) is not None:
             return found
     return None
+
+
+def unknown_option(output: str) -> str | None:
+    """The option a command-line program rejected, as argparse or click says it; None if none was."""
+    match = _UNKNOWN_OPTION.search(output)
+    return match.group("option") if match else None
+
+
+def option_hint(option: str) -> str:
+    """One line on a rejected option, for the note after an edit."""
+    return (f"`{option}` is not an option of the program yet: its parser needs an "
+            f"`add_argument(\"{option}\", ...)` line, and the code must use it.")
+
+
+def option_focus(option: str, code: Mapping[str, str]) -> Focus | None:
+    """The one top-level function of `code` (shown non-test Python files) that adds arguments to a parser,
+    with what it lacks; None unless exactly one does."""
+    found = []
+    for path, text in code.items():
+        lines = text.splitlines()
+        for name, first, last, kind in _definitions(text) or []:
+            source = "\n".join(lines[first - 1:last])
+            if (adds := _ADD_ARGUMENT.search(source)) is not None and last - first + 1 <= MAX_LINES:
+                found.append((path, name, source, kind, adds.group("parser")))
+    if len(found) != 1:
+        return None
+    path, name, source, kind, parser = found[0]
+    dest = option.lstrip("-").replace("-", "_")
+    why = (f"`{option}` is not an option of {path} yet: `{name}` sets up its parser, which needs a "
+           f"`{parser}.add_argument(\"{option}\", ...)` line, and the code must use `args.{dest}`.")
+    return Focus(path, name, source, None, kind, why)
