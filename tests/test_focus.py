@@ -127,3 +127,9 @@ def test_a_rejected_option_with_no_one_parser_function_falls_back_to_the_traceba
     found = find(output, lines_py=two, names_py=NAMES)
     assert found is not None and found.name == "initials"
     assert unknown_option("all good\n") is None
+
+
+def test_the_option_s_attribute_is_named_on_what_parse_args_returned() -> None:
+    code = LINES.replace("args = parser", "options = parser").replace("args.path", "options.path")
+    found = find("error: unrecognized arguments: --top 3\n", cli_py=code)
+    assert found is not None and "and the code must use `options.top`." in found.message()

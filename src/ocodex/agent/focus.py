@@ -36,6 +36,7 @@ _PYTEST_FRAME = re.compile(r"^(?P<path>[^\s:][^:\n]*\.py):(?P<line>\d+): (?:in (
 _UNKNOWN_OPTION = re.compile(r"(?:unrecognized arguments|no such option):\s*(?P<option>--[A-Za-z][\w-]*)",
                              re.IGNORECASE)
 _ADD_ARGUMENT = re.compile(r"\b(?P<parser>[A-Za-z_]\w*)\.add_argument\(")
+_PARSED = re.compile(r"\b(?P<names>[A-Za-z_]\w*)\s*=\s*[A-Za-z_][\w.]*\.parse_args\(")
 _WHERE_CALL = re.compile(r"^E\s+[+\s]*where .{0,200}? = (?:[A-Za-z_][\w.]*\.)?(?P<name>[A-Za-z_]\w*)\(",
                          re.MULTILINE)
 
@@ -151,7 +152,8 @@ def option_focus(option: str, code: Mapping[str, str]) -> Focus | None:
     if len(found) != 1:
         return None
     path, name, source, kind, parser = found[0]
-    dest = option.lstrip("-").replace("-", "_")
+    parsed = _PARSED.search(source)
+    dest = f"{parsed.group('names') if parsed else 'args'}.{option.lstrip('-').replace('-', '_')}"
     why = (f"`{option}` is not an option of {path} yet: `{name}` sets up its parser, which needs a "
-           f"`{parser}.add_argument(\"{option}\", ...)` line, and the code must use `args.{dest}`.")
+           f"`{parser}.add_argument(\"{option}\", ...)` line, and the code must use `{dest}`.")
     return Focus(path, name, source, None, kind, why)
