@@ -424,3 +424,12 @@ def test_a_rejected_option_is_named_after_the_edit_and_a_fresh_attempt_is_shown_
     assert fresh.endswith("Reply with the corrected function under the line `lines.py`.")
     assert result.ok, result.final_message
     assert 'if __name__ == "__main__":' in (work / "lines.py").read_text()
+
+
+def test_a_task_about_two_code_files_is_not_narrowed_to_one_function(work: Path, home: Path) -> None:
+    (work / "names.py").write_text('import sys\n\n\ndef initials(n):\n    return n.split(" ")[9]\n\n\n'
+                                   'if __name__ == "__main__":\n    print(initials(sys.argv[1]))\n')
+    prompt = 'Fix `initials` in names.py and use it in slug.py: `python3 names.py "Ada  Lovelace"` fails.'
+    _result, model, _face = run(work, home, *[Step.say("ok")] * 8, prompt=prompt)
+    fresh = [r for r in model.requests if "An earlier attempt at this task failed" in r.messages[-1]["content"]]
+    assert fresh and all("The traceback ends in" not in json.dumps(request.messages) for request in model.requests)

@@ -225,7 +225,10 @@ class Assist:
 
     def _focus(self, prompt: str, check_before: tuple[int, str] | None, hint: str) -> Focus | None:
         """What a fresh attempt is pointed at (`ocodex.agent.focus`): the function that the check's failure
-        before any change, else a traceback in the prompt, else the last attempt's failure points at."""
+        before any change, else a traceback in the prompt, else the last attempt's failure points at. A task
+        that names two code files or more is not narrowed to one function: it needs a change in each."""
+        if len([path for path in self.named if path.endswith(".py") and not is_test_path(path)]) > 1:
+            return None
         before = check_before[1] if check_before is not None and self.failing_before else ""
         for text in (before, prompt, hint):
             if text and (found := focus(text, self.shown, is_test_path)) is not None:
