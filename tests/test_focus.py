@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -36,16 +38,15 @@ test_pricing.py:5: AssertionError
 '''
 
 
-def find(output: str, **files: str):
+def find(output: str, option: str | None = None, cwd: Path | None = None, **files: str):
     return focus(output, {path.replace("__", "/").replace("_py", ".py"): text for path, text in files.items()},
-                 is_test_path)
+                 is_test_path, option=option, cwd=cwd)
 
 
 @pytest.mark.parametrize("path", ["names.py", "/tmp/work/names.py"])
 def test_a_traceback_points_at_the_function_its_deepest_frame_is_in(path: str) -> None:
     found = find(TRACEBACK.format(path=path), names_py=NAMES)
-    assert found is not None and (found.path, found.name, found.line, found.kind) == ("names.py", "initials", 7,
-                                                                                      "function")
+    assert found is not None and (found.path, found.name, found.line) == ("names.py", "initials", 7)
     assert found.source == NAMES.splitlines()[5] + "\n" + NAMES.splitlines()[6]
     message = found.message()
     assert message.startswith("The traceback ends in `initials`, in names.py, at line 7:")
@@ -66,14 +67,18 @@ def test_a_pytest_frame_line_in_the_code_wins_over_the_where_line() -> None:
     assert found is not None and (found.name, found.line) == ("with_tax", 7)
 
 
-def test_a_method_is_shown_as_its_class_and_module_code_as_nothing() -> None:
-    code = "class Cart:\n    def add(self, item):\n        self.items.append(item)\n\n\nCart().add(1)\n"
-    frames = ('  File "cart.py", line 6, in <module>\n  File "cart.py", line 3, in add\n'
+def test_a_frame_in_a_method_or_in_module_code_gives_no_focus() -> None:
+    code = ("class Cart:\n    def total(self):\n        return self.items\n\n\ndef total(carts):\n"
+            "    return sum(c.total() for c in carts)\n\n\nCart().total()\n")
+    frames = ('  File "cart.py", line 10, in <module>\n  File "cart.py", line 3, in total\n'
               "AttributeError: 'Cart' object has no attribute 'items'\n")
-    found = find(frames, cart_py=code)
-    assert found is not None and (found.name, found.kind) == ("Cart", "class")
-    assert found.message().endswith("Reply with the corrected class under the line `cart.py`.")
-    assert find('  File "cart.py", line 6, in <module>\n', cart_py=code) is None
+    assert find(frames, cart_py=code) is None  # not the top-level `total`, which has the method's name
+    assert find('  File "cart.py", line 10, in <module>\n', cart_py=code) is None
+
+
+def test_a_line_outside_the_named_function_is_an_edited_file_s_so_the_name_wins() -> None:
+    found = find('  File "pricing.py", line 2, in with_tax\nTypeError: boom\n', pricing_py=PRICING)
+    assert found is not None and found.name == "with_tax"
 
 
 @pytest.mark.parametrize("output", [
@@ -112,7 +117,7 @@ LINES = ('import argparse\n\n\ndef main(argv=None):\n    parser = argparse.Argum
 ])
 def test_a_rejected_option_points_at_the_function_that_sets_up_the_parser(output: str) -> None:
     assert unknown_option(output) == "--dry-run"
-    found = find(output, lines_py=LINES, test_lines_py="def test_it():\n    parser.add_argument('x')\n")
+    found = find(output, "--dry-run", lines_py=LINES, test_lines_py="def test_it():\n    parser.add_argument('x')\n")
     assert found is not None and (found.path, found.name) == ("lines.py", "main")
     assert found.message() == (
         "`--dry-run` is not an option of lines.py yet: `main` sets up its parser, which needs a "
@@ -124,12 +129,42 @@ def test_a_rejected_option_points_at_the_function_that_sets_up_the_parser(output
 def test_a_rejected_option_with_no_one_parser_function_falls_back_to_the_traceback() -> None:
     two = LINES + "\n\ndef other(parser):\n    parser.add_argument('--x')\n"
     output = "error: unrecognized arguments: --y\n" + TRACEBACK.format(path="names.py")
-    found = find(output, lines_py=two, names_py=NAMES)
+    found = find(output, "--y", lines_py=two, names_py=NAMES)
     assert found is not None and found.name == "initials"
     assert unknown_option("all good\n") is None
 
 
 def test_the_option_s_attribute_is_named_on_what_parse_args_returned() -> None:
     code = LINES.replace("args = parser", "options = parser").replace("args.path", "options.path")
-    found = find("error: unrecognized arguments: --top 3\n", cli_py=code)
+    found = find("error: unrecognized arguments: --top 3\n", "--top", cli_py=code)
     assert found is not None and "and the code must use `options.top`." in found.message()
+
+
+def test_an_option_the_task_does_not_add_is_not_taken_for_a_missing_parser_line() -> None:
+    output = "ERROR: usage: pytest [options]\npytest: error: unrecognized arguments: --cov\n"
+    assert find(output, "--json", lines_py=LINES) is None and find(output, None, lines_py=LINES) is None
+
+
+def test_a_same_named_file_of_an_installed_package_or_another_folder_is_not_the_workspace_s() -> None:
+    installed = '  File "/venv/lib/python3.11/site-packages/x/names.py", line 7, in initials\n'
+    assert find(installed, names_py=NAMES) is None
+    elsewhere = '  File "/other/names.py", line 7, in initials\n'
+    assert find(elsewhere, cwd=Path("/work"), names_py=NAMES) is None
+    found = find('  File "/work/names.py", line 7, in initials\n', cwd=Path("/work"), names_py=NAMES)
+    assert found is not None and found.name == "initials"
+    assert find('  File "lib/names.py", line 7, in initials\n', names_py=NAMES) is None  # relative: exact only
+
+
+def test_a_warning_line_is_no_frame_and_the_first_where_is_the_assertion_s_own_call() -> None:
+    warning = "pricing.py:2: DeprecationWarning: old\n"
+    assert find(warning, pricing_py=PRICING) is None
+    nested = WHERE.replace("apply_discount(80.0, 25)\n", "apply_discount(80.0, 25)\nE        +    where 80.0 = "
+                           "with_tax(1)\n", 1)
+    found = find(nested, pricing_py=PRICING, test_pricing_py=TEST)
+    assert found is not None and found.name == "apply_discount"
+
+
+def test_the_source_is_cut_where_python_numbers_lines() -> None:
+    code = "X = 1\x0c\n\n\ndef b():\n    x = 1\n    return x\n"
+    found = find('  File "m.py", line 6, in b\n', m_py=code)
+    assert found is not None and found.source == "def b():\n    x = 1\n    return x"

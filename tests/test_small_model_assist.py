@@ -433,3 +433,23 @@ def test_a_task_about_two_code_files_is_not_narrowed_to_one_function(work: Path,
     _result, model, _face = run(work, home, *[Step.say("ok")] * 8, prompt=prompt)
     fresh = [r for r in model.requests if "An earlier attempt at this task failed" in r.messages[-1]["content"]]
     assert fresh and all("The traceback ends in" not in json.dumps(request.messages) for request in model.requests)
+
+
+def test_a_focused_answer_that_is_neither_the_file_nor_the_asked_function_is_not_written(
+        work: Path, home: Path) -> None:
+    names = ('import sys\n\n\ndef initials(full_name):\n'
+             '    return "".join(p[0].upper() for p in full_name.split(" "))\n'
+             '\n\nif __name__ == "__main__":\n    print(initials(sys.argv[1]))\n')
+    (work / "names.py").write_text(names)
+    prompt = 'Fix `initials` in names.py: `python3 names.py "Ada  Lovelace"` fails.'
+    unfit = "names.py\n```python\ndef words(full_name):\n    return full_name.split()\n```"
+    helper = ('names.py\n```python\ndef words(full_name):\n    return full_name.split()\n\n\n'
+              'def initials(full_name):\n    return "".join(p[0].upper() for p in words(full_name))\n```')
+    result, model, face = run(work, home, Step.say(f"names.py\n```python\n{names}```"), Step.say(unfit),
+                              Step.say(helper), prompt=prompt)
+    assert "was neither the whole file nor the corrected `initials` alone, so it was not written" in \
+        model.requests[2].messages[-1]["content"]
+    assert [item.status for item in face.items(FileChange)] == ["completed"]  # only the helper's answer
+    text = (work / "names.py").read_text()
+    assert result.ok and "def words(full_name):" in text and text.index("def words") < text.index("def initials")
+    assert 'if __name__ == "__main__":' in text and "import sys" in text

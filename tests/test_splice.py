@@ -111,4 +111,15 @@ def test_the_one_definition_asked_for_is_a_fragment_even_of_a_file_that_defines_
     assert splice(original, block) is None  # unasked: a whole file, which drops the `__main__` block
     assert splice(original, block, asked="initials") == original.replace("name[0]", "name[:1]")
     assert splice(original, block, asked="other") is None
-    assert splice(original, block + "\n\ndef more():\n    pass\n", asked="initials") is None  # not only it
+    assert splice(original, "def main():\n    pass\n", asked="initials") is None  # not the asked one
+
+
+def test_new_helpers_beside_the_asked_definition_go_in_just_before_it() -> None:
+    original = 'import sys\n\n\ndef shout(s):\n    return s.upper()\n\n\ndef initials(name):\n    return name[0]\n'
+    block = "def _words(name):\n    return name.split()\n\n\ndef _first(w):\n    return w[0]\n\n\n" \
+            "def initials(name):\n    return ''.join(_first(w) for w in _words(name))\n"
+    spliced = splice(original, block, asked="initials")
+    assert spliced is not None and spliced.startswith('import sys\n\n\ndef shout(s):\n    return s.upper()\n\n\n'
+                                                       'def _words(name):')
+    assert spliced.index("def _words") < spliced.index("def _first") < spliced.index("def initials")
+    assert "return name[0]" not in spliced and splice(original, block) is None  # unasked: new names, no fragment

@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from ocodex.agent.checks import (
     FRESH_AFTER,
     CheckRounds,
+    added_option,
     check_command,
     expected_output,
     printed,
@@ -132,8 +133,8 @@ class Assist:
     def start_turn(self, prompt: str) -> None:
         """Reset for a new prompt."""
         command = check_command(prompt) if self.profile.run_checks else None
-        self.check = CheckRounds(command, expected_output(prompt, command), without_added_option(prompt, command)) \
-            if command else None
+        self.check = CheckRounds(command, expected_output(prompt, command), without_added_option(prompt, command),
+                                 option=added_option(prompt, command)) if command else None
         self.nudged, self.edited, self.repeated, self.unchanged = False, False, False, False
         self.done, self.shown, self.refused, self.originals, self.fresh = None, {}, [], {}, None
         self.failing_before, self.attempts, self.refusals, self.focused = False, 1, 0, None
@@ -230,8 +231,9 @@ class Assist:
         if len([path for path in self.named if path.endswith(".py") and not is_test_path(path)]) > 1:
             return None
         before = check_before[1] if check_before is not None and self.failing_before else ""
+        option = self.check.option if self.check is not None else None
         for text in (before, prompt, hint):
-            if text and (found := focus(text, self.shown, is_test_path)) is not None:
+            if text and (found := focus(text, self.shown, is_test_path, cwd=self.cwd, option=option)) is not None:
                 return found
         return None
 
@@ -240,7 +242,14 @@ class Assist:
         if self.profile.edit_format != "whole" or ("```" not in text and "~~~" not in text):
             return text, []
         parsed = parse_files(text)
-        files = {path: self._spliced(path, content) or content for path, content in parsed.files.items()}
+        files: dict[str, str] = {}
+        unfit: list[str] = []  # blocks for the focused file that are neither the file nor the asked function
+        for path, content in parsed.files.items():
+            spliced = self._spliced(path, content)
+            if spliced is None and self._unfit(path, content):
+                unfit.append(path)
+            else:
+                files[path] = spliced or content
         for language, body in parsed.unnamed:
             fits = [(difflib.SequenceMatcher(None, self.shown[path], body).ratio(), path) for path in self.shown
                     if path not in files and plainly_that_file(body, self.shown[path], path, language)]
@@ -251,6 +260,10 @@ class Assist:
                        and (whole := self._spliced(path, body)) is not None}
             if len(spliced) == 1:  # a fragment of one shown file only
                 files.update(spliced)
+        if not files and unfit and not self.edited:
+            self._attempt_failed(f"The answer for {unfit[0]} was neither the whole file nor the corrected "
+                                 f"`{self.focused.name if self.focused else ''}` alone, so it was not written:")
+            return text, []
         if not files:
             return text, []
         writes = [FileWrite(path, content) for path, content in files.items() if not self._as_now(path, content)]
@@ -279,6 +292,15 @@ class Assist:
         now = file_text(self.cwd, path) if path.endswith(".py") else None
         asked = self.focused.name if self.focused is not None and self.focused.path == path else None
         return splice(now, block, asked) if now is not None else None
+
+    def _unfit(self, path: str, block: str) -> bool:
+        """Is `block`, sent for the file this attempt focused on, neither that function (spliced) nor plainly
+        the whole file? Written as the file, it would delete the rest of it (a method alone, a function
+        beside a name the file defines twice)."""
+        if self.focused is None or self.focused.path != path:
+            return False
+        now = file_text(self.cwd, path)
+        return now is not None and not plainly_that_file(block, now, path)
 
     def _guarded(self, path: str) -> bool:
         """Is `path` an existing test the task checks with, which the prompt does not name, or a data file
@@ -348,9 +370,9 @@ class Assist:
         self.check.last_output = _with_reason(output, exit_code, failure, clause)
         if not self.check.exhausted and self.check.in_attempt >= (FRESH_AFTER if self.attempts == 1 else 1):
             self.fresh = tail(self.check.last_output, HINT_LINES)
-        option = unknown_option(output)
+        option = self.check.option
         note = (f"ocodex ran `{command}` after your edit: {clause}.\n{tail(output)}\n"
-                + (f"{option_hint(option)}\n" if option is not None else "")
+                + (f"{option_hint(option)}\n" if option is not None and unknown_option(output) == option else "")
                 + "Fix the code so that it passes: reply with the complete new content of each file you change.")
         if self.check.exhausted:
             self.done = (f"`{command}` still fails after {self.check.failures} attempts ({failure}):\n"

@@ -95,10 +95,8 @@ def prints(output: str, expected: str) -> bool:
     return bool(wanted) and re.search(rf"(?<!\S){re.escape(wanted)}(?!\S)", said) is not None
 
 
-def without_added_option(prompt: str, command: str) -> str | None:
-    """`command` without the option the prompt says to add, or None (no option added, or the command does
-    not use it). The task adds an option, so the program without it must do what it did before: a small
-    model often changes the default instead ("prints JSON" for every run, not only with `--json`)."""
+def _added(prompt: str, command: str) -> tuple[str, list[str]] | None:
+    """The option the prompt says to add that `command` uses, and `command` without it."""
     try:
         words = shlex.split(command)
     except ValueError:
@@ -108,8 +106,22 @@ def without_added_option(prompt: str, command: str) -> str | None:
         for index, word in enumerate(words):
             if word == option or word.startswith(option + "="):
                 drop = 2 if word == option and takes_value and index + 1 < len(words) else 1
-                return shlex.join(words[:index] + words[index + drop:])
+                return option, words[:index] + words[index + drop:]
     return None
+
+
+def added_option(prompt: str, command: str) -> str | None:
+    """The option the prompt says to add (`--json`), when `command` uses it; else None."""
+    found = _added(prompt, command)
+    return found[0] if found is not None else None
+
+
+def without_added_option(prompt: str, command: str) -> str | None:
+    """`command` without the option the prompt says to add, or None (no option added, or the command does
+    not use it). The task adds an option, so the program without it must do what it did before: a small
+    model often changes the default instead ("prints JSON" for every run, not only with `--json`)."""
+    found = _added(prompt, command)
+    return shlex.join(found[1]) if found is not None else None
 
 
 def without_command(prompt: str, command: str) -> str:
@@ -135,6 +147,7 @@ class CheckRounds:
     command: str
     expected: str | None = None  # what the prompt says the command prints (`expected_output`)
     default: str | None = None  # the command without the option the task adds (`without_added_option`)
+    option: str | None = None  # that option (`added_option`)
     default_before: str | None = None  # what `default` printed before any change, when it exited 0
     failures: int = 0
     in_attempt: int = 0  # failures since the last fresh start

@@ -8,8 +8,9 @@ file's own (with its decorators; the file's are kept when the block has none), i
 file's, and the file's other statements (constants, a `__main__` block) stay. Anything else (a block holding
 every definition, which removes what it leaves out; a module-level statement; a name the file does not
 define; a new `from __future__` import; a block or result that does not compile; a file with a name defined
-twice) is not a fragment, and the block stays a whole file as written. A block holding just the one definition
-the model was asked for (`asked`, a focused attempt) is a fragment, even of a file that defines nothing else.
+twice) is not a fragment, and the block stays a whole file as written. A block holding the definition the model
+was asked for (`asked`, a focused attempt) is a fragment even of a file that defines nothing else, and new
+functions beside it (a helper it wrote) go in just before the file's own.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ def _fragment(tree: ast.Module) -> tuple[list[Definition], list[ast.stmt]] | Non
 
 def splice(original: str, block: str, asked: str | None = None) -> str | None:
     """`original` with `block`'s definitions in place of its own (see the module docstring); None when `block`
-    is not a fragment of it. `asked`: the one definition the model was asked for (`ocodex.agent.focus`); a
-    block holding only it is a fragment even when the file defines nothing else."""
+    is not a fragment of it. `asked`: the definition the model was asked for (`ocodex.agent.focus`); a block
+    holding it is a fragment even when the file defines nothing else, and its new definitions are added."""
     block_tree, original_tree = _parse(block), _parse(original)
     if block_tree is None or original_tree is None:
         return None
@@ -72,7 +73,7 @@ def splice(original: str, block: str, asked: str | None = None) -> str | None:
         return None
     definitions, imports = fragment
     names = [node.name for node in definitions]
-    wanted = asked is not None and names == [asked] and asked in existing
+    wanted = asked is not None and asked in names and asked in existing
     if len(set(names)) != len(names) or not (set(names) < set(existing) or wanted):
         return None  # a block holding every definition is a whole file: what it leaves out, it removes
     have = {ast.unparse(node) for node in original_tree.body if isinstance(node, ast.Import | ast.ImportFrom)}
@@ -82,16 +83,21 @@ def splice(original: str, block: str, asked: str | None = None) -> str | None:
     block_lines, lines = _lines(block), _lines(original)
     if lines and not lines[-1].endswith(("\n", "\r")):
         lines[-1] += "\n"
-    replacements = []
-    for node in definitions:
-        old = existing[node.name]
+    replacements: list[tuple[tuple[int, int], int, str]] = []  # (lines replaced, order in the block, text)
+    for index, node in enumerate(definitions):
         start, end = _span(node)
         text = "".join(block_lines[start:end])
+        text = text if text.endswith(("\n", "\r")) else text + "\n"
+        old = existing.get(node.name)
+        if old is None:  # a new helper beside the asked definition: just before the file's own
+            before = _span(existing[asked])[0] if asked is not None else 0
+            replacements.append(((before, before), index, text + "\n\n"))
+            continue
         where = _span(old)
         if not node.decorator_list and old.decorator_list:  # `@cache` is kept when the block leaves it out
             where = (old.lineno - 1, where[1])
-        replacements.append((where, text if text.endswith(("\n", "\r")) else text + "\n"))
-    for (start, end), text in sorted(replacements, reverse=True):
+        replacements.append((where, index, text))
+    for (start, end), _, text in sorted(replacements, reverse=True):
         lines[start:end] = [text]
     if new_imports:
         after = _import_position(original_tree)
