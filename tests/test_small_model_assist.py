@@ -380,13 +380,16 @@ def test_a_task_that_adds_an_option_keeps_what_the_program_does_without_it(work:
     assert result.ok and result.final_message.endswith("`python3 convert.py 100 --precision 3` passed.")
 
 
+NAMES_PY = ('import sys\n\n\ndef initials(full_name):\n'
+            '    return "".join(p[0].upper() for p in full_name.split(" "))\n'
+            '\n\nif __name__ == "__main__":\n    print(initials(sys.argv[1]))\n')
+NAMES_PROMPT = 'Fix `initials` in names.py: `python3 names.py "Ada  Lovelace"` fails.'
+
+
 def test_a_fresh_attempt_is_shown_the_function_the_traceback_ends_in_and_its_fragment_is_spliced(
         work: Path, home: Path) -> None:
-    names = ('import sys\n\n\ndef initials(full_name):\n'
-             '    return "".join(p[0].upper() for p in full_name.split(" "))\n'
-             '\n\nif __name__ == "__main__":\n    print(initials(sys.argv[1]))\n')
+    names, prompt = NAMES_PY, NAMES_PROMPT
     (work / "names.py").write_text(names)
-    prompt = 'Fix `initials` in names.py: `python3 names.py "Ada  Lovelace"` fails.'
     fixed = 'def initials(full_name):\n    return "".join(p[0].upper() for p in full_name.split())\n'
     result, model, _face = run(work, home, Step.say(f"names.py\n```python\n{names}```"),
                                Step.say(f"names.py\n```python\n{fixed}```"), prompt=prompt)
@@ -437,11 +440,8 @@ def test_a_task_about_two_code_files_is_not_narrowed_to_one_function(work: Path,
 
 def test_a_focused_answer_that_is_neither_the_file_nor_the_asked_function_is_not_written(
         work: Path, home: Path) -> None:
-    names = ('import sys\n\n\ndef initials(full_name):\n'
-             '    return "".join(p[0].upper() for p in full_name.split(" "))\n'
-             '\n\nif __name__ == "__main__":\n    print(initials(sys.argv[1]))\n')
+    names, prompt = NAMES_PY, NAMES_PROMPT
     (work / "names.py").write_text(names)
-    prompt = 'Fix `initials` in names.py: `python3 names.py "Ada  Lovelace"` fails.'
     unfit = "names.py\n```python\ndef words(full_name):\n    return full_name.split()\n```"
     helper = ('names.py\n```python\ndef words(full_name):\n    return full_name.split()\n\n\n'
               'def initials(full_name):\n    return "".join(p[0].upper() for p in words(full_name))\n```')
