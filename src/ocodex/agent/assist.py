@@ -40,7 +40,7 @@ from ocodex.agent.checks import (
     without_command,
 )
 from ocodex.agent.fileblocks import LANGUAGES, parse_files
-from ocodex.agent.focus import Focus, focus, option_hint, unknown_option
+from ocodex.agent.focus import Focus, focus, option_hint, rejected
 from ocodex.agent.loop import NUDGE_EMPTY
 from ocodex.agent.mentions import attachment, file_text, named_files, workspace_files
 from ocodex.agent.splice import splice
@@ -261,8 +261,9 @@ class Assist:
             if len(spliced) == 1:  # a fragment of one shown file only
                 files.update(spliced)
         if not files and unfit and not self.edited:
+            assert self.focused is not None  # only the focused file's blocks are unfit
             self._attempt_failed(f"The answer for {unfit[0]} was neither the whole file nor the corrected "
-                                 f"`{self.focused.name if self.focused else ''}` alone, so it was not written:")
+                                 f"`{self.focused.name}` alone, so it was not written:")
             return text, []
         if not files:
             return text, []
@@ -372,7 +373,7 @@ class Assist:
             self.fresh = tail(self.check.last_output, HINT_LINES)
         option = self.check.option
         note = (f"ocodex ran `{command}` after your edit: {clause}.\n{tail(output)}\n"
-                + (f"{option_hint(option)}\n" if option is not None and unknown_option(output) == option else "")
+                + (f"{option_hint(option)}\n" if option is not None and rejected(output, option) else "")
                 + "Fix the code so that it passes: reply with the complete new content of each file you change.")
         if self.check.exhausted:
             self.done = (f"`{command}` still fails after {self.check.failures} attempts ({failure}):\n"

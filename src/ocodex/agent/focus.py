@@ -139,7 +139,7 @@ def focus(output: str, shown: Mapping[str, str], is_test: Callable[[str], bool],
     code = {path: text for path, text in shown.items() if path.endswith(".py") and not is_test(path)}
     if not code:
         return None
-    if option is not None and unknown_option(output) == option and (found := option_focus(option, code)):
+    if option is not None and rejected(output, option) and (found := option_focus(option, code)):
         return found
     frames = [(m.start(), m.group("path"), int(m.group("line")), m.group("name"))
               for pattern in (_TRACEBACK_FRAME, _PYTEST_FRAME) for m in pattern.finditer(output)]
@@ -160,6 +160,11 @@ def unknown_option(output: str) -> str | None:
     """The option a command-line program rejected, as argparse or click says it; None if none was."""
     match = _UNKNOWN_OPTION.search(output)
     return match.group("option") if match else None
+
+
+def rejected(output: str, option: str | None) -> bool:
+    """Did the program reject `option` (the one the task adds), as argparse or click says it?"""
+    return option is not None and unknown_option(output) == option
 
 
 def option_hint(option: str) -> str:
