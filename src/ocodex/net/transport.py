@@ -10,7 +10,7 @@ Callers always address the first endpoint; when a connection to the active one c
 client re-sends the request to the next one and sticks with it (`base_urls = [...]` failover), for
 the Ollama management calls and the model calls alike. `HTTPS_PROXY`/`NO_PROXY` are honoured
 (httpx's `trust_env`). With `log_requests` set, every exchange is appended to that file
-(`ocodex.net.request_log`).
+(`ocodex.net.request_log`). Each request leaves in one write (`ocodex.net.coalesce`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import httpx
 from ocodex import __version__
 from ocodex.errors import ConfigError
 from ocodex.events import Event, Failover
+from ocodex.net.coalesce import coalesce_writes
 from ocodex.net.errors import reason
 from ocodex.redact import register_headers, register_secret, scrub
 
@@ -185,6 +186,7 @@ class Transport:
             self._client = FailoverClient(endpoints=self.endpoints, notify=self.notify, headers=headers,
                                           params=self.query_params or None, timeout=timeout,
                                           verify=self._verify(), follow_redirects=False, event_hooks=hooks)
+            coalesce_writes(self._client)
         return self._client
 
     def close(self) -> None:
