@@ -68,10 +68,10 @@ class CoalescingStream(httpcore.NetworkStream):
 
 
 class CoalescingBackend(httpcore.NetworkBackend):
-    """Wraps another backend (httpcore's own by default): its streams coalesce, its TCP sockets are NODELAY."""
+    """Wraps the backend a pool had: its streams coalesce, its TCP sockets are NODELAY."""
 
-    def __init__(self, inner: httpcore.NetworkBackend | None = None) -> None:
-        self.inner = inner if inner is not None else httpcore.SyncBackend()
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self.inner = inner
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
