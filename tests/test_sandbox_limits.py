@@ -146,3 +146,15 @@ def test_as_root_without_a_pids_cgroup_the_mode_is_refused(tmp_path: Path, monke
                 run_command(["true"], cwd=tmp_path, policy=SandboxPolicy("read-only", tmp_path), timeout_s=10)
             assert "cannot limit processes here" in caught.value.message
             assert "sandbox_limits.processes = 0" in (caught.value.hint or "")
+
+
+@needs_bwrap
+def test_commands_started_from_many_threads_each_get_their_limit(tmp_path: Path) -> None:
+    """Parallel commands (the benchmark's workers, concurrent tool calls) share this process's pids cgroup:
+    one thread's clean-up must never remove the group another thread is putting its command in."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    policy = SandboxPolicy("read-only", tmp_path, limits=Limits(processes=32))
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda i: run(f"echo {i}", policy), range(60)))
+    assert results == [(0, f"{i}\n") for i in range(60)]

@@ -105,7 +105,9 @@ class _Cgroup:
 
     A fresh child per command, because the kernel releases a finished command's tasks (and their
     pids.current charge) a second or two after they exit: a shared group would still look full.
-    Finished children are removed as soon as they are empty.
+    Finished children are removed as soon as they are empty. Commands start from several threads (the
+    benchmark's workers, concurrent tool calls), so one lock covers making a child and filling it: an
+    empty child is another thread's command about to move in, not a finished one to remove.
     """
 
     def __init__(self, path: Path, procs: str) -> None:
@@ -113,21 +115,25 @@ class _Cgroup:
         self._procs = procs
         self._count = 0
         self._children: list[Path] = []
+        self._lock = threading.Lock()
 
     def add(self, pid: int, limit: int) -> None:
         """Put `pid` alone in a new child cgroup limited to `limit` tasks."""
-        self._reap()
-        self._count += 1
-        child = self.path / f"cmd-{self._count}"
-        child.mkdir()
-        self._children.append(child)
-        (child / "pids.max").write_text(str(limit))
-        (child / self._procs).write_text(str(pid))
+        with self._lock:
+            self._reap()
+            self._count += 1
+            child = self.path / f"cmd-{self._count}"
+            child.mkdir()
+            self._children.append(child)
+            (child / "pids.max").write_text(str(limit))
+            (child / self._procs).write_text(str(pid))
 
     def live_tasks(self) -> list[int]:
         """The tasks still in any of this process's command cgroups."""
         tasks: list[int] = []
-        for child in self._children:
+        with self._lock:
+            children = list(self._children)
+        for child in children:
             with contextlib.suppress(OSError, ValueError):
                 tasks += [int(t) for t in (child / self._procs).read_text().split()]
         return tasks
@@ -139,7 +145,8 @@ class _Cgroup:
                 self._children.remove(child)
 
     def remove(self) -> None:
-        self._reap()
+        with self._lock:
+            self._reap()
         with contextlib.suppress(OSError):
             self.path.rmdir()
 
