@@ -56,6 +56,27 @@ def pid_gone(pid: int, within: float = 20.0) -> bool:
     return False
 
 
+def exec_json(home: Path, repo: Path, fake: FakeOllama) -> subprocess.Popen:
+    """`ocodex exec --oss --json go`, started; a faulthandler dumps every thread's stack on SIGABRT."""
+    env = base_env(home, fake.base_url) | {"PYTHONFAULTHANDLER": "1"}
+    return subprocess.Popen([sys.executable, "-m", "ocodex", "exec", "--oss", "--json", "go"], cwd=repo, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def communicate(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """`proc.communicate`; a run that has not ended by then fails the test with where each of its threads is."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        try:
+            _out, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _out, err = proc.communicate()
+        pytest.fail(f"ocodex had not ended after {timeout:g} s; its threads then:\n{err}")
+
+
 def needs_everything() -> None:
     if not EVERYTHING.exists():
         if os.environ.get("CI"):
@@ -305,16 +326,14 @@ def test_servers_are_stopped_at_exit_ctrl_c_sigterm_and_sighup(fake: FakeOllama,
         fake.script(Turn.text("bye"))
     else:
         fake.script(Turn.tool_call("mcp__probe__slow", {"seconds": 120}), Turn.text("never"))
-    proc = subprocess.Popen([sys.executable, "-m", "ocodex", "exec", "--oss", "--json", "go"], cwd=repo,
-                            env=base_env(home, fake.base_url), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = exec_json(home, repo, fake)
     try:
         if how != "exit":
             assert proc.stdout is not None
             started = next((line for line in proc.stdout if '"mcp_tool_call"' in line), None)
             assert started is not None, "the call never started"
             proc.send_signal(getattr(signal, how))
-        _out, err = proc.communicate(timeout=60)
+        _out, err = communicate(proc, 60)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -322,6 +341,39 @@ def test_servers_are_stopped_at_exit_ctrl_c_sigterm_and_sighup(fake: FakeOllama,
     assert proc.returncode == {"exit": 0, "SIGTERM": 128 + signal.SIGTERM, "SIGHUP": 128 + signal.SIGHUP,
                                "SIGINT": 130}[how], err
     assert pid_gone(int(pidfile.read_text())), "the MCP server outlived ocodex"
+
+
+def test_ctrl_c_while_a_server_starts_ends_the_run_at_once_and_stops_it(fake: FakeOllama, home: Path, repo: Path,
+                                                                        tmp_path: Path) -> None:
+    """The server would take 60 s to give up on: Ctrl-C cuts its start short, with no traceback."""
+    pidfile = tmp_path / "stuck.pid"
+    configure(home, probe_table("stuck", "--hang", "--pidfile", str(pidfile), extra="startup_timeout_sec = 60"))
+    fake.script(Turn.text("never"))
+    proc = exec_json(home, repo, fake)
+    try:
+        deadline = time.monotonic() + 30
+        while not (pidfile.exists() and pidfile.read_text()) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert pidfile.exists() and pidfile.read_text(), "the server never started"
+        proc.send_signal(signal.SIGINT)
+        out, err = communicate(proc, 40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (proc.returncode, out) == (130, ""), err
+    assert "Traceback" not in err and "did not start" not in err, err
+    assert pid_gone(int(pidfile.read_text())), "the MCP server outlived ocodex"
+    assert fake.chat_requests == []
+
+
+def test_what_the_sdk_logs_never_reaches_the_terminal(ocodex, fake, home) -> None:
+    """A server that writes a line that is not JSON-RPC: the SDK logs a parse error with its traceback."""
+    configure(home, probe_table("probe", "--garbage"))
+    fake.script(Turn.tool_call("mcp__probe__echo", {"text": "fine"}), Turn.text("done"))
+    run = ocodex("exec", "--oss", "go")
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr and "JSON" not in run.stderr, run.stderr
+    assert tool_messages(fake.chat_requests[-1]) == ["echo: fine"]
 
 
 # ---- start-up stays fast -----------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -200,6 +202,73 @@ def test_a_failure_inside_the_handler_is_an_error_result_and_a_failed_item() -> 
     assert (result.success, result.output) == (False, "error: the MCP tool call failed: ValueError: boom")
     assert [(type(e).__name__, e.item.status) for e in events] == [("ItemStarted", "in_progress"),
                                                                   ("ItemCompleted", "failed")]
+
+
+def when_the_main_thread_is_in(function: str, action) -> threading.Thread:
+    """Run `action` (in a helper thread) once the main thread's stack is inside `function` (a qualified name)."""
+    main = threading.main_thread().ident or 0
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            frame = sys._current_frames().get(main)
+            while frame is not None:
+                if frame.f_code.co_qualname == function:
+                    action()
+                    return
+                frame = frame.f_back
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    return watcher
+
+
+def test_ctrl_c_while_the_sdk_loads_is_the_user_s_and_a_server_not_yet_started_never_starts(monkeypatch,
+                                                                                            tmp_path: Path) -> None:
+    """The loop thread loading the SDK and the main thread waiting for it: the Ctrl-C is the user's (not "the
+    SDK could not be loaded"), and a close that comes before the loop has started a server stops it first."""
+    loaded = threading.Event()
+    run_loop = McpManager._run_loop
+
+    def slow_load(self: McpManager) -> None:
+        loaded.wait(60)
+        run_loop(self)
+
+    monkeypatch.setattr(McpManager, "_run_loop", slow_load)
+    manager = McpManager()
+    pidfile = tmp_path / "probe.pid"
+    manager.start([probe("probe", "--pidfile", str(pidfile))])
+    try:
+        when_the_main_thread_is_in("McpManager.wait",
+                                   lambda: signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT))
+        with pytest.raises(KeyboardInterrupt):
+            manager.wait()
+        when_the_main_thread_is_in("McpManager.close", loaded.set)
+        manager.close()
+    finally:
+        loaded.set()
+        manager.close()
+    assert not pidfile.exists()  # the loop saw the stop before the server's start: it never ran
+    assert manager._ready["probe"].result(timeout=0) == "stopped"
+
+
+def test_a_stop_cuts_a_start_under_way_short(monkeypatch, tmp_path: Path) -> None:
+    from ocodex.mcp import manager as module
+
+    monkeypatch.setattr(module, "CLOSE_TIMEOUT_SEC", 300.0)  # no cancel: the stop itself ends the start
+    manager = McpManager()
+    pidfile = tmp_path / "hang.pid"
+    manager.start([probe("hang", "--hang", "--pidfile", str(pidfile), startup_timeout_sec=60)])
+    try:
+        deadline = time.monotonic() + 30
+        while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert pidfile.exists() and pidfile.read_text(), "the server never started"
+    finally:
+        manager.close()
+    assert manager._connections["hang"].exited == "stopped"  # not cut by the 60 s startup deadline
+    assert process_gone(int(pidfile.read_text()))
 
 
 def test_a_signal_that_comes_while_servers_stop_is_delivered_once_they_have(manager: McpManager) -> None:

@@ -3,7 +3,8 @@
 Tools: `add`, `echo`, `env` (a variable of its environment), `image` (a tiny PNG), `crash` (exits
 mid-call), `slow` (sleeps), `big` (a long text), `fail` (a tool error), and with `--many N` N padded
 tools for the schema budget. `--pidfile PATH` writes its pid there; `--hang` reads stdin and never
-answers, not even `initialize`; `--stderr TEXT` writes TEXT to stderr before starting.
+answers, not even `initialize`; `--stderr TEXT` writes TEXT to stderr before starting; `--garbage` writes a
+line that is not JSON-RPC on stdout before serving (the client's SDK logs a parse error with a traceback).
 """
 
 import argparse
@@ -23,11 +24,14 @@ def main() -> None:
     parser.add_argument("--hang", action="store_true")
     parser.add_argument("--many", type=int, default=0)
     parser.add_argument("--stderr")
+    parser.add_argument("--garbage", action="store_true")
     args = parser.parse_args()
     if args.pidfile:
         Path(args.pidfile).write_text(str(os.getpid()))
     if args.stderr:
         print(args.stderr, file=sys.stderr, flush=True)
+    if args.garbage:
+        print("this is not JSON-RPC", flush=True)
     if args.hang:
         for _line in sys.stdin:  # read everything, answer nothing
             pass

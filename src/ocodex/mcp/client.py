@@ -95,11 +95,14 @@ class Connection:
         self.client: Client | None = None
         self.tools: list[ServerTool] = []
         self.stopped = anyio.Event()  # set by `stop()`: `serve` then disconnects
+        self._starting: anyio.CancelScope | None = None  # the start under way, which `stop()` cuts short
         self.exited: str | None = None  # why the connection ended, once it has
         self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
 
     def stop(self) -> None:
         self.stopped.set()
+        if self._starting is not None:  # still connecting: no reason to wait for it to finish
+            self._starting.cancel()
 
     def stderr_tail(self) -> str:
         """The last line the server wrote on stderr, if any."""
@@ -137,17 +140,22 @@ class Connection:
             # The deadline covers connecting and listing only. The scope encloses the SDK's contexts
             # (a deadline scope inside them would be left while their task groups are still open).
             with anyio.CancelScope(deadline=anyio.current_time() + config.startup_timeout_sec) as scope:
+                self._starting = scope
+                if self.stopped.is_set():
+                    scope.cancel()
                 async with contextlib.AsyncExitStack() as stack:
                     client = Client(await self._transport(stack), mode="legacy", cache=None,
                                     client_info=Implementation(name="ocodex", version=__version__))
                     self.client = await stack.enter_async_context(client)
                     self.tools = await self._list_tools(self.client)
                     scope.deadline = math.inf
+                    self._starting = None
                     reported = True
                     ready(None)
                     await self.stopped.wait()
             if scope.cancelled_caught and not reported:
-                self.exited = f"no answer within {config.startup_timeout_sec:g} s (startup_timeout_sec)"
+                self.exited = ("stopped" if self.stopped.is_set()
+                               else f"no answer within {config.startup_timeout_sec:g} s (startup_timeout_sec)")
         except McpConfigProblem as problem:
             self.exited = problem.message
         except BaseException as exc:

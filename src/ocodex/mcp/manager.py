@@ -5,9 +5,13 @@ caller probes the model server meanwhile) and starts every enabled server concur
 gives each server's outcome: its tools, or the one-line reason it did not start within its
 `startup_timeout_sec`. `call()` runs one tool call from the caller's thread and blocks until it ends;
 Ctrl-C cancels it (the SDK tells the server). `close()` stops every server, concurrently and bounded in
-time; it is idempotent and also runs at interpreter exit. The thread that owns the manager calls it
-from `Thread.close()`, which is where any way of ending a run (the end of the task, Ctrl-C, a face's
-own SIGTERM/SIGHUP handling through `Thread.interrupt`) arrives.
+time: a start under way is cut short, a server not yet started never starts, and one whose stop does not
+end is cancelled; it is idempotent and also runs at interpreter exit. A Ctrl-C while the SDK loads or the
+servers start is the user's: it propagates, and is never reported as a server that failed to start.
+The thread that owns the manager calls `close()` from `Thread.close()`, which is where any way of
+ending a run (the end of the task, Ctrl-C, a face's own SIGTERM/SIGHUP handling through
+`Thread.interrupt`) arrives. What the SDK logs, and the loop's reports of tasks it dropped, never reach
+the terminal: every failure also comes back as an exception or a closed stream, a one-line reason.
 
 Signals: a stdio server is in its own process group, out of reach of the terminal's signals, so a
 SIGTERM or SIGHUP that nobody handles would leave it running. While servers run, and only if the
@@ -38,6 +42,7 @@ IMPORT_TIMEOUT_SEC = 60.0  # the SDK import, on a slow disk
 START_SLACK_SEC = 0.5  # beyond a server's startup_timeout_sec before `wait` gives up on it
 CALL_GRACE_SEC = 10.0
 CLOSE_TIMEOUT_SEC = 10.0  # the SDK gives a stdio server 2 s after stdin closes, then kills its group
+CANCEL_TIMEOUT_SEC = 5.0  # after that, for a server cancelled because its stop did not end
 _EXIT_SIGNALS = ("SIGTERM", "SIGHUP")
 
 
@@ -64,14 +69,24 @@ class McpManager:
         self._connections: dict[str, Connection] = {}
         self._ready: dict[str, concurrent.futures.Future[str | None]] = {}
         self._began: dict[str, float] = {}  # when each server's start began (time.monotonic)
-        self._served: list[concurrent.futures.Future[None]] = []
+        self._ended: list[concurrent.futures.Future[None]] = []  # one per server: its task on the loop ended
+        self._tasks: list[asyncio.Task[None]] = []  # those tasks (on the loop thread only)
         self._configs: list[McpServerConfig] = []
         self._closed = False
+        self._stopping = False  # read and written on the loop thread only: no server starts once it is set
 
     # ---- the loop thread -----------------------------------------------------------------------
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self._loop)
+        # What the SDK logs and what the loop reports about a task it had to drop reach us anyway, as an
+        # exception or a closed stream that becomes a one-line reason. Their tracebacks never reach the terminal.
+        self._loop.set_exception_handler(lambda _loop, _context: None)
+        import logging
+
+        sdk_log = logging.getLogger("mcp")
+        sdk_log.addHandler(logging.NullHandler())
+        sdk_log.propagate = False
         try:
             import ocodex.mcp.client  # noqa: F401 - the SDK import, off the caller's thread
         except BaseException as exc:
@@ -87,6 +102,10 @@ class McpManager:
 
     async def _serve(self, config: McpServerConfig, ready: concurrent.futures.Future[str | None]) -> None:
         if self._imported.exception() is not None:  # done before the loop runs anything
+            return
+        if self._stopping:  # `close` came first (a Ctrl-C while the SDK was still loading)
+            if not ready.done():
+                ready.set_result("stopped")
             return
         from ocodex.mcp.client import Connection
 
@@ -118,15 +137,20 @@ class McpManager:
         for config in self._configs:
             ready = concurrent.futures.Future[str | None]()
             self._ready[config.name] = ready
-            self._served.append(asyncio.run_coroutine_threadsafe(self._serve(config, ready), self._loop))
+            ended = concurrent.futures.Future[None]()
+            self._ended.append(ended)
+            self._loop.call_soon_threadsafe(self._spawn, config, ready, ended)
 
     def wait(self) -> list[ServerStatus]:
         """Each enabled server's outcome, in configuration order, once each has started or failed."""
         statuses = []
-        try:
-            self._imported.result(timeout=IMPORT_TIMEOUT_SEC)
-        except BaseException as exc:  # reported once per server below
-            failed = f"the MCP SDK could not be loaded ({type(exc).__name__}: {exc})"
+        # Only the loop thread's import failure is the SDK's: a Ctrl-C during this wait is the user's, and
+        # propagates (a `result()` would raise both alike).
+        concurrent.futures.wait([self._imported], timeout=IMPORT_TIMEOUT_SEC)
+        if not self._imported.done() or self._imported.exception() is not None:
+            exc = self._imported.exception() if self._imported.done() else None
+            cause = f"{type(exc).__name__}: {exc}" if exc is not None else f"not loaded within {IMPORT_TIMEOUT_SEC:g} s"
+            failed = f"the MCP SDK could not be loaded ({cause})"
             return [ServerStatus(config, (), failed) for config in self._configs]
         for config in self._configs:
             ready = self._ready[config.name]
@@ -172,23 +196,59 @@ class McpManager:
             future.cancel()
             raise
 
+    def _spawn(self, config: McpServerConfig, ready: concurrent.futures.Future[str | None],
+               ended: concurrent.futures.Future[None]) -> None:
+        """On the loop: the task that serves `config`; `ended` resolves when it is over, however it ends."""
+        task = self._loop.create_task(self._serve(config, ready))
+        task.add_done_callback(lambda _task: ended.set_result(None))
+        self._tasks.append(task)
+
+    def _stop_all(self) -> None:
+        """On the loop: stop every server, and any whose start has not begun yet never starts."""
+        self._stopping = True
+        for connection in self._connections.values():
+            connection.stop()
+
+    def _cancel_all(self) -> None:
+        """On the loop: cancel every server's task (the SDK still stops a stdio server's process group)."""
+        for task in self._tasks:
+            task.cancel()
+
     def close(self) -> None:
-        """Stop every server and the loop thread; bounded in time, safe to call twice."""
+        """Stop every server and the loop thread; bounded in time, safe to call twice.
+
+        A server whose stop has not ended within `CLOSE_TIMEOUT_SEC` is cancelled (the SDK still kills its
+        process group). A Ctrl-C meanwhile cancels them at once; it propagates once they are stopped."""
         if self._closed:
             return
         self._closed = True
         _closing.append(id(self))  # a second SIGTERM while the servers stop must not cut that short
+        interrupted = False
         with contextlib.suppress(Exception):
             atexit.unregister(self.close)
         if self._thread.is_alive():
-            for connection in list(self._connections.values()):
-                self._loop.call_soon_threadsafe(connection.stop)
-            with contextlib.suppress(Exception):
-                concurrent.futures.wait(self._served, timeout=CLOSE_TIMEOUT_SEC)
-            self._loop.call_soon_threadsafe(self._loop.stop)
+            with contextlib.suppress(RuntimeError):  # the loop is closed: its thread is ending
+                self._loop.call_soon_threadsafe(self._stop_all)
+            try:
+                pending = concurrent.futures.wait(self._ended, timeout=CLOSE_TIMEOUT_SEC).not_done
+            except KeyboardInterrupt:
+                interrupted, pending = True, {f for f in self._ended if not f.done()}
+            if pending:
+                with contextlib.suppress(RuntimeError):
+                    self._loop.call_soon_threadsafe(self._cancel_all)
+                deadline = time.monotonic() + CANCEL_TIMEOUT_SEC
+                while pending and (left := deadline - time.monotonic()) > 0:
+                    try:
+                        pending = concurrent.futures.wait(pending, timeout=left).not_done
+                    except KeyboardInterrupt:  # bounded already: a further Ctrl-C does not leave a server running
+                        interrupted = True
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
         _closing.remove(id(self))
         self._restore_signal_handlers()
+        if interrupted:
+            raise KeyboardInterrupt
         if _deferred and not _closing and threading.current_thread() is threading.main_thread():
             raise SystemExit(128 + _deferred.pop())  # the signal that came while the servers stopped
 
