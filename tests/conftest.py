@@ -30,6 +30,10 @@ if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+# Every ocodex the suite starts runs directly, as its own process: a resident process (ocodex.resident) would
+# outlive the test that started it. tests/test_resident.py turns it on for its own runs.
+os.environ["OCODEX_RESIDENT"] = "0"
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENT_SCHEMA = Path(__file__).parent / "schemas" / "codex_exec_event.schema.json"
 

@@ -32,7 +32,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("ocodex.thread", "ocodex.testing"),
     ("ocodex.render",),
     ("ocodex.commands", "ocodex.ui"),
-    ("ocodex.cli", "ocodex.__main__"),
+    # The entry: launch picks the process (resident hands the run over), cli parses; resident.server runs cli.
+    ("ocodex.cli", "ocodex.__main__", "ocodex.launch", "ocodex.resident"),
 ]
 
 

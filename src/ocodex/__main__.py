@@ -1,5 +1,5 @@
 """Entry point for `python -m ocodex`."""
 
-from ocodex.cli import main
+from ocodex.launch import main
 
 raise SystemExit(main())

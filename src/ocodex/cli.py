@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 
 from ocodex import __version__
+from ocodex.launch import VALUE_OPTIONS as _VALUE_OPTIONS
+from ocodex.launch import command_word as _command_word
 
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
 LOCAL_PROVIDERS = ("ollama", "embedded")  # ocodex.config.settings.OSS_PROVIDERS (not imported: start-up cost)
@@ -33,8 +35,6 @@ MANAGEMENT_COMMANDS = {
     "tunnel": ("ocodex.commands.tunnel", "open an SSH tunnel to a remote Ollama (ssh -N -L) and check it"),
     "mcp": ("ocodex.commands.mcp", "list, add or remove MCP servers ([mcp_servers] in config.toml)"),
 }
-_VALUE_OPTIONS = frozenset({"-c", "--config", "-p", "--profile", "-m", "--model", "-C", "--cd", "-s", "--sandbox",
-                            "--local-provider"})
 COMMAND_NAMES = ("exec", "e", "resume", "sessions")  # the subcommands besides the management ones
 
 
@@ -133,19 +133,6 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         if argv is None or name == selected:  # build the options of the command being run only
             importlib.import_module(module).add_arguments(sub, name)
     return parser
-
-
-def _command_word(argv: Sequence[str]) -> str | None:
-    """The subcommand `argv` names: its first word that is neither an option nor an option's value."""
-    words = iter(argv)
-    for word in words:
-        if word == "--":
-            return next(words, None)
-        if word in _VALUE_OPTIONS:
-            next(words, None)
-        elif not word.startswith("-"):
-            return word
-    return None
 
 
 def _add_exec_extras(parser: argparse.ArgumentParser) -> None:
