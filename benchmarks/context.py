@@ -30,7 +30,7 @@ def run_case(name: str, prompt: str, turns: list[Turn], tmp: Path) -> None:
         (repo / "app.py").write_text("print('hi')\n")
         server.script(*turns)
         env = {**os.environ, "OCODEX_HOME": str(tmp / f"{name}-home"), "CODEX_OSS_BASE_URL": server.base_url,
-               "OCODEX_HOST_MEMORY_GIB": "16"}
+               "OCODEX_HOST_MEMORY_GIB": "16", "OCODEX_RESIDENT": "0"}
         proc = subprocess.run([sys.executable, "-m", "ocodex", "exec", "--oss", "--full-auto", "--json", prompt],
                               cwd=repo, env=env, capture_output=True, text=True)
         if proc.returncode != 0:

@@ -5,7 +5,9 @@ round trip, an SSH tunnel or a VPN to another city), in order, in front of one f
 /v1/chat/completions (ocodex's default wire) and /v1/responses (Codex's for gpt-oss). Per run it records the
 time from the process start to the first byte of the model request's answer reaching the client (time to
 first token: the fake streams its first token with its headers), the total wall time, and which requests
-the run made. Cold runs get a fresh home (OCODEX_HOME / CODEX_HOME) each; warm runs share one, primed once.
+the run made. Cold runs get a fresh home (OCODEX_HOME / CODEX_HOME) each; warm runs share one, primed once,
+each started afresh (OCODEX_RESIDENT=0); ocodex's resident runs share one whose resident process
+(ocodex.resident) the series starts first, and stops at its end.
 The same cases with no added delay give each tool's own time (start-up and server), which the goal counts
 as "server time": warm TTFT at 50 ms <= 1.5 x RTT + TTFT with no delay.
 
@@ -165,34 +167,72 @@ def run_latency(runs: int = 5) -> None:
         for delay in (0.0, DELAY_S):
             with DelayProxy(fake.port_number, delay) as proxy:
                 for tool, argv in tools.items():
-                    for phase in ("cold", "warm"):
+                    for phase in phases(tool):
                         warm_home = Path(tempfile.mkdtemp(dir=tmp))
+                        extra = {"OCODEX_RESIDENT": "1" if phase == "resident" else "0"} if tool == "ocodex" else {}
+                        if phase == "resident":
+                            prime_resident(argv, cwd=repo, env={**base, **extra, "OCODEX_HOME": str(warm_home),
+                                                                "CODEX_OSS_BASE_URL": proxy.base_url}, fake=fake)
                         samples = []
                         for index in range(runs + (1 if phase == "warm" else 0)):
-                            home = warm_home if phase == "warm" else Path(tempfile.mkdtemp(dir=tmp))
-                            env = {**base, home_var[tool]: str(home), "CODEX_OSS_BASE_URL": proxy.base_url}
+                            home = Path(tempfile.mkdtemp(dir=tmp)) if phase == "cold" else warm_home
+                            env = {**base, **extra, home_var[tool]: str(home), "CODEX_OSS_BASE_URL": proxy.base_url}
                             sample = run_once(argv, cwd=repo, env=env, proxy=proxy, fake=fake)
-                            if phase == "cold" or index > 0:  # a warm series' first run primes its home
+                            if phase != "warm" or index > 0:  # a warm series' first run primes its home
                                 samples.append(sample)
+                        if phase == "resident":
+                            stop_resident(warm_home)
                         rows[(tool, phase, delay)] = (_median([s.ttft for s in samples]),
                                                       statistics.median(s.total for s in samples),
                                                       samples[-1].requests)
     rtt = 2 * DELAY_S
     print(f"\nInjected latency: {DELAY_S * 1000:.0f} ms each way (RTT {rtt * 1000:.0f} ms), median of {runs} runs")
-    print(f"{'tool':12} {'run':5} {'requests':>8} {'TTFT ms':>8} {'total ms':>9} {'TTFT@0 ms':>10} "
+    print(f"{'tool':12} {'run':8} {'requests':>8} {'TTFT ms':>8} {'total ms':>9} {'TTFT@0 ms':>10} "
           f"{'total@0 ms':>11} {'TTFT goal ms':>13}")
     for tool in tools:
-        for phase in ("cold", "warm"):
+        for phase in phases(tool):
             ttft, total, requests = rows[(tool, phase, DELAY_S)]
             ttft0, total0, _ = rows[(tool, phase, 0.0)]
             goal = 1.5 * rtt + ttft0 if ttft0 is not None else None
-            print(f"{tool:12} {phase:5} {len(requests):8d} {_ms(ttft):>8} {_ms(total):>9} {_ms(ttft0):>10} "
+            print(f"{tool:12} {phase:8} {len(requests):8d} {_ms(ttft):>8} {_ms(total):>9} {_ms(ttft0):>10} "
                   f"{_ms(total0):>11} {_ms(goal):>13}")
     for tool in tools:
-        for phase in ("cold", "warm"):
+        for phase in phases(tool):
             print(f"  {tool} {phase}: {', '.join(rows[(tool, phase, DELAY_S)][2])}")
     if "codex 0.169" in tools:
-        for phase in ("cold", "warm"):
-            ours, theirs = rows[("ocodex", phase, 0.0)][1], rows[("codex 0.169", phase, 0.0)][1]
+        for phase in ("cold", "warm", "resident"):
+            theirs = rows[("codex 0.169", "cold" if phase == "cold" else "warm", 0.0)][1]
+            ours = rows[("ocodex", phase, 0.0)][1]
             print(f"one-shot exec --json, no added latency, {phase}: ocodex {ours * 1000:.0f} ms, Codex "
                   f"{theirs * 1000:.0f} ms: {ours / theirs:.2f} x (goal <= 0.50)")
+
+
+def phases(tool: str) -> tuple[str, ...]:
+    """cold: a fresh home each run; warm: one home, each run started afresh (OCODEX_RESIDENT=0); resident:
+    one home, runs handed to the resident process (ocodex.resident), which the series starts first."""
+    return ("cold", "warm", "resident") if tool == "ocodex" else ("cold", "warm")
+
+
+def prime_resident(argv: list[str], *, cwd: Path, env: dict[str, str], fake: FakeResponses) -> None:
+    """Direct runs until the resident process for `env`'s home listens (the second run starts it)."""
+    run_dir = Path(env["OCODEX_HOME"], "run")
+    for _ in range(3):
+        run_once(argv, cwd=cwd, env=env, proxy=None, fake=fake)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if run_dir.is_dir() and any(p.suffix == ".sock" for p in run_dir.iterdir()):
+                return  # it binds only once it has done its imports
+            time.sleep(0.05)
+    raise SystemExit("the resident process did not start")
+
+
+def stop_resident(home: Path) -> None:
+    """SIGTERM the resident process serving `home` (it removes its socket and exits)."""
+    import signal
+
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                if b"ocodex.resident.server" in argv and str(home).encode() in argv:
+                    os.kill(int(entry.name), signal.SIGTERM)

@@ -25,7 +25,8 @@ def main() -> None:
     args = parser.parse_args()
     with FakeOllama(models=["gpt-oss:20b", "qwen3:8b"]) as fake, tempfile.TemporaryDirectory() as home:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEX_", "OCODEX_", "OLLAMA_"))}
-        env.update(OCODEX_HOME=home, CODEX_OSS_BASE_URL=fake.base_url, OCODEX_HOST_MEMORY_GIB="16", NO_COLOR="1")
+        env.update(OCODEX_HOME=home, CODEX_OSS_BASE_URL=fake.base_url, OCODEX_HOST_MEMORY_GIB="16", NO_COLOR="1",
+                   OCODEX_RESIDENT="0")
         floor, floor_rss = measure([sys.executable, "-c", "pass"], cwd=home, env=env, runs=args.runs)
         print(f"{'python -c pass':<32} {floor * 1000:7.1f} ms {floor_rss:6.1f} MiB")
         for words in COMMANDS:

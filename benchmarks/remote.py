@@ -57,7 +57,8 @@ def main() -> None:
         repo = Path(tmp, "repo")
         repo.mkdir()
         subprocess.run(["git", "init", "-q", str(repo)], check=True)
-        base_env = {**os.environ, "OCODEX_HOME": str(Path(tmp, "home")), "OCODEX_HOST_MEMORY_GIB": "16"}
+        base_env = {**os.environ, "OCODEX_HOME": str(Path(tmp, "home")), "OCODEX_HOST_MEMORY_GIB": "16",
+                    "OCODEX_RESIDENT": "0"}
         exec_argv = [sys.executable, "-m", "ocodex", "exec", "--oss", "-m", "gpt-oss:20b", "--json"]
         tls_url = proxy.base_url.replace("https://", "https://bench:bench-password@")
         down = f"http://127.0.0.1:{closed_port()}/v1"

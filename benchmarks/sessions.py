@@ -70,7 +70,8 @@ def main() -> None:
         home = root / "home"
         home.mkdir()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEX_", "OCODEX_", "OLLAMA_"))}
-        env.update(OCODEX_HOME=str(home), OCODEX_HOST_MEMORY_GIB="16", CODEX_OSS_BASE_URL=fake.base_url)
+        env.update(OCODEX_HOME=str(home), OCODEX_HOST_MEMORY_GIB="16", CODEX_OSS_BASE_URL=fake.base_url,
+                   OCODEX_RESIDENT="0")
         ocodex = [sys.executable, "-m", "ocodex"]
 
         print(f"append one 1 KiB record (flushed, redacted): {record_cost(root / 'bench-home') * 1e6:.1f} µs")

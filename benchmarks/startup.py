@@ -86,7 +86,7 @@ def main() -> None:
         repo.mkdir()
         subprocess.run(["git", "init", "-q", str(repo)], check=True)
         env = {**os.environ, "OCODEX_HOME": str(Path(tmp, "home")), "CODEX_OSS_BASE_URL": server.base_url,
-               "OCODEX_HOST_MEMORY_GIB": "16"}
+               "OCODEX_HOST_MEMORY_GIB": "16", "OCODEX_RESIDENT": "0"}
         cases = {
             "baseline: python -c pass": [python, "-c", "pass"],
             "ocodex --version": [python, "-m", "ocodex", "--version"],

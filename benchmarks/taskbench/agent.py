@@ -234,6 +234,7 @@ def _prepare(task: Task, workdir: Path, base_url: str, n_ctx: int) -> tuple[Path
     write_config(home, base_url, n_ctx)
     env = tool_env()
     env["OCODEX_HOME"] = str(home)
+    env["OCODEX_RESIDENT"] = "0"  # each run its own process, and nothing left running afterwards
     return repo, home, env
 
 
