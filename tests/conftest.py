@@ -6,6 +6,7 @@ parts (bubblewrap, nginx, sshd, tmux, llama.cpp)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -84,6 +85,34 @@ def fake() -> Iterator[FakeOllama]:
         yield server
 
 
+def resident_servers(under: Path) -> list[int]:
+    """The pids of resident ocodex processes (ocodex.resident.server) whose home is under `under`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(") ", 1)[1][:1]
+        except (OSError, IndexError):
+            continue
+        if state != "Z" and b"ocodex.resident.server" in argv and any(a.startswith(bytes(under)) for a in argv):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_resident_process_outlives_the_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    yield
+    if sys.platform != "linux":
+        return
+    left = resident_servers(tmp_path_factory.getbasetemp())
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, f"{len(left)} resident ocodex processes were left running by the suite (killed now)"
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     path = tmp_path / "ocodex-home"
@@ -105,6 +134,7 @@ def base_env(home: Path, base_url: str | None) -> dict[str, str]:
     env["OCODEX_HOME"] = str(home)
     env["OCODEX_HOST_MEMORY_GIB"] = "16"
     env["NO_COLOR"] = "1"
+    env["OCODEX_RESIDENT"] = "0"  # each run its own process (tests/test_resident.py turns it on)
     if base_url is not None:
         env["CODEX_OSS_BASE_URL"] = base_url
     return env

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import base_env
+from conftest import base_env, resident_servers
 from fakes.fake_ollama import FakeOllama, Turn
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the resident process is Linux-only")
@@ -40,16 +40,7 @@ def resident_env(home: Path, fake: FakeOllama, tmp_path: Path) -> Iterator[dict[
 
 def servers(home: Path) -> list[int]:
     """The pids of resident processes serving `home`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"ocodex.resident.server" in argv and str(home).encode() in argv and not ended(int(entry.name)):
-                found.append(int(entry.name))
-    return found
+    return resident_servers(home)
 
 
 def run(env: dict[str, str], repo: Path, *args: str, stdin: str | None = None,
@@ -326,3 +317,89 @@ def test_the_sockets_path_is_resolved_through_the_checked_directory(tmp_path) ->
     finally:
         os.close(fd)
     assert open_dir(str(tmp_path), create=False) is None  # a link is never followed
+
+
+def test_a_launcher_confined_otherwise_is_never_served(resident_env, repo, fake, home) -> None:
+    """no_new_privs (as under an outer sandbox or a seccomp filter): the run keeps it, so it runs directly."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    start_resident(resident_env, repo, fake, home)
+    fake.script(Turn.text("direct"))
+    proc = subprocess.Popen([setpriv, "--no-new-privs", sys.executable, "-m", "ocodex", "exec", "--oss", "--json",
+                             "hi"], cwd=repo, env=resident_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert set(request_pids(resident_env)) == {proc.pid}  # setpriv execs: the launcher is this pid
+
+
+def test_a_run_killed_by_a_signal_ends_its_launcher_by_it(resident_env, repo, fake, home) -> None:
+    start_resident(resident_env, repo, fake, home)
+    fake.script(Turn.text("slow", delay=60))
+    proc = subprocess.Popen([sys.executable, "-m", "ocodex", "exec", "--oss", "--json", "hi"], cwd=repo,
+                            env=resident_env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    assert wait_for(lambda: model_request_sent(resident_env))
+    (pid,) = set(request_pids(resident_env))
+    os.kill(pid, signal.SIGKILL)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, err
+
+
+def test_a_resident_process_that_dies_mid_run_takes_the_run_with_it_and_says_so(resident_env, repo, fake,
+                                                                               home) -> None:
+    server = start_resident(resident_env, repo, fake, home)
+    fake.script(Turn.text("slow", delay=60))
+    proc = subprocess.Popen([sys.executable, "-m", "ocodex", "exec", "--oss", "--json", "hi"], cwd=repo,
+                            env=resident_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: model_request_sent(resident_env))
+    (pid,) = set(request_pids(resident_env))
+    os.kill(server, signal.SIGKILL)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert err.splitlines()[-1].startswith("error: the resident ocodex process ended before the run did"), err
+    assert ended(pid), "the run went on unattended"
+    assert "turn.completed" not in out
+
+
+def test_its_pid_file_names_it_and_sigterm_ends_it_cleanly(resident_env, repo, fake, home) -> None:
+    server = start_resident(resident_env, repo, fake, home)
+    (pidfile,) = [p for p in (home / "run").iterdir() if p.suffix == ".pid"]
+    assert int(pidfile.read_text()) == server
+    os.kill(int(pidfile.read_text()), signal.SIGTERM)
+    assert wait_for(lambda: ended(server))
+    assert sorted(p.suffix for p in (home / "run").iterdir()) == [".last", ".lock"]
+
+
+def test_a_fifo_where_the_marker_goes_does_not_hang_a_run(resident_env, repo, fake, home) -> None:
+    from ocodex.resident.place import key
+
+    fake.script(Turn.text("first"))
+    assert run(resident_env, repo, "exec", "--oss", "--json", "hi").returncode == 0
+    (marker,) = [p for p in (home / "run").iterdir() if p.suffix == ".last"]
+    marker.unlink()
+    os.mkfifo(marker)
+    fake.script(Turn.text("second"))
+    second = run(resident_env, repo, "exec", "--oss", "--json", "hi")
+    assert second.returncode == 0 and "second" in second.stdout
+    assert servers(home) == [] and len(key()) == 16
+
+
+def test_a_launcher_that_may_not_make_a_unix_socket_runs_directly(monkeypatch, tmp_path) -> None:
+    """Inside a sandbox (seccomp: AF_UNIX is EPERM) with a resident place visible: no traceback, a direct run."""
+    from ocodex.resident import client, place
+
+    monkeypatch.setenv("OCODEX_RESIDENT", "1")
+    monkeypatch.setenv("OCODEX_HOME", str(tmp_path))
+    fd = place.open_dir(str(tmp_path), create=True)
+    assert fd is not None
+    os.close(fd)
+    monkeypatch.setattr(client, "eligible", lambda: True)
+
+    def refused(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(client.socket, "socket", refused)
+    assert client.hand_over() is None

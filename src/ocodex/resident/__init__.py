@@ -7,10 +7,10 @@ relays signals to it and exits with its status. `place` says where a resident pr
 which one a run may use (its key: everything that would make a fresh start differ); `wire` is the
 framing both sides speak.
 
-Who may use it: the same user, in the same namespaces (never a sandboxed command: the server checks the
-peer, and the client checks the server). When: Linux, `exec` only, stdin not a terminal, no `-X` or
-unusual interpreter flags, and `OCODEX_RESIDENT` not `0`. A resident process starts after the second
-direct run within its idle time (`IDLE_SEC`), from the same key, so a single run never leaves one
-behind; it exits after `IDLE_SEC` without a run. Every failure before the hand-over means the run is
-done directly, as if there were none.
+Who may use it: the same user, confined exactly alike (namespaces, seccomp, no_new_privs, capabilities, LSM
+label), so never a sandboxed command: the server checks the peer, and the client checks the server.
+When: Linux, `exec` only, stdin not a terminal, no `-X` or unusual interpreter flags, and
+`OCODEX_RESIDENT` not `0`. A resident process starts after the second direct run within its idle time
+(`place.idle_sec`), from the same key, so a single run never leaves one behind; it exits after that long
+without a run. Every failure before the hand-over means the run is done directly, as if there were none.
 """

@@ -4,9 +4,11 @@
 must run it itself; nothing of the run has happened then. It connects to `$OCODEX_HOME/run/KEY.sock`,
 checks that the listener is this user in these namespaces, sends the run with descriptors 0-2 and the
 working directory, receives the pid of the fork that will be the run, installs the signal relays, and
-only then says go. From then on it waits for the exit status, relaying SIGINT, SIGTERM, SIGHUP, SIGQUIT,
-SIGUSR1, SIGUSR2, SIGWINCH and SIGALRM to the run's process group, and Ctrl-Z (SIGTSTP, then SIGCONT)
-as a stop of both.
+only then says go. From then on it waits for the exit status, relaying SIGINT, SIGQUIT, SIGHUP and
+SIGWINCH to the run's process group (a terminal sends them to its foreground group), SIGTERM, SIGUSR1,
+SIGUSR2 and SIGALRM to the run alone, and Ctrl-Z (SIGTSTP, then SIGCONT) as a stop of both. A run that
+died by a signal ends the launcher by the same signal. If the resident process dies first, the run is
+stopped (SIGTERM, then SIGKILL) before the launcher says so and exits 1: it never goes on unattended.
 
 `after_direct_run()` records the run (`KEY.last`) and starts a resident process when the previous direct
 run with this key was within `place.idle_sec`: the second of a series of runs pays for the start, a single
@@ -19,6 +21,7 @@ import contextlib
 import os
 import signal
 import socket
+import stat
 import struct
 import sys
 import time
@@ -26,7 +29,9 @@ import time
 from ocodex.resident import place, wire
 
 HANDSHAKE_SEC = 5.0
+ORPHAN_GRACE_SEC = 15.0
 _RELAYED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGALRM")
+_GROUP = frozenset(getattr(signal, name) for name in ("SIGINT", "SIGQUIT", "SIGHUP", "SIGWINCH", "SIGSTOP", "SIGCONT"))
 _KEPT = ("SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGCHLD", "SIGCONT")  # their dispositions are handed over too
 _PEERCRED = struct.Struct("3i")
 
@@ -46,55 +51,102 @@ def eligible() -> bool:
 def hand_over() -> int | None:
     """The run's exit code if a resident process did it; None if it must run here."""
     try:
-        if not eligible():
-            return None
-    except Exception:  # a bug here must never stop a run: it runs directly
+        handed = _start()
+    except Exception:  # OSError, WireError, a bug: nothing of the run has happened, it runs here
         return None
-    directory = place.open_dir(place.home(os.environ), create=False)
-    if directory is None:
+    if handed is None:
         return None
-    cwd = -1
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    try:
-        sock.settimeout(HANDSHAKE_SEC)
-        try:
-            sock.connect(place.via(directory, f"{place.key()}.sock"))
-            pid, uid, _gid = _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                              _PEERCRED.size))
-            if uid != os.geteuid() or not place.same_namespaces(pid):
-                return None  # not ours: a sandboxed command's socket in our place, say
-            cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            ignored = [number for number in _numbers(_RELAYED + _KEPT)
-                       if signal.getsignal(number) is signal.SIG_IGN]
-            run = wire.Run([os.fsencode(arg) for arg in sys.argv], list(os.environb.items()), _umask(), ignored)
-            wire.send_run(sock, run, [0, 1, 2, cwd])
-            kind, child = wire.receive_word(sock)
-            if kind != b"P" or child <= 0:
-                return None
-            relay = _Relay(child, ignored)
-            try:
-                wire.send_word(sock, b"G")
-            except BaseException:
-                relay.uninstall()
-                raise
-        except Exception:  # OSError, WireError, a bug: nothing of the run has happened, it runs here
-            return None
-    finally:
-        os.close(directory)
-        if cwd >= 0:
-            os.close(cwd)
+    sock, child, relay = handed
     # The run is under way elsewhere: from here on it is never run here.
     try:
         sock.settimeout(None)
         kind, value = wire.receive_word(sock)
     except (OSError, wire.WireError, struct.error):
-        sys.stderr.write("error: the resident ocodex process ended before the run did; "
-                         "set OCODEX_RESIDENT=0 to run without it\n")
-        return 1
-    finally:
         relay.uninstall()
         sock.close()
-    return 128 + value if kind == b"S" else value
+        _stop_orphan(child)
+        sys.stderr.write("error: the resident ocodex process ended before the run did, so the run was stopped; "
+                         "run it again (OCODEX_RESIDENT=0 runs without a resident process)\n")
+        return 1
+    relay.uninstall()
+    sock.close()
+    if kind == b"S":
+        _die_by(value)
+    return value
+
+
+def _start() -> tuple[socket.socket, int, _Relay] | None:
+    """Connect, check the listener, send the run, get the fork's pid, relay, say go."""
+    if not eligible():
+        return None
+    directory = place.open_dir(place.home(os.environ), create=False)
+    if directory is None:
+        return None
+    cwd = -1
+    sock: socket.socket | None = None
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)  # EPERM in a sandbox
+        sock.settimeout(HANDSHAKE_SEC)
+        sock.connect(place.via(directory, f"{place.key()}.sock"))
+        pid, uid, _gid = _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
+        if uid != os.geteuid() or not place.same_confinement(pid):
+            sock.close()  # not ours (a sandboxed command's socket in our place, say): it is told nothing
+            return None
+        cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        ignored = [number for number in _numbers(_RELAYED + _KEPT) if signal.getsignal(number) is signal.SIG_IGN]
+        blocked = sorted(int(number) for number in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        run = wire.Run([os.fsencode(arg) for arg in sys.argv], list(os.environb.items()), _umask(), ignored,
+                       blocked)
+        wire.send_run(sock, run, [0, 1, 2, cwd])
+        kind, child = wire.receive_word(sock)
+        if kind != b"P" or child <= 0:
+            sock.close()
+            return None
+        relay = _Relay(child, ignored)
+        try:
+            wire.send_word(sock, b"G")
+        except BaseException:
+            relay.uninstall()
+            raise
+        return sock, child, relay
+    except BaseException:
+        if sock is not None:
+            sock.close()
+        raise
+    finally:
+        os.close(directory)
+        if cwd >= 0:
+            os.close(cwd)
+
+
+def _stop_orphan(child: int) -> None:
+    """The resident process died with the run under way: stop the run as SIGTERM would, and wait for it (SIGKILL
+    after `ORPHAN_GRACE_SEC`), so nothing of it happens after this launcher has said it failed."""
+    try:
+        handle = os.pidfd_open(child)
+    except OSError:
+        return  # already gone
+    try:
+        with contextlib.suppress(OSError):
+            os.kill(child, signal.SIGTERM)
+        import select
+
+        if not select.select([handle], [], [], ORPHAN_GRACE_SEC)[0]:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(handle, signal.SIGKILL)
+            select.select([handle], [], [], ORPHAN_GRACE_SEC)
+    finally:
+        os.close(handle)
+
+
+def _die_by(number: int) -> None:
+    """End this process by signal `number`, as the run ended, so a shell or `wait` sees the same."""
+    with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP have no handler to reset
+        signal.signal(number, signal.SIG_DFL)
+    with contextlib.suppress(OSError, ValueError):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [number])
+        os.kill(os.getpid(), number)
+    raise SystemExit(128 + number)  # a signal whose default is not to end a process
 
 
 class _Relay:
@@ -111,11 +163,14 @@ class _Relay:
             self.previous[signal.SIGCONT] = signal.signal(signal.SIGCONT, self._resume)
 
     def _send(self, number: int, _frame: object = None) -> None:
-        try:
-            os.killpg(self.child, number)
-        except OSError:
+        """A signal a terminal sends to its foreground group goes to the run's group (commands it started
+        directly, as in a direct run); one sent to this process alone (`kill`, `timeout`) to the run alone."""
+        if number in _GROUP:
             with contextlib.suppress(OSError):
-                os.kill(self.child, number)
+                os.killpg(self.child, number)
+                return
+        with contextlib.suppress(OSError):
+            os.kill(self.child, number)
 
     def _stop(self, _number: int, _frame: object) -> None:
         """Ctrl-Z: stop the run, then this process as the default action would."""
@@ -167,8 +222,11 @@ def _after_direct_run() -> None:
             recent = time.time() - last < place.idle_sec(os.environ)
         except OSError:
             recent = False
-        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=directory)
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600,
+                     dir_fd=directory)
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return  # a FIFO or a device where the marker should be: not ours, not touched
             os.utime(fd)
         finally:
             os.close(fd)

@@ -100,6 +100,7 @@ def key() -> str:
     parts.append(repr(_limits()))
     parts.append(repr(sorted(os.sched_getaffinity(0))))
     parts.append(str(os.getpriority(os.PRIO_PROCESS, 0)))
+    parts.append(repr(getattr(sys.__stdout__, "write_through", None)))  # -u / PYTHONUNBUFFERED
     text = "\0".join(parts).encode("utf-8", "surrogateescape")
     return f"{zlib.crc32(text):08x}{zlib.adler32(text[::-1]):08x}"
 
@@ -136,13 +137,33 @@ def _read(path: str) -> str:
         return ""
 
 
-def same_namespaces(pid: int) -> bool:
-    """Whether process `pid` is in this process's user, mount, PID and network namespaces (a sandboxed
-    command never is: bubblewrap gives it new ones)."""
-    for kind in ("user", "mnt", "pid", "net"):
-        try:
-            if os.stat(f"/proc/{pid}/ns/{kind}").st_ino != os.stat(f"/proc/self/ns/{kind}").st_ino:
-                return False
-        except OSError:
-            return False
-    return True
+_NAMESPACES = ("user", "mnt", "pid", "net", "uts", "ipc", "cgroup", "time")
+_CONFINEMENT_FIELDS = ("Seccomp", "Seccomp_filters", "NoNewPrivs", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
+
+
+def confinement(pid: int | str) -> tuple[object, ...] | None:
+    """What confines process `pid` (or "self"): its namespaces, seccomp state, no_new_privs, capability sets and
+    LSM label. None if it cannot be read (the process is gone, or /proc is not ours)."""
+    try:
+        spaces = []
+        for kind in _NAMESPACES:
+            try:
+                info = os.stat(f"/proc/{pid}/ns/{kind}")
+                spaces.append((info.st_dev, info.st_ino))
+            except FileNotFoundError:  # a kind this kernel does not have
+                spaces.append(None)
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            fields = dict(line.rstrip("\n").split(":\t", 1) for line in status if ":\t" in line)
+        label = _read(f"/proc/{pid}/attr/current")
+    except (OSError, ValueError):
+        return None
+    return (*spaces, *(fields.get(name) for name in _CONFINEMENT_FIELDS), label)
+
+
+def same_confinement(pid: int) -> bool:
+    """Whether process `pid` is exactly as confined as this one: a sandboxed command never is (bubblewrap gives it
+    new namespaces, a seccomp filter, no capabilities), nor an ocodex started under someone else's seccomp filter,
+    no_new_privs or another LSM label, whose run must not be done by a process without them. (Landlock cannot be
+    read from outside: a launcher under Landlock alone is not told apart.)"""
+    mine = confinement("self")
+    return mine is not None and confinement(pid) == mine

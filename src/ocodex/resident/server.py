@@ -2,17 +2,19 @@
 
 Started by a launcher (`ocodex.resident.client.spawn`) as `python -P -m ocodex.resident.server KEY HOME`,
 in a session of its own with /dev/null for stdio. It imports what an `exec` run imports, takes the lock
-`HOME/run/KEY.lock` (one resident process per key; a second one exits at once), listens on
-`HOME/run/KEY.sock`, and exits after `place.idle_sec` with nothing to do (or on SIGTERM, once its runs
-have ended), removing the socket.
+`HOME/run/KEY.lock` (one resident process per key; a second one exits at once), checks that its own key
+is KEY, listens on `HOME/run/KEY.sock` (its pid in `KEY.pid`), and exits after `place.idle_sec` with
+nothing to do (or on SIGTERM, once its runs have ended), removing both.
 
-Per connection, single-threaded: the peer must be this user in this process's namespaces (anything else
-is closed unread). The run is forked: the child waits for the client's go, then puts the run's
-descriptors on 0-2, enters its working directory, takes its environment, umask, argv and signal
-dispositions, rebuilds `sys.stdin`/`stdout`/`stderr` as the interpreter would have made them, and
-returns from `main` to run `ocodex.cli.main` and end as a fresh process would (threads joined, `atexit`).
-The parent tells the client the child's exit status when it has reaped it, and sends the run's process
-group SIGTERM if the client goes away first (a launcher killed by `timeout -s KILL`, say).
+Per connection, single-threaded: the peer must be this user, confined exactly as this process is
+(`place.same_confinement`; anything else is closed unread). The run is forked with the signals a
+launcher relays blocked: the child waits for the client's go, then puts the run's descriptors on 0-2,
+enters its working directory, takes its environment, umask, argv, signal dispositions and mask (a
+signal relayed meanwhile is delivered then), rebuilds `sys.stdin`/`stdout`/`stderr` as the interpreter
+would have made them, and returns from `main` to run `ocodex.cli.main` and end as a fresh process would
+(threads joined, `atexit`). The parent tells the client the child's exit status when it has reaped it,
+and sends the run SIGTERM (its process group) if the client goes away first (a launcher killed by
+`timeout -s KILL`, say). No error of one connection ends the server.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ HANDSHAKE_SEC = 5.0
 _FORWARDED_DEFAULTS = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTSTP", "SIGTTIN",
                        "SIGTTOU", "SIGCHLD", "SIGWINCH", "SIGCONT")
 _PEERCRED = struct.Struct("3i")
+_BLOCKED_AT_FORK = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1",
+                                                      "SIGUSR2", "SIGWINCH", "SIGALRM", "SIGTSTP", "SIGCONT")]
 
 
 def preload() -> None:
@@ -76,7 +80,7 @@ class Child:
             os._exit(1)
         self.go.close()
         run = self.run
-        _restore_signals(run.ignored)
+        _restore_signals(run.ignored, run.blocked)
         for target, fd in enumerate(self.fds[:3]):
             os.dup2(fd, target, inheritable=True)
         os.fchdir(self.fds[3])
@@ -95,8 +99,9 @@ class Child:
         return sys.argv[1:]
 
 
-def _restore_signals(ignored: list[int]) -> None:
-    """As a fresh interpreter started by the caller has them: Python's own, and what the caller ignored."""
+def _restore_signals(ignored: list[int], blocked: list[int]) -> None:
+    """As a fresh interpreter started by the caller has them: Python's own, what the caller ignored, and its
+    mask. They were blocked since the fork, so one relayed meanwhile is delivered now, not lost."""
     signal.set_wakeup_fd(-1)
     for name in ("SIGINT", *_FORWARDED_DEFAULTS):
         number = getattr(signal, name)
@@ -104,7 +109,7 @@ def _restore_signals(ignored: list[int]) -> None:
             signal.signal(number, signal.SIG_IGN)
         else:
             signal.signal(number, signal.default_int_handler if name == "SIGINT" else signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _rebuild_stdio() -> None:
@@ -117,7 +122,8 @@ def _rebuild_stdio() -> None:
         encoding = old.encoding if old is not None else "utf-8"
         errors = old.errors if old is not None else "strict"
         unbuffered = old is not None and old.write_through  # -u / PYTHONUNBUFFERED
-        buffer = open(fd, mode + "b", closefd=False)  # noqa: SIM115 - lives as long as the process
+        buffering = 0 if unbuffered and fd != 0 else -1
+        buffer = open(fd, mode + "b", buffering=buffering, closefd=False)  # noqa: SIM115 - the process's own
         made.append(io.TextIOWrapper(buffer, encoding=encoding, errors=errors, newline="\n",
                                      line_buffering=fd == 2 or (fd == 1 and os.isatty(fd)),
                                      write_through=unbuffered and fd != 0))
@@ -162,16 +168,19 @@ class Server:
             if events:
                 idle_since = time.monotonic()
             for key, _ in events:
-                if key.data is None:
-                    child = self._accept()
-                    if child is not None:
-                        return child
-                elif key.data == 0:
-                    with contextlib.suppress(OSError):
-                        os.read(self.wake_r, 4096)
-                    self._reap()
-                else:
-                    self._client_gone(key.data, key.fileobj)  # type: ignore[arg-type]
+                try:
+                    if key.data is None:
+                        child = self._accept()
+                        if child is not None:
+                            return child
+                    elif key.data == 0:
+                        with contextlib.suppress(OSError):
+                            os.read(self.wake_r, 4096)
+                        self._reap()
+                    elif self.children.get(key.data) is key.fileobj:  # not reaped earlier in this batch
+                        self._client_gone(key.data, key.fileobj)  # type: ignore[arg-type]
+                except OSError:  # one run's trouble (EMFILE, EAGAIN on fork) never ends the others' server
+                    continue
 
     def _stop(self, *_: object) -> None:
         self.stopping = True
@@ -184,23 +193,38 @@ class Server:
         try:
             conn.settimeout(HANDSHAKE_SEC)
             pid, uid, _gid = _PEERCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
-            if uid != os.geteuid() or not place.same_namespaces(pid):
-                conn.close()  # another user, or a sandboxed command: not a word is read
+            if uid != os.geteuid() or not place.same_confinement(pid):
+                conn.close()  # another user, a sandboxed command, a launcher under a filter: not a word is read
                 return None
             run, fds = wire.receive_run(conn)
         except (OSError, wire.WireError, ValueError, EOFError, TypeError, struct.error):
             conn.close()
             return None
-        mine, theirs = socket.socketpair()
-        pid = os.fork()
+        try:
+            mine, theirs = socket.socketpair()
+        except OSError:
+            conn.close()
+            _close_all(fds)
+            raise
+        # Until the child has the run's dispositions, a relayed signal waits (blocked) instead of meeting ours.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED_AT_FORK)
+        try:
+            pid = os.fork()
+        except OSError:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            conn.close()
+            mine.close()
+            theirs.close()
+            _close_all(fds)
+            raise
         if pid == 0:
             mine.close()
             conn.close()
             self._leave()
             return Child(run, fds, theirs)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         theirs.close()
-        for fd in fds:
-            os.close(fd)
+        _close_all(fds)
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)  # its own process group, as the child also makes it (whoever is first)
         try:
@@ -268,6 +292,12 @@ class Server:
             os.killpg(pid, signal.SIGTERM)
 
 
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
 def _close_inherited() -> None:
     """The lock and the directory the parent holds are close-on-exec, but a fork keeps them: the child
     must not hold the lock (a later server would wait for it) or the directory."""
@@ -299,16 +329,20 @@ def main(argv: list[str]) -> int:
 
     if threading.active_count() > 1:  # something started a thread: a fork would copy it half-way
         return 1
+    if place.key() != key:  # started differently than the launcher that asked (a relative PYTHONPATH, a change
+        return 1  # made since): it would run other code than a fresh start there
     name = f"{key}.sock"
     with contextlib.suppress(FileNotFoundError):
         os.unlink(name, dir_fd=directory)  # a server that died left it; we hold the lock, so it is not live
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(place.via(directory, name))
     listener.listen(64)
+    _write_pid(directory, f"{key}.pid")
 
     def closing() -> None:
-        with contextlib.suppress(OSError):
-            os.unlink(name, dir_fd=directory)
+        for entry in (name, f"{key}.pid"):
+            with contextlib.suppress(OSError):
+                os.unlink(entry, dir_fd=directory)
 
     server = Server(listener, closing)
     try:
@@ -319,7 +353,22 @@ def main(argv: list[str]) -> int:
         return 0
     from ocodex.cli import main as cli_main
 
-    return cli_main(child.start())
+    try:
+        argv = child.start()
+    except KeyboardInterrupt:  # a Ctrl-C relayed before the run began: it ends as one during start-up would
+        return 130
+    return cli_main(argv)
+
+
+def _write_pid(directory: int, name: str) -> None:
+    """`KEY.pid`: this process, for `kill $(cat ...)` (a name match would also hit the runs, which are forks)."""
+    temp = f".{name}.{os.getpid()}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=directory)
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
+    os.rename(temp, name, src_dir_fd=directory, dst_dir_fd=directory)
 
 
 if __name__ == "__main__":

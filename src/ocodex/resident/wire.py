@@ -33,17 +33,19 @@ class WireError(Exception):
 class Run:
     """What one run needs besides its descriptors (a plain class: `dataclasses` costs the launcher 5 ms)."""
 
-    __slots__ = ("argv", "env", "ignored", "umask")
+    __slots__ = ("argv", "blocked", "env", "ignored", "umask")
 
-    def __init__(self, argv: list[bytes], env: list[tuple[bytes, bytes]], umask: int, ignored: list[int]) -> None:
+    def __init__(self, argv: list[bytes], env: list[tuple[bytes, bytes]], umask: int, ignored: list[int],
+                 blocked: list[int]) -> None:
         self.argv = argv
         self.env = env
         self.umask = umask
         self.ignored = ignored  # signals the caller ignores, so the run does too (`nohup` and the like)
+        self.blocked = blocked  # the caller's signal mask
 
 
 def send_run(sock: socket.socket, run: Run, fds: list[int]) -> None:
-    body = marshal.dumps((run.argv, run.env, run.umask, run.ignored))
+    body = marshal.dumps((run.argv, run.env, run.umask, run.ignored, run.blocked))
     message = _HEAD.pack(MAGIC, len(body)) + body
     sent = socket.send_fds(sock, [message], fds)
     if sent < len(message):
@@ -64,8 +66,9 @@ def receive_run(sock: socket.socket) -> tuple[Run, list[int]]:
         body = bytearray(data[_HEAD.size:])
         while len(body) < size:
             body += _receive(sock, size - len(body))
-        argv, env, umask, ignored = marshal.loads(bytes(body))
-        return Run(list(argv), [(bytes(k), bytes(v)) for k, v in env], int(umask), [int(s) for s in ignored]), fds
+        argv, env, umask, ignored, blocked = marshal.loads(bytes(body))
+        return Run([bytes(a) for a in argv], [(bytes(k), bytes(v)) for k, v in env], int(umask),
+                   [int(n) for n in ignored], [int(n) for n in blocked]), fds
     except BaseException:
         for fd in fds:
             _close(fd)
