@@ -17,7 +17,6 @@ run never leaves a process behind.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -127,13 +126,11 @@ def _stop_orphan(child: int) -> None:
     except OSError:
         return  # already gone
     try:
-        with contextlib.suppress(OSError):
-            os.kill(child, signal.SIGTERM)
+        _quietly(os.kill, child, signal.SIGTERM)
         import select
 
         if not select.select([handle], [], [], ORPHAN_GRACE_SEC)[0]:
-            with contextlib.suppress(OSError):
-                signal.pidfd_send_signal(handle, signal.SIGKILL)
+            _quietly(signal.pidfd_send_signal, handle, signal.SIGKILL)
             select.select([handle], [], [], ORPHAN_GRACE_SEC)
     finally:
         os.close(handle)
@@ -141,12 +138,19 @@ def _stop_orphan(child: int) -> None:
 
 def _die_by(number: int) -> None:
     """End this process by signal `number`, as the run ended, so a shell or `wait` sees the same."""
-    with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP have no handler to reset
-        signal.signal(number, signal.SIG_DFL)
-    with contextlib.suppress(OSError, ValueError):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, [number])
-        os.kill(os.getpid(), number)
+    _quietly(signal.signal, number, signal.SIG_DFL)  # SIGKILL and SIGSTOP have no handler to reset
+    _quietly(signal.pthread_sigmask, signal.SIG_UNBLOCK, [number])
+    _quietly(os.kill, os.getpid(), number)
     raise SystemExit(128 + number)  # a signal whose default is not to end a process
+
+
+def _quietly(call, *args: object) -> bool:
+    """`call(*args)`; False if it raised OSError or ValueError (`contextlib` would cost the launcher 5 ms)."""
+    try:
+        call(*args)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 class _Relay:
@@ -165,12 +169,9 @@ class _Relay:
     def _send(self, number: int, _frame: object = None) -> None:
         """A signal a terminal sends to its foreground group goes to the run's group (commands it started
         directly, as in a direct run); one sent to this process alone (`kill`, `timeout`) to the run alone."""
-        if number in _GROUP:
-            with contextlib.suppress(OSError):
-                os.killpg(self.child, number)
-                return
-        with contextlib.suppress(OSError):
-            os.kill(self.child, number)
+        if number in _GROUP and _quietly(os.killpg, self.child, number):
+            return
+        _quietly(os.kill, self.child, number)
 
     def _stop(self, _number: int, _frame: object) -> None:
         """Ctrl-Z: stop the run, then this process as the default action would."""
