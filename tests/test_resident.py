@@ -96,6 +96,17 @@ def start_resident(env: dict[str, str], repo: Path, fake: FakeOllama, home: Path
     return servers(home)[0]
 
 
+def slow_run(env: dict[str, str], repo: Path, fake: FakeOllama, **streams) -> tuple[subprocess.Popen, int]:
+    """A handed-over run whose model answers in a minute, once it has asked: the launcher, and the run's pid."""
+    fake.script(Turn.text("slow", delay=60))
+    proc = subprocess.Popen([sys.executable, "-m", "ocodex", "exec", "--oss", "--json", "hi"], cwd=repo, env=env,
+                            stdin=subprocess.DEVNULL, **streams)
+    assert wait_for(lambda: model_request_sent(env))
+    (pid,) = set(request_pids(env))
+    assert pid != proc.pid
+    return proc, pid
+
+
 def test_a_single_run_leaves_nothing_behind_and_the_second_starts_one(resident_env, repo, fake, home) -> None:
     fake.script(Turn.text("one"))
     first = run(resident_env, repo, "exec", "--oss", "--json", "hi")
@@ -170,12 +181,7 @@ def test_ctrl_c_and_sigterm_reach_the_run(resident_env, repo, fake, home) -> Non
 
 def test_a_killed_launcher_s_run_is_stopped(resident_env, repo, fake, home) -> None:
     start_resident(resident_env, repo, fake, home)
-    fake.script(Turn.text("slow", delay=60))
-    proc = subprocess.Popen([sys.executable, "-m", "ocodex", "exec", "--oss", "--json", "hi"], cwd=repo,
-                            env=resident_env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    assert wait_for(lambda: model_request_sent(resident_env))
-    (pid,) = set(request_pids(resident_env))
+    proc, pid = slow_run(resident_env, repo, fake, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     proc.kill()
     proc.wait()
     assert wait_for(lambda: ended(pid)), "the run outlived its launcher"
@@ -221,11 +227,13 @@ def test_the_place_is_private(resident_env, repo, fake, home) -> None:
     assert list((home / "run").iterdir()) == []
 
 
-def bwrap() -> str:
-    found = shutil.which("bwrap")
-    if found is None:
+def in_own_namespaces(script: str, *, writable: bool = False) -> list[str]:
+    """`python -c script` in a user and PID namespace of its own, as every sandboxed command is."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
         pytest.skip("bubblewrap is not installed (scripts/test installs it)")
-    return found
+    return [bwrap, "--unshare-user", "--unshare-pid", "--die-with-parent", "--bind" if writable else "--ro-bind",
+            "/", "/", "--dev", "/dev", "--proc", "/proc", sys.executable, "-c", script]
 
 
 def test_a_sandboxed_process_is_refused_unread(resident_env, repo, fake, home) -> None:
@@ -241,9 +249,7 @@ def test_a_sandboxed_process_is_refused_unread(resident_env, repo, fake, home) -
              "    print('answer:', s.recv(64))\n"
              "except OSError as e:\n"
              "    print('closed:', type(e).__name__)\n")
-    done = subprocess.run([bwrap(), "--unshare-user", "--unshare-pid", "--die-with-parent", "--ro-bind", "/", "/",
-                           "--dev", "/dev", "--proc", "/proc", sys.executable, "-c", probe],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(in_own_namespaces(probe), capture_output=True, text=True, timeout=60)
     said = done.stdout.strip()  # closed before a word was read: EOF, or a reset/broken pipe if it was quicker
     assert said in ("answer: b''", "closed: ConnectionResetError", "closed: BrokenPipeError"), said + done.stderr
     assert servers(home) and request_pids(resident_env) == []  # no run was started
@@ -257,7 +263,7 @@ def test_a_listener_that_is_not_ours_is_never_sent_a_run(resident_env, repo, fak
     os.kill(server, signal.SIGKILL)
     assert wait_for(lambda: ended(server))
     sock.unlink()
-    listener = ("import socket, sys\n"
+    listener = ("import socket\n"
                 "s = socket.socket(socket.AF_UNIX)\n"
                 f"s.bind({str(sock)!r})\n"
                 "s.listen(1)\n"
@@ -268,9 +274,7 @@ def test_a_listener_that_is_not_ours_is_never_sent_a_run(resident_env, repo, fak
                 "    print('got', len(c.recv(65536)), flush=True)\n"
                 "except OSError as e:\n"
                 "    print('got nothing', flush=True)\n")
-    impostor = subprocess.Popen([bwrap(), "--unshare-user", "--unshare-pid", "--die-with-parent", "--bind", "/", "/",
-                                 "--dev", "/dev", "--proc", "/proc", sys.executable, "-c", listener],
-                                stdout=subprocess.PIPE, text=True)
+    impostor = subprocess.Popen(in_own_namespaces(listener, writable=True), stdout=subprocess.PIPE, text=True)
     try:
         assert impostor.stdout is not None and impostor.stdout.readline().strip() == "listening"
         fake.script(Turn.text("direct"))
@@ -340,12 +344,7 @@ def test_a_launcher_confined_otherwise_is_never_served(resident_env, repo, fake,
 
 def test_a_run_killed_by_a_signal_ends_its_launcher_by_it(resident_env, repo, fake, home) -> None:
     start_resident(resident_env, repo, fake, home)
-    fake.script(Turn.text("slow", delay=60))
-    proc = subprocess.Popen([sys.executable, "-m", "ocodex", "exec", "--oss", "--json", "hi"], cwd=repo,
-                            env=resident_env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    assert wait_for(lambda: model_request_sent(resident_env))
-    (pid,) = set(request_pids(resident_env))
+    proc, pid = slow_run(resident_env, repo, fake, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     os.kill(pid, signal.SIGKILL)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL, err
@@ -354,12 +353,7 @@ def test_a_run_killed_by_a_signal_ends_its_launcher_by_it(resident_env, repo, fa
 def test_a_resident_process_that_dies_mid_run_takes_the_run_with_it_and_says_so(resident_env, repo, fake,
                                                                                home) -> None:
     server = start_resident(resident_env, repo, fake, home)
-    fake.script(Turn.text("slow", delay=60))
-    proc = subprocess.Popen([sys.executable, "-m", "ocodex", "exec", "--oss", "--json", "hi"], cwd=repo,
-                            env=resident_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    assert wait_for(lambda: model_request_sent(resident_env))
-    (pid,) = set(request_pids(resident_env))
+    proc, pid = slow_run(resident_env, repo, fake, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     os.kill(server, signal.SIGKILL)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
