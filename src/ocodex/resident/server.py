@@ -248,6 +248,7 @@ class Server:
 
     def _leave(self) -> None:
         """In a new child: let go of everything that belongs to the server."""
+        signal.set_wakeup_fd(-1)  # before its pipe is closed: a signal must not write to a reused descriptor
         self.selector.close()
         self.listener.close()
         os.close(self.wake_r)
