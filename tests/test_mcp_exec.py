@@ -4,6 +4,7 @@ tests start: the SDK-written probe (tests/mcp_servers/probe.py) and npm's
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -68,13 +69,28 @@ def communicate(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
     try:
         return proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        state = process_state(proc.pid)
         proc.send_signal(signal.SIGABRT)
         try:
             _out, err = proc.communicate(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
             _out, err = proc.communicate()
-        pytest.fail(f"ocodex had not ended after {timeout:g} s; its threads then:\n{err}")
+        pytest.fail(f"ocodex had not ended after {timeout:g} s; {state}\nits threads then:\n{err}")
+
+
+def process_state(pid: int) -> str:
+    """Where each of `pid`'s threads waits in the kernel, and what its descriptors are (for a hang's report)."""
+    lines = []
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
+        with contextlib.suppress(OSError):
+            lines.append(f"thread {task.name}: {(task / 'wchan').read_text()} "
+                         f"{(task / 'stat').read_text().rsplit(') ', 1)[1][:1]}")
+    for fd in sorted(Path(f"/proc/{pid}/fd").glob("*"), key=lambda p: int(p.name)):
+        with contextlib.suppress(OSError):
+            flags = (Path(f"/proc/{pid}/fdinfo") / fd.name).read_text().split("flags:")[1].split()[0]
+            lines.append(f"fd {fd.name} -> {os.readlink(fd)} flags {flags}")
+    return "\n".join(lines)
 
 
 def needs_everything() -> None:
