@@ -18,8 +18,9 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "ocodex"
 # Lowest first; a module may import its own layer and those below. Longest prefix wins.
 LAYERS: list[tuple[str, ...]] = [
     # render.safe is pure text (terminal_safe), which errors.report needs: foundation, not rendering.
-    ("ocodex", "ocodex.errors", "ocodex.redact", "ocodex.ids", "ocodex.protocol", "ocodex.events", "ocodex.notes",
-     "ocodex.backoff", "ocodex.context_window", "ocodex.approval", "ocodex.jsontext", "ocodex.render.safe"),
+    ("ocodex", "ocodex.errors", "ocodex.redact", "ocodex.ids", "ocodex.offmain", "ocodex.protocol", "ocodex.events",
+     "ocodex.notes", "ocodex.backoff", "ocodex.context_window", "ocodex.approval", "ocodex.jsontext",
+     "ocodex.render.safe"),
     # mcp.config is read by config (an [mcp_servers] table checked across its keys), mcp.safe is pure text.
     ("ocodex.config", "ocodex.sandbox", "ocodex.patch", "ocodex.sessions", "ocodex.attachments",
      "ocodex.filters", "ocodex.output_schema", "ocodex.files", "ocodex.last_message", "ocodex.profile",

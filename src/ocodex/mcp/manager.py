@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ocodex import offmain
 from ocodex.mcp.config import McpServerConfig
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ class McpManager:
     def start(self, configs: Sequence[McpServerConfig]) -> None:
         """Start every enabled server in `configs` concurrently; returns without waiting."""
         self._configs = [c for c in configs if c.enabled]
-        self._thread.start()
+        offmain.start(self._thread)
         self._install_signal_handlers()
         atexit.register(self.close)
         for config in self._configs:

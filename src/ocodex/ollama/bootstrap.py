@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ocodex import offmain
 from ocodex.approval import ApprovalRequest, PullRequest, Verdict
 from ocodex.errors import OcodexError, PullError
 from ocodex.events import DefaultMissing, Event, OldServer, PullStarted
@@ -81,7 +82,7 @@ def prepare_oss(*, client: OllamaClient, model: str, auto_pull: bool, emit: Call
         return OssReady(model=found, version=version, details=_show(client, found), pulled=pulled, digest=digest)
     from concurrent.futures import ThreadPoolExecutor  # a cold run only: a warm one never gets here
 
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="window")
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="window", initializer=offmain.block_here)
     try:
         window = pool.submit(window_for, found)
         details = _show(client, found)
@@ -98,7 +99,7 @@ def probe_concurrently(client: OllamaClient, model: str, emit: Callable[[Event],
     A failed probe is the error raised (the server is not there), whatever the other two met."""
     from concurrent.futures import ThreadPoolExecutor  # a cold run only: a warm one never gets here
 
-    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="probe")
+    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="probe", initializer=offmain.block_here)
     try:
         probe, version, tags = pool.submit(client.probe), pool.submit(client.version), pool.submit(client.tags)
         probe.result()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ocodex import offmain
 from ocodex.errors import OcodexError
 from ocodex.ollama.records import ModelEntry
 
@@ -33,7 +34,8 @@ def list_models(client: OllamaClient) -> list[ModelEntry]:
     missing = [entry.name for entry in entries if entry.context_length is None or not entry.capabilities]
     shown: dict[str, ModelDetails | None] = {}
     if missing:
-        pool = ThreadPoolExecutor(max_workers=min(SHOW_WORKERS, len(missing)), thread_name_prefix="show")
+        pool = ThreadPoolExecutor(max_workers=min(SHOW_WORKERS, len(missing)), thread_name_prefix="show",
+                                  initializer=offmain.block_here)
         try:
             shown = dict(zip(missing, pool.map(show, missing), strict=True))
         except BaseException:  # Ctrl-C: do not wait for calls in flight; closing the client ends them

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ocodex import offmain
 from ocodex.errors import OcodexError, ServerUnavailable
 from ocodex.events import ContextSized, Event
 from ocodex.ollama.bootstrap import Ask, OssReady, prepare_oss
@@ -48,7 +49,7 @@ class Validation:
         self.gone: OcodexError | None = None  # the server is unreachable: what the probe says about it
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="oss-validation", daemon=True)
-        self._thread.start()
+        offmain.start(self._thread)
 
     def _run(self) -> None:
         model, digest = self._entry["model"], self._entry.get("digest")

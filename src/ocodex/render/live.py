@@ -24,6 +24,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
+from ocodex import offmain
 from ocodex.events import (
     CommandExecution,
     CommandOutput,
@@ -282,7 +283,7 @@ class Ticker:
             return
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="ocodex-ticker", daemon=True)
-        self._thread.start()
+        offmain.start(self._thread)
 
     def _run(self) -> None:
         while not self._stop.wait(TICK_S):

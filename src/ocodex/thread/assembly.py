@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from ocodex import offmain
 from ocodex.agent.loop import Agent, AgentOptions
 from ocodex.agent.prompt import opening_messages, system_message
 from ocodex.approval import ApprovalGate, ApprovalRequest, Verdict
@@ -411,7 +412,7 @@ class _InBackground:
                 self._error = exc
 
         self._thread = threading.Thread(target=run, name="ocodex-sandbox-probe", daemon=True)
-        self._thread.start()
+        offmain.start(self._thread)
 
     def result(self) -> None:
         self._thread.join()

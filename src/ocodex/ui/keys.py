@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
+from ocodex import offmain
+
 ESC = "\x1b"
 SEQUENCE_WAIT_S = 0.03  # after an Esc byte: how long the rest of an escape sequence may take to arrive
 ENTER_GRACE_S = 0.75  # an Enter this soon after an answered key belongs to it ("y" then Enter)
@@ -53,7 +55,7 @@ class TurnKeys:
             self._saved = termios.tcgetattr(self.fd)
             tty.setcbreak(self.fd, termios.TCSANOW)  # ISIG stays on: Ctrl-C is still SIGINT
             self._thread = threading.Thread(target=self._run, name="ocodex-keys", daemon=True)
-            self._thread.start()
+            offmain.start(self._thread)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ocodex import offmain
 from ocodex.errors import OcodexError, TurnInterrupted, report
 from ocodex.ui.face import TerminalFace
 
@@ -64,7 +65,7 @@ class Session:
         """Start opening the thread (the first call only)."""
         if self._opener is None:
             self._opener = threading.Thread(target=self._open, name="ocodex-open", daemon=True)
-            self._opener.start()
+            offmain.start(self._opener)
 
     def open_now(self) -> None:
         self._open()
