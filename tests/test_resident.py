@@ -33,14 +33,9 @@ def resident_env(home: Path, fake: FakeOllama, tmp_path: Path) -> Iterator[dict[
                                            "OCODEX_LOG_REQUESTS": str(tmp_path / "requests.jsonl")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     yield env
-    for pid in servers(home):  # none may outlive its test
+    for pid in resident_servers(home):  # none may outlive its test
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-
-
-def servers(home: Path) -> list[int]:
-    """The pids of resident processes serving `home`."""
-    return resident_servers(home)
 
 
 def run(env: dict[str, str], repo: Path, *args: str, stdin: str | None = None,
@@ -86,14 +81,14 @@ def wait_for(condition, within: float = 30.0) -> bool:
 def start_resident(env: dict[str, str], repo: Path, fake: FakeOllama, home: Path) -> int:
     """Direct runs until one has started the resident process (the second does); its pid once it listens."""
     for _ in range(2):
-        if (home / "run").is_dir() and servers(home):
+        if (home / "run").is_dir() and resident_servers(home):
             break
         fake.script(Turn.text("direct"))
         assert run(env, repo, "exec", "--oss", "--json", "hi").returncode == 0
     assert wait_for(lambda: any(p.suffix == ".sock" for p in (home / "run").iterdir())), "no resident process"
-    assert wait_for(lambda: len(servers(home)) == 1)
+    assert wait_for(lambda: len(resident_servers(home)) == 1)
     request_pids(env)
-    return servers(home)[0]
+    return resident_servers(home)[0]
 
 
 def slow_run(env: dict[str, str], repo: Path, fake: FakeOllama, **streams) -> tuple[subprocess.Popen, int]:
@@ -112,7 +107,7 @@ def test_a_single_run_leaves_nothing_behind_and_the_second_starts_one(resident_e
     first = run(resident_env, repo, "exec", "--oss", "--json", "hi")
     assert first.returncode == 0, first.stderr
     time.sleep(0.5)
-    assert servers(home) == []
+    assert resident_servers(home) == []
     start_resident(resident_env, repo, fake, home)
 
 
@@ -199,7 +194,7 @@ def test_runs_that_cannot_be_handed_over_run_directly(resident_env, repo, fake, 
         proc.communicate(timeout=120)
         assert proc.returncode == 0
         assert set(request_pids(resident_env)) == {proc.pid}, (env.get("LANG"), flags)
-    assert servers(home) == [server]
+    assert resident_servers(home) == [server]
 
 
 def test_it_exits_when_idle_and_removes_its_socket(resident_env, repo, fake, home) -> None:
@@ -252,7 +247,7 @@ def test_a_sandboxed_process_is_refused_unread(resident_env, repo, fake, home) -
     done = subprocess.run(in_own_namespaces(probe), capture_output=True, text=True, timeout=60)
     said = done.stdout.strip()  # closed before a word was read: EOF, or a reset/broken pipe if it was quicker
     assert said in ("answer: b''", "closed: ConnectionResetError", "closed: BrokenPipeError"), said + done.stderr
-    assert servers(home) and request_pids(resident_env) == []  # no run was started
+    assert resident_servers(home) and request_pids(resident_env) == []  # no run was started
 
 
 def test_a_listener_that_is_not_ours_is_never_sent_a_run(resident_env, repo, fake, home) -> None:
@@ -382,7 +377,7 @@ def test_a_fifo_where_the_marker_goes_does_not_hang_a_run(resident_env, repo, fa
     fake.script(Turn.text("second"))
     second = run(resident_env, repo, "exec", "--oss", "--json", "hi")
     assert second.returncode == 0 and "second" in second.stdout
-    assert servers(home) == [] and len(key()) == 16
+    assert resident_servers(home) == [] and len(key()) == 16
 
 
 def test_a_launcher_that_may_not_make_a_unix_socket_runs_directly(monkeypatch, tmp_path) -> None:

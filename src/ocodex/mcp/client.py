@@ -141,8 +141,6 @@ class Connection:
             # (a deadline scope inside them would be left while their task groups are still open).
             with anyio.CancelScope(deadline=anyio.current_time() + config.startup_timeout_sec) as scope:
                 self._starting = scope
-                if self.stopped.is_set():
-                    scope.cancel()
                 async with contextlib.AsyncExitStack() as stack:
                     client = Client(await self._transport(stack), mode="legacy", cache=None,
                                     client_info=Implementation(name="ocodex", version=__version__))

@@ -148,10 +148,10 @@ class McpManager:
         # Only the loop thread's import failure is the SDK's: a Ctrl-C during this wait is the user's, and
         # propagates (a `result()` would raise both alike).
         concurrent.futures.wait([self._imported], timeout=IMPORT_TIMEOUT_SEC)
-        if not self._imported.done() or self._imported.exception() is not None:
-            exc = self._imported.exception() if self._imported.done() else None
-            cause = f"{type(exc).__name__}: {exc}" if exc is not None else f"not loaded within {IMPORT_TIMEOUT_SEC:g} s"
-            failed = f"the MCP SDK could not be loaded ({cause})"
+        exc = (self._imported.exception() if self._imported.done()
+               else TimeoutError(f"not loaded within {IMPORT_TIMEOUT_SEC:g} s"))
+        if exc is not None:
+            failed = f"the MCP SDK could not be loaded ({type(exc).__name__}: {exc})"
             return [ServerStatus(config, (), failed) for config in self._configs]
         for config in self._configs:
             ready = self._ready[config.name]

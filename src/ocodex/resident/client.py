@@ -31,7 +31,6 @@ HANDSHAKE_SEC = 5.0
 ORPHAN_GRACE_SEC = 15.0
 _RELAYED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGALRM")
 _GROUP = frozenset(getattr(signal, name) for name in ("SIGINT", "SIGQUIT", "SIGHUP", "SIGWINCH", "SIGSTOP", "SIGCONT"))
-_KEPT = ("SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGCHLD", "SIGCONT")  # their dispositions are handed over too
 _PEERCRED = struct.Struct("3i")
 
 
@@ -92,7 +91,7 @@ def _start() -> tuple[socket.socket, int, _Relay] | None:
             sock.close()  # not ours (a sandboxed command's socket in our place, say): it is told nothing
             return None
         cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        ignored = [number for number in _numbers(_RELAYED + _KEPT) if signal.getsignal(number) is signal.SIG_IGN]
+        ignored = [number for number in _numbers(wire.HANDED_OVER) if signal.getsignal(number) is signal.SIG_IGN]
         blocked = sorted(int(number) for number in signal.pthread_sigmask(signal.SIG_BLOCK, []))
         run = wire.Run([os.fsencode(arg) for arg in sys.argv], list(os.environb.items()), _umask(), ignored,
                        blocked)

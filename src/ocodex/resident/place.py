@@ -82,7 +82,17 @@ def via(fd: int, name: str) -> str:
 
 
 def key() -> str:
-    """What a fresh start of this process would be, as 16 hex digits."""
+    """What a fresh start of this process would be, as 16 hex digits (worked out once per process)."""
+    global _key
+    if _key is None:
+        _key = _compute_key()
+    return _key
+
+
+_key: str | None = None
+
+
+def _compute_key() -> str:
     parts: list[str] = [sys.executable, sys.version, sys.prefix, repr(sys.flags.utf8_mode),
                         repr(sys.flags.hash_randomization), repr(sys.flags.dont_write_bytecode)]
     # sys.path[0] is the script's directory (or the working directory under -m): never the code we run.

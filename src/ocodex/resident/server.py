@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from ocodex import offmain
 from ocodex.resident import place, wire
 
 # What a one-shot `exec` imports lazily (`python -X importtime -m ocodex exec --oss --json hi` lists it), and
@@ -49,11 +50,7 @@ PRELOAD = (
     "ocodex.tools.env", "ocodex.tools.apply_patch", "ocodex.tools.file_edit", "ocodex.patch.commit", "httpx",
 )
 HANDSHAKE_SEC = 5.0
-_FORWARDED_DEFAULTS = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTSTP", "SIGTTIN",
-                       "SIGTTOU", "SIGCHLD", "SIGWINCH", "SIGCONT")
 _PEERCRED = struct.Struct("3i")
-_BLOCKED_AT_FORK = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1",
-                                                      "SIGUSR2", "SIGWINCH", "SIGALRM", "SIGTSTP", "SIGCONT")]
 
 
 def preload() -> None:
@@ -103,7 +100,7 @@ def _restore_signals(ignored: list[int], blocked: list[int]) -> None:
     """As a fresh interpreter started by the caller has them: Python's own, what the caller ignored, and its
     mask. They were blocked since the fork, so one relayed meanwhile is delivered now, not lost."""
     signal.set_wakeup_fd(-1)
-    for name in ("SIGINT", *_FORWARDED_DEFAULTS):
+    for name in wire.HANDED_OVER:
         number = getattr(signal, name)
         if number in ignored:
             signal.signal(number, signal.SIG_IGN)
@@ -207,7 +204,7 @@ class Server:
             _close_all(fds)
             raise
         # Until the child has the run's dispositions, a relayed signal waits (blocked) instead of meeting ours.
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED_AT_FORK)
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, offmain.SIGNALS)
         try:
             pid = os.fork()
         except OSError:

@@ -19,6 +19,9 @@ import socket
 import struct
 
 MAGIC = b"OCXR1"
+# The signals whose disposition a run takes from its caller (ignored, or the default / Python's own).
+HANDED_OVER = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGWINCH", "SIGTSTP",
+               "SIGTTIN", "SIGTTOU", "SIGCHLD", "SIGCONT")
 MAX_RUN_BYTES = 16 * 1024 * 1024  # argv and the environment; Linux's own limit for both is far lower
 FDS = 4  # stdin, stdout, stderr, the working directory
 _HEAD = struct.Struct("!5sI")
